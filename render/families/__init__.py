@@ -1,0 +1,1 @@
+"""Scene families: each turns its config section into SceneSpec objects (pure Python)."""

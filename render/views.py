@@ -1,0 +1,50 @@
+"""What a renderer returns for one camera view (pure data, no Blender)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from render.spec import SceneSpec
+
+
+@dataclass
+class ViewResult:
+    """One rendered view.
+
+    rgb: uint8 (H, W, 3), sRGB. depth: float32 (H, W), metres along the camera's
+    optical axis (z-depth), ``inf`` where no surface. instance: int32 (H, W), the
+    ``instance_id`` of the nearest surface (0 = background / not annotated).
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    instance: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        h, w = self.instance.shape[:2]
+        if self.rgb.shape != (h, w, 3) or self.rgb.dtype != np.uint8:
+            raise ValueError(f"rgb must be uint8 ({h}, {w}, 3), got {self.rgb.dtype} {self.rgb.shape}")
+        if self.depth.shape != (h, w):
+            raise ValueError(f"depth must be ({h}, {w}), got {self.depth.shape}")
+        if self.instance.ndim != 2 or not np.issubdtype(self.instance.dtype, np.integer):
+            raise ValueError(f"instance must be 2-D int, got {self.instance.dtype} {self.instance.shape}")
+
+
+@dataclass
+class SceneRender:
+    """All views of one scene plus what the renderer learned (settled object poses:
+    name -> 4x4 object-to-world, after physics) and timings in seconds."""
+
+    views: list[ViewResult]
+    object_poses: dict[str, list[list[float]]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+Renderer = Callable[[SceneSpec], SceneRender]
+"""A function that renders every camera view of a SceneSpec."""
