@@ -174,7 +174,11 @@ def _purge_orphans() -> None:
 def _setup_camera(spec: SceneSpec) -> None:
     bproc = bootstrap.import_blenderproc()
     c = spec.camera
-    K = np.asarray(c.K, dtype=np.float64)
+    K = np.asarray(c.K, dtype=np.float64).copy()
+    # Our K puts pixel centres at +0.5 (cx = W/2 when centred); BlenderProc's puts them
+    # at integers (cx = (W-1)/2 when centred). Convert at the boundary.
+    K[0, 2] -= 0.5
+    K[1, 2] -= 0.5
     bproc.camera.set_intrinsics_from_K_matrix(K, c.width, c.height, clip_start=c.clip_start, clip_end=c.clip_end)
     cam = bpy.context.scene.camera
     if c.fstop is not None:

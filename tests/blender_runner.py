@@ -1,0 +1,38 @@
+"""Render SceneSpec JSON files in a fresh process (as the driver's workers do).
+
+Usage: python tests/blender_runner.py OUT.npz SPEC.json [SPEC.json ...]
+Saves rgb_i_v, depth_i_v, instance_i_v for spec i, view v, and the worker info.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str]) -> int:
+    from render.blender import worker
+    from render.spec import SceneSpec
+
+    out = Path(argv[0])
+    info = worker.init("cpu")
+    arrays: dict[str, np.ndarray] = {}
+    timings = []
+    for i, path in enumerate(argv[1:]):
+        spec = SceneSpec.model_validate_json(Path(path).read_text())
+        result = worker.render(spec)
+        timings.append(result.timings)
+        for v, view in enumerate(result.views):
+            arrays[f"rgb_{i}_{v}"] = view.rgb
+            arrays[f"depth_{i}_{v}"] = view.depth
+            arrays[f"instance_{i}_{v}"] = view.instance
+    arrays["info"] = np.array(json.dumps({"info": info, "timings": timings}))
+    np.savez(out, **arrays)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
