@@ -20,7 +20,9 @@ Prints one JSON object. Ratios are taken within this one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import platform
 import shutil
@@ -170,14 +172,15 @@ def bench_blenderproc(
             for k, c in enumerate(cats, start=1)
         ]
         t0 = time.perf_counter()
-        writer.write_coco_annotations(
-            str(out),
-            instance_segmaps=[inst],
-            instance_attribute_maps=[attrs],
-            colors=[rgb],
-            color_file_format="PNG",
-            append_to_existing_output=True,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per call
+            writer.write_coco_annotations(
+                str(out),
+                instance_segmaps=[inst],
+                instance_attribute_maps=[attrs],
+                colors=[rgb],
+                color_file_format="PNG",
+                append_to_existing_output=True,
+            )
         per_frame.append(time.perf_counter() - t0)
         if i + 1 in checkpoints:
             measured[i + 1] = round(float(np.sum(per_frame)), 3)
