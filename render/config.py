@@ -36,7 +36,8 @@ class RenderConfig(Model):
     image_format: Literal["png", "jpeg"] = "png"
     jpeg_quality: int = Field(95, ge=1, le=100)
     depth_format: Literal["png16", "npz", "none"] = Field(
-        "png16", description="png16: uint16 PNG in millimetres (0 = no surface); npz: float32 metres"
+        "png16",
+        description="png16: uint16 PNG in millimetres (0 = no surface); npz: float32 metres",
     )
     max_bounces: int = Field(4, ge=0, le=64)
     persistent_data: bool = True
@@ -67,7 +68,9 @@ class CameraConfig(Model):
         if self.focal_length_mm[0] <= 0:
             raise ValueError(f"focal_length_mm: must be > 0, got {list(self.focal_length_mm)}")
         if not (-90 <= self.elevation_deg[0] and self.elevation_deg[1] <= 90):
-            raise ValueError(f"elevation_deg: must lie in [-90, 90], got {list(self.elevation_deg)}")
+            raise ValueError(
+                f"elevation_deg: must lie in [-90, 90], got {list(self.elevation_deg)}"
+            )
         return self
 
 
@@ -78,7 +81,9 @@ class LightsConfig(Model):
     """1..N lights of random type, power and colour temperature."""
 
     count: IntRange = (1, 3)
-    types: list[LightType] = Field(default_factory=lambda: ["POINT", "AREA", "SUN", "SPOT"], min_length=1)
+    types: list[LightType] = Field(
+        default_factory=lambda: ["POINT", "AREA", "SUN", "SPOT"], min_length=1
+    )
     power_w: FloatRange = Field((200.0, 1000.0), description="point/area/spot power, watts")
     sun_strength: FloatRange = Field((1.0, 4.0), description="sun irradiance, W/m^2")
     temperature_k: FloatRange = (2700.0, 7500.0)
@@ -118,14 +123,25 @@ class ShapeConfig(Model):
 
     category: str
     primitive: Literal["CUBE", "SPHERE", "CYLINDER", "CONE", "MONKEY"] | None = None
-    mesh: str | None = Field(None, description="OBJ/STL/PLY/GLB path; relative to the config or project root")
+    mesh: str | None = Field(
+        None, description="OBJ/STL/PLY/GLB path; relative to the config or project root"
+    )
     size: FloatRange = Field((0.15, 0.35), description="largest dimension in metres")
     weight: float = Field(1.0, gt=0, description="relative sampling weight")
+    unit_scale: float = Field(1.0, gt=0, description="mesh only: metres per file unit (mm: 0.001)")
+    up_axis: Literal["X", "Y", "Z", "-X", "-Y", "-Z"] = Field(
+        "Z", description="mesh only: the file's up axis (many CAD/GLB exports use Y)"
+    )
+    name: str | None = Field(
+        None, description="object name prefix; default: primitive name or mesh file stem"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ShapeConfig:
         if (self.primitive is None) == (self.mesh is None):
             raise ValueError("set exactly one of primitive or mesh")
+        if self.primitive is not None and (self.unit_scale != 1.0 or self.up_axis != "Z"):
+            raise ValueError("unit_scale and up_axis apply to mesh shapes only")
         if self.size[0] <= 0:
             raise ValueError(f"size: must be > 0, got {list(self.size)}")
         return self
@@ -177,12 +193,16 @@ class Category(Model):
     @classmethod
     def _id(cls, v: int) -> int:
         if v < 1:
-            raise ValueError(f"category ids start at 1 (0 is the background in the instance pass), got {v}")
+            raise ValueError(
+                f"category ids start at 1 (0 is the background in the instance pass), got {v}"
+            )
         return v
 
 
 class AnnotationConfig(Model):
-    min_pixels: int = Field(1, ge=1, description="instances with fewer visible pixels are not annotated")
+    min_pixels: int = Field(
+        1, ge=1, description="instances with fewer visible pixels are not annotated"
+    )
 
 
 SceneConfig = Annotated[GenericScene | DefectsScene, Field(discriminator="family")]
@@ -250,7 +270,9 @@ def format_validation_error(err: ValidationError) -> str:
     if e["type"] == "missing":
         return f"{path}: required key is missing"
     if e["type"] == "union_tag_invalid":
-        return f"{path}: unknown family {e.get('input', {}).get('family')!r}; valid: generic, defects"
+        return (
+            f"{path}: unknown family {e.get('input', {}).get('family')!r}; valid: generic, defects"
+        )
     return f"{path}: {msg}" if path else msg
 
 
@@ -302,14 +324,18 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             key: Any = int(p) if isinstance(node, list) and p.isdigit() else p
             if isinstance(node, list):
                 if not isinstance(key, int) or key >= len(node):
-                    raise ConfigError(f"--set {'.'.join(parts)}: no item {p} in {'.'.join(parts[:i])}")
+                    raise ConfigError(
+                        f"--set {'.'.join(parts)}: no item {p} in {'.'.join(parts[:i])}"
+                    )
                 node = node[key]
             else:
                 if key not in node or node[key] is None:
                     node[key] = {}
                 node = node[key]
             if not isinstance(node, dict | list):
-                raise ConfigError(f"--set {'.'.join(parts)}: {'.'.join(parts[: i + 1])} is not a mapping")
+                raise ConfigError(
+                    f"--set {'.'.join(parts)}: {'.'.join(parts[: i + 1])} is not a mapping"
+                )
         last = parts[-1]
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
