@@ -1,0 +1,440 @@
+"""Render driver: samples specs, renders them in worker processes, merges the result.
+
+Blender runs only in worker processes (``spawn`` context, even for one worker): a
+segfault or leak in Blender never takes down the driver. Each worker imports the
+``renderer`` module, calls its ``init(device) -> dict`` once, then per scene
+``render(spec) -> SceneRender`` and writes the scene itself with
+``render.dataset.write_scene`` (so writing scales with workers); only a small
+summary dict comes back. A crashed worker pool is recreated and its unfinished
+scenes retried (each scene at most :data:`MAX_ATTEMPTS` times). Every committed
+scene stays on disk, so an interrupted run continues with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from render import dataset
+from render.config import Config
+from render.errors import UserError
+from render.sampling import sample_scene
+from render.spec import SceneSpec
+from render.versions import package_versions
+
+MAX_ATTEMPTS = 2
+CAMERA_CONVENTION = (
+    "camera_pose: 4x4 camera-to-world, OpenCV (x right, y down, z forward), metres; "
+    "camera_K: pixels, principal point at W/2,H/2"
+)
+
+
+class RenderFailed(UserError):
+    """A scene could not be rendered; completed scenes were merged."""
+
+
+class Interrupted(UserError):
+    """The run was interrupted (Ctrl-C); completed scenes stay committed."""
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+class _WorkerState:
+    module: ModuleType | None = None
+    info: dict[str, Any] = {}
+    error: BaseException | None = None
+    configs: dict[str, Config] = {}
+
+
+def _init_worker(renderer: str, device: str) -> None:
+    """Runs once in each worker process. Errors are kept and raised by the first task,
+    so the driver sees the real message instead of a bare BrokenProcessPool."""
+    # Only the driver handles Ctrl-C; it then stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        module = importlib.import_module(renderer)
+        info = dict(module.init(device) or {})
+    except BaseException as exc:  # noqa: BLE001 - re-raised in _render_task
+        _WorkerState.error = exc
+        return
+    _WorkerState.module, _WorkerState.info = module, info
+
+
+def _render_task(spec_json: str, cfg_json: str, out_dir: str, started_dir: str) -> dict[str, Any]:
+    """Render and write one scene in a worker; returns write_scene's summary plus
+    ``worker`` (pid and the renderer's init info)."""
+    if _WorkerState.error is not None:
+        raise _WorkerState.error
+    if _WorkerState.module is None:
+        raise RuntimeError("worker was not initialised")
+    spec = SceneSpec.model_validate_json(spec_json)
+    # Marks the scene as attempted, so a crash is charged to scenes that were running.
+    Path(started_dir, str(spec.scene_index)).touch()
+    cfg = _WorkerState.configs.get(cfg_json)
+    if cfg is None:
+        cfg = _WorkerState.configs[cfg_json] = Config.model_validate_json(cfg_json)
+    t0 = time.perf_counter()
+    result = _WorkerState.module.render(spec)
+    t1 = time.perf_counter()
+    summary = dataset.write_scene(Path(out_dir), spec, result, cfg)
+    summary["wall_s"] = time.perf_counter() - t0
+    summary["render_wall_s"] = t1 - t0
+    summary["worker"] = {"pid": os.getpid(), **_WorkerState.info}
+    return summary
+
+
+# --------------------------------------------------------------------------- driver side
+
+
+def _make_pool(workers: int, renderer: str, device: str) -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(renderer, device),
+    )
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Cancel queued tasks and terminate workers now (a render can take minutes)."""
+    # `_processes` is private, but the public API has no way to stop a running task.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=10)
+
+
+class _Progress:
+    """A rich progress bar on stderr (images done/total, images/s, ETA), or nothing."""
+
+    def __init__(self, enabled: bool, total: int, label: str) -> None:
+        self.bar: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("images"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.start = time.perf_counter()
+        self.task = self.bar.add_task(label, total=total, rate="-- img/s")
+        self.bar.start()
+
+    def advance(self, images: int) -> None:
+        if self.bar is None:
+            return
+        self.bar.advance(self.task, images)
+        done = self.bar.tasks[0].completed
+        rate = done / max(time.perf_counter() - self.start, 1e-9)
+        self.bar.update(self.task, rate=f"{rate:.2f} img/s")
+
+    def log(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """Dotted path of the first difference between two JSON values, or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in a or key not in b:
+                return sub
+            found = _first_difference(a[key], b[key], sub)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b else (path or "<root>")
+
+
+def _check_resume_config(out_dir: Path, cfg: Config) -> None:
+    """Refuse to resume a directory rendered with a different config (num_scenes aside)."""
+    path = out_dir / "dataset.json"
+    if not path.is_file():
+        return
+    import json
+
+    try:
+        old = json.loads(path.read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(old, dict):
+        return
+    new = cfg.model_dump(mode="json")
+    old = {k: v for k, v in old.items() if k != "num_scenes"}
+    new = {k: v for k, v in new.items() if k != "num_scenes"}
+    diff = _first_difference(old, new)
+    if diff:
+        raise UserError(
+            f"{path}: config differs from the one this directory was rendered with "
+            f"(first difference: {diff}); use --overwrite or another --out"
+        )
+
+
+def _timing_summary(
+    totals: dict[str, float], images: int, wall_s: float, run_images: int
+) -> dict[str, Any]:
+    """Totals and per-image means over every merged scene (seconds); ``wall_s`` and
+    ``images_per_s`` are of the last run only (a resumed run skips committed scenes)."""
+    return {
+        "wall_s": round(wall_s, 3),
+        "images_per_s": round(run_images / wall_s, 4) if wall_s > 0 else None,
+        "total_s": {k: round(v, 4) for k, v in sorted(totals.items())},
+        "per_image_mean_s": {
+            k: round(v / images, 4) for k, v in sorted(totals.items()) if images > 0
+        },
+    }
+
+
+def _payload(
+    cfg: Config,
+    workers: int,
+    worker_info: list[dict[str, Any]],
+    merged: dict[str, Any],
+    wall_s: float,
+    status: str,
+    this_run: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": cfg.seed,
+        "config": cfg.model_dump(mode="json"),
+        "camera_convention": CAMERA_CONVENTION,
+        "versions": package_versions(),
+        "workers": {"count": workers, "info": worker_info},
+        "scenes": merged.get("scenes", 0),
+        "images": merged.get("images", 0),
+        "annotations": merged.get("annotations", 0),
+        "category_counts": merged.get("category_counts", {}),
+        "timings": _timing_summary(
+            merged.get("timings", {}), merged.get("images", 0), wall_s, this_run.get("images", 0)
+        ),
+        "this_run": this_run,
+    }
+
+
+def run_render(
+    cfg: Config,
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    renderer: str = "render.blender.worker",
+    progress: bool = True,
+    scene_indices: list[int] | None = None,
+    specs: list[SceneSpec] | None = None,
+) -> dict[str, Any]:
+    """Render scenes of ``cfg`` into ``out_dir`` and merge ``annotations.json``.
+
+    Scenes: ``specs`` if given (e.g. replay), else ``scene_indices``, else
+    ``range(cfg.num_scenes)``. Returns the merge summary (``scenes``, ``images``,
+    ``annotations``, ``category_counts``, ``timings``) plus ``rendered`` (scene
+    indices rendered by this call), ``skipped`` (already committed) and ``wall_s``.
+    Raises UserError for a bad output dir, a failed scene (:class:`RenderFailed`)
+    or Ctrl-C (:class:`Interrupted`).
+    """
+    if workers < 1:
+        raise UserError(f"--workers: must be >= 1, got {workers}")
+    out_dir = Path(out_dir)
+    t_start = time.perf_counter()
+    if resume:
+        _check_resume_config(out_dir, cfg)
+    if specs is not None:
+        by_index = {s.scene_index: s for s in specs}
+        if len(by_index) != len(specs):
+            raise UserError("specs: duplicate scene_index")
+        indices = sorted(by_index)
+    else:
+        indices = list(range(cfg.num_scenes)) if scene_indices is None else list(scene_indices)
+        by_index = {}
+    dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
+    done = dataset.completed_scenes(out_dir) if resume else set()
+    todo = [i for i in indices if i not in done]
+    for i in todo:
+        if i not in by_index:
+            by_index[i] = sample_scene(cfg, i)
+    info = {
+        "description": f"synthcv {cfg.scene.family} dataset",
+        "version": package_versions()["synthcv"],
+        "seed": cfg.seed,
+    }
+    this_run: dict[str, Any] = {
+        "rendered": [],
+        "images": 0,
+        "skipped": sorted(set(indices) & done),
+    }
+    dataset.write_dataset_json(out_dir, _payload(cfg, workers, [], {}, 0.0, "running", this_run))
+
+    cfg_json = cfg.model_dump_json()
+    total_images = sum(len(by_index[i].camera.poses) for i in todo)
+    bar = _Progress(progress, total_images, f"render {out_dir.name or out_dir}")
+    worker_info: dict[int, dict[str, Any]] = {}
+    attempts = dict.fromkeys(todo, 0)
+    failure: str | None = None
+    started_dir = Path(tempfile.mkdtemp(prefix="synthcv-started-"))
+    try:
+        pending = list(todo)
+        while pending and failure is None:
+            pool = _make_pool(workers, renderer, cfg.render.device)
+            graceful = False
+            try:
+                futures = {
+                    pool.submit(
+                        _render_task,
+                        by_index[i].model_dump_json(),
+                        cfg_json,
+                        str(out_dir),
+                        str(started_dir),
+                    ): i
+                    for i in pending
+                }
+                crashed = False
+                for fut in cf.as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        summary = fut.result()
+                    except BrokenProcessPool:
+                        crashed = True
+                        continue
+                    except UserError:
+                        raise
+                    except Exception as exc:  # a Python error while rendering scene i
+                        failure = f"scene {i} failed: {type(exc).__name__}: {exc}"
+                        break
+                    this_run["rendered"].append(i)
+                    pid = summary["worker"]["pid"]
+                    if pid not in worker_info:
+                        worker_info[pid] = summary["worker"]
+                        shown = ", ".join(f"{k}={v}" for k, v in summary["worker"].items())
+                        bar.log(f"worker started: renderer={renderer}, {shown}")
+                    this_run["images"] += summary["images"]
+                    bar.advance(summary["images"])
+                graceful = not crashed and failure is None
+            finally:
+                if graceful:
+                    pool.shutdown(wait=True)
+                else:
+                    _stop_pool(pool)
+            finished = set(this_run["rendered"])
+            pending = [i for i in pending if i not in finished]
+            if failure is not None or not pending:
+                break
+            if not crashed:
+                failure = f"scenes {pending} did not complete"
+                break
+            running = [i for i in pending if (started_dir / str(i)).exists()]
+            if not running:
+                failure = "a worker process crashed before rendering any scene (renderer init?)"
+                break
+            for i in running:
+                attempts[i] += 1
+                (started_dir / str(i)).unlink()
+            over = [i for i in running if attempts[i] >= MAX_ATTEMPTS]
+            if over:
+                failure = (
+                    f"scene {over[0]} crashed the worker process {attempts[over[0]]} times "
+                    "(Blender segfault or out of memory?)"
+                )
+                break
+            bar.log(f"a worker process crashed while rendering scene(s) {running}; retrying")
+    except KeyboardInterrupt:
+        bar.stop()
+        merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run)
+        raise Interrupted(
+            f"interrupted: {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
+            "run the same command with --resume to continue"
+        ) from None
+    finally:
+        bar.stop()
+        shutil.rmtree(started_dir, ignore_errors=True)
+
+    merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run)
+    if failure is not None:
+        raise RenderFailed(
+            f"{failure}; {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
+            "fix the cause and run again with --resume"
+        )
+    counts = ", ".join(f"{k} {v}" for k, v in merged["category_counts"].items())
+    wall = merged["wall_s"]
+    rate = this_run["images"] / wall if wall > 0 else 0.0
+    print(
+        f"{out_dir}: {merged['images']} images, {merged['annotations']} annotations in "
+        f"{wall:.1f} s ({rate:.2f} images/s; rendered {len(this_run['rendered'])} scenes, "
+        f"skipped {len(this_run['skipped'])}); per category: {counts or 'none'}"
+    )
+    return merged
+
+
+def _finish(
+    out_dir: Path,
+    cfg: Config,
+    info: dict[str, Any],
+    indices: list[int],
+    workers: int,
+    worker_info: dict[int, dict[str, Any]],
+    t_start: float,
+    this_run: dict[str, Any],
+) -> dict[str, Any]:
+    """Merge the committed scenes among ``indices`` and write dataset.json."""
+    committed = sorted(dataset.completed_scenes(out_dir) & set(indices))
+    merged = dataset.merge(out_dir, cfg, info, scenes=committed)
+    wall = time.perf_counter() - t_start
+    complete = len(committed) == len(indices)
+    this_run = {**this_run, "rendered": sorted(this_run["rendered"]), "wall_s": round(wall, 3)}
+    payload = _payload(
+        cfg,
+        workers,
+        list(worker_info.values()),
+        merged,
+        wall,
+        "complete" if complete else "partial",
+        this_run,
+    )
+    dataset.write_dataset_json(out_dir, payload)
+    return {**merged, **this_run, "wall_s": wall}

@@ -1,0 +1,98 @@
+"""A pure-numpy stand-in for ``render.blender.worker`` (driver and CLI tests only).
+
+It paints each annotated object's projected bounding box (the 8 corners of a cube
+of edge ``geometry.size`` around its location) into the instance map, far objects
+first so nearer ones win, with a flat colour from the object's material and a
+constant depth (the object's camera-frame z). It is deterministic, so two runs of
+the same spec give identical outputs. It never replaces real render tests.
+
+Environment (read in the worker process):
+- ``SYNTHCV_FAKE_CRASH=SCENE:MARKER`` — when rendering scene ``SCENE`` and the file
+  ``MARKER`` does not exist yet, create it and die with SIGSEGV (crash once).
+- ``SYNTHCV_FAKE_CRASH_ALWAYS=SCENE`` — die with SIGSEGV on every attempt at ``SCENE``.
+- ``SYNTHCV_FAKE_ERROR=SCENE`` — raise RuntimeError on ``SCENE`` (a Python error).
+- ``SYNTHCV_FAKE_DELAY=SECONDS`` — sleep this long per scene.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from render.camera import project
+from render.spec import SceneSpec
+from render.views import SceneRender, ViewResult
+
+BACKGROUND_DEPTH = 20.0  # metres; finite so depth encoders see real numbers
+
+
+def init(device: str) -> dict[str, Any]:
+    """Pretend to start Blender; returns the info a real worker reports."""
+    return {"device": f"fake-{device}", "blender": "fake", "pid": os.getpid()}
+
+
+def _maybe_fail(scene: int) -> None:
+    crash = os.environ.get("SYNTHCV_FAKE_CRASH")
+    if crash:
+        index, marker = crash.split(":", 1)
+        if int(index) == scene and not Path(marker).exists():
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGSEGV)
+    always = os.environ.get("SYNTHCV_FAKE_CRASH_ALWAYS")
+    if always and int(always) == scene:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    error = os.environ.get("SYNTHCV_FAKE_ERROR")
+    if error and int(error) == scene:
+        raise RuntimeError(f"fake renderer error on scene {scene}")
+    delay = float(os.environ.get("SYNTHCV_FAKE_DELAY", "0") or 0)
+    if delay > 0:
+        time.sleep(delay)
+
+
+def render_view(spec: SceneSpec, view: int) -> ViewResult:
+    """One view: rgb uint8 (H, W, 3), depth float32 (H, W) metres, instance int32 (H, W)."""
+    cam = spec.camera
+    h, w = cam.height, cam.width
+    K = np.asarray(cam.K)
+    pose = np.asarray(cam.poses[view])
+    world = np.clip(np.asarray(spec.world.color) * 0.5, 0, 1)
+    rgb = np.empty((h, w, 3), np.uint8)
+    rgb[:] = np.round(world * 255).astype(np.uint8)
+    depth = np.full((h, w), BACKGROUND_DEPTH, np.float32)
+    instance = np.zeros((h, w), np.int32)
+    boxes = []
+    for obj in spec.annotated():
+        half = (obj.geometry.size or 0.2) / 2
+        corners = np.array(list(itertools.product((-half, half), repeat=3))) + obj.location
+        uv, z = project(corners, K, pose)
+        if np.any(z <= 0):
+            continue  # behind the camera: not drawn
+        x0, y0 = np.floor(uv.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(uv.max(axis=0)).astype(int)
+        x0, x1 = max(x0, 0), min(x1, w)
+        y0, y1 = max(y0, 0), min(y1, h)
+        if x0 < x1 and y0 < y1:
+            boxes.append((float(z.mean()), obj, (x0, y0, x1, y1)))
+    for z, obj, (x0, y0, x1, y1) in sorted(boxes, key=lambda b: (-b[0], b[1].instance_id)):
+        instance[y0:y1, x0:x1] = obj.instance_id
+        depth[y0:y1, x0:x1] = z
+        rgb[y0:y1, x0:x1] = np.round(np.clip(obj.material.base_color, 0, 1) * 255).astype(np.uint8)
+    return ViewResult(rgb=rgb, depth=depth, instance=instance, timings={"render_s": 0.0})
+
+
+def render(spec: SceneSpec) -> SceneRender:
+    """Every view of ``spec``; object poses are the spec's own (no physics)."""
+    _maybe_fail(spec.scene_index)
+    views = [render_view(spec, v) for v in range(len(spec.camera.poses))]
+    poses = {}
+    for obj in spec.objects:
+        m = np.eye(4)
+        m[:3, 3] = obj.location
+        poses[obj.name] = m.tolist()
+    return SceneRender(views=views, object_poses=poses, timings={"build_s": 0.0})
