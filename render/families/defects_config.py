@@ -1,22 +1,209 @@
-"""Config model of the defective-product family (see render/families/defects.py).
+"""Config model of the defective-product family (sampled by render/families/defects.py).
 
-PLACEHOLDER until the defects family lands: the model exists so the config union
-is complete; sampling it raises NotImplementedError.
+Sizes in this section are millimetres (what a QC engineer measures); the
+SceneSpec and geometry use metres. The family brings its own inspection camera,
+lights and background: the top-level ``camera``, ``lights`` and ``world``
+sections are not used by it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
-from render.cfgtypes import Model
+from pydantic import Field, model_validator
+
+from render.cfgtypes import FloatRange, IntRange, Model
+from render.geometry.products import PARAM_SPACE
+
+ProductFamily = Literal[
+    "plate", "tile", "can", "bottle", "gear", "washer", "hex_nut", "pcb", "mesh"
+]
+DefectType = Literal["scratch", "dent", "crack", "stain", "chip"]
+
+
+class ProductChoice(Model):
+    """One kind of product: a parametric family (or a user mesh), its COCO category,
+    the material presets it may get (names of ``assets/materials/*.yaml``)."""
+
+    family: ProductFamily
+    category: str
+    weight: float = Field(1.0, gt=0, description="relative sampling weight")
+    params: dict[str, FloatRange] = Field(
+        default_factory=dict,
+        description="narrow the family's parameter ranges (metres; counts as ints)",
+    )
+    materials: list[str] = Field(min_length=1)
+    mesh: str | None = Field(None, description="family 'mesh': OBJ/STL/PLY/GLB/GLTF path")
+    unit_scale: float = Field(1.0, gt=0, description="family 'mesh': metres per file unit")
+    up_axis: Literal["X", "Y", "Z", "-X", "-Y", "-Z"] = "Z"
+    size_mm: FloatRange | None = Field(
+        None, description="family 'mesh': largest dimension; unset = as is"
+    )
+    pose: Literal["flat", "side"] = Field(
+        "flat", description="side: lying on its side (cans, bottles)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ProductChoice:
+        if (self.family == "mesh") != (self.mesh is not None):
+            raise ValueError("mesh: set it exactly when family is 'mesh'")
+        space = PARAM_SPACE.get(self.family, {})
+        for key in self.params:
+            if key not in space:
+                raise ValueError(
+                    f"params.{key}: not a parameter of {self.family!r}; valid: {sorted(space)}"
+                )
+        return self
+
+
+class DefectConfig(Model):
+    """One defect type. ``size_mm``: length (scratch, crack) or diameter (dent,
+    stain, chip); ``depth_mm`` for dent/chip; ``width_mm`` for scratch/crack (raised
+    to the 2-px minimum the camera allows); ``roughness``: outline irregularity."""
+
+    category: str
+    frequency: float = Field(1.0, ge=0, description="target share among defects (normalised)")
+    size_mm: FloatRange = (5.0, 20.0)
+    depth_mm: FloatRange = (0.3, 1.0)
+    width_mm: FloatRange = (0.3, 0.8)
+    roughness: FloatRange = (0.3, 0.7)
+    branches: IntRange = (1, 3)
+    materials: list[str] = Field(
+        default_factory=list, description="presets; empty = the product's own"
+    )
+
+
+def _defects() -> dict[str, DefectConfig]:
+    return {
+        "scratch": DefectConfig(
+            category="scratch", size_mm=(10.0, 40.0), materials=["scratch_groove"]
+        ),
+        "dent": DefectConfig(category="dent", size_mm=(6.0, 16.0), depth_mm=(0.4, 1.2)),
+        "crack": DefectConfig(category="crack", size_mm=(10.0, 30.0), materials=["crack_dark"]),
+        "stain": DefectConfig(
+            category="stain", size_mm=(5.0, 18.0), materials=["rust", "oil_stain", "discoloration"]
+        ),
+        "chip": DefectConfig(
+            category="chip", size_mm=(3.0, 10.0), depth_mm=(0.5, 1.5), materials=["chip_exposed"]
+        ),
+    }
+
+
+class InspectionCamera(Model):
+    """Machine-vision camera: lens focal length, sensor width (2/3" = 8.8 mm), and
+    the field of view across the image at the products, which sets the distance."""
+
+    focal_length_mm: FloatRange = (8.0, 50.0)
+    sensor_width_mm: float = Field(8.8, gt=0)
+    field_of_view_mm: FloatRange = Field((110.0, 180.0), description="image width at the products")
+    working_distance_mm: FloatRange = Field(
+        (60.0, 1500.0), description="allowed lens-to-part distance"
+    )
+    views: dict[Literal["top_down", "oblique"], float] = Field(
+        default_factory=lambda: {"top_down": 1.0, "oblique": 1.0}, description="view kind -> weight"
+    )
+    top_down_tilt_deg: float = Field(4.0, ge=0, le=20)
+    oblique_elevation_deg: FloatRange = (45.0, 70.0)
+    defocus_probability: float = Field(0.2, ge=0, le=1)
+    fstop: FloatRange = (4.0, 11.0)
+    motion_blur_probability: float = Field(0.0, ge=0, le=1)
+    motion_blur_shutter: FloatRange = (0.05, 0.2)
+
+    @model_validator(mode="after")
+    def _check(self) -> InspectionCamera:
+        if self.focal_length_mm[0] <= 0 or self.field_of_view_mm[0] <= 0:
+            raise ValueError("focal_length_mm and field_of_view_mm must be > 0")
+        if not any(w > 0 for w in self.views.values()):
+            raise ValueError(f"views: need a weight > 0, got {self.views}")
+        return self
+
+
+class LightingConfig(Model):
+    """Light presets (weights) and their power; ``ambient`` is the world light."""
+
+    presets: dict[Literal["ring", "dome", "raking", "back"], float] = Field(
+        default_factory=lambda: {"ring": 1.0, "dome": 1.0, "raking": 1.0, "back": 0.3}
+    )
+    ring_power_w: FloatRange = (0.12, 0.3)
+    dome_power_w: FloatRange = (1.5, 4.0)
+    raking_power_w: FloatRange = (2.0, 5.0)
+    raking_elevation_deg: FloatRange = (5.0, 20.0)
+    back_emission: FloatRange = (2.0, 5.0)
+    ambient: FloatRange = (0.05, 0.3)
+    temperature_k: FloatRange = (4500.0, 6500.0)
+
+
+class BackgroundConfig(Model):
+    """Backgrounds (weights) and their material presets."""
+
+    kinds: dict[Literal["conveyor", "table", "tray"], float] = Field(
+        default_factory=lambda: {"conveyor": 1.0, "table": 1.0, "tray": 0.5}
+    )
+    conveyor_materials: list[str] = Field(default_factory=lambda: ["rubber_belt", "pvc_belt_green"])
+    table_materials: list[str] = Field(
+        default_factory=lambda: ["esd_mat", "steel_table", "painted_steel"]
+    )
+    tray_materials: list[str] = Field(default_factory=lambda: ["abs_plastic", "tray_black"])
+    rib_probability: float = Field(0.5, ge=0, le=1)
 
 
 class DefectsScene(Model):
+    """Defective-product family: 1..N products on an inspection background, each
+    good or with 1..K defects, seen by a machine-vision camera."""
+
     family: Literal["defects"] = "defects"
+    products: list[ProductChoice] = Field(min_length=1)
+    products_per_image: IntRange = (1, 3)
+    allow_overlap: bool = Field(False, description="products may rest partly on each other")
+    good_fraction: float = Field(0.2, ge=0, le=1, description="share of defect-free products")
+    defects_per_product: IntRange = (1, 3)
+    defects: dict[DefectType, DefectConfig] = Field(default_factory=_defects)
+    min_defect_pixels: int = Field(
+        16, ge=1, description="smaller visible defects are not annotated"
+    )
+    min_defect_width_px: float = Field(
+        2.0, ge=0.5, description="narrowest decal in the image, pixels"
+    )
+    stratify: bool = Field(
+        True, description="low-discrepancy class selection: counts track the targets"
+    )
+    camera: InspectionCamera = InspectionCamera()
+    lighting: LightingConfig = LightingConfig()
+    background: BackgroundConfig = BackgroundConfig()
+    materials_dir: str = Field(
+        "assets/materials", description="folder of material preset YAML files"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DefectsScene:
+        if self.products_per_image[0] < 1:
+            raise ValueError(
+                f"products_per_image: must be >= 1, got {list(self.products_per_image)}"
+            )
+        if self.defects_per_product[0] < 1:
+            raise ValueError(
+                f"defects_per_product: must be >= 1, got {list(self.defects_per_product)}"
+            )
+        if self.good_fraction < 1 and not any(d.frequency > 0 for d in self.defects.values()):
+            raise ValueError("defects: every frequency is 0 but good_fraction < 1")
+        return self
 
     def category_names(self) -> list[str]:
-        return []
+        """Every product and (enabled) defect category this family annotates."""
+        names = {p.category for p in self.products}
+        names |= {d.category for d in self.defects.values() if d.frequency > 0}
+        if any(p.family == "pcb" for p in self.products):
+            names.add("component")
+        return sorted(names)
 
     def asset_fields(self, data: dict[str, Any]) -> list[tuple[str, str, Callable[[str], None]]]:
-        return []
+        """(yaml path under scene, path value, setter) for every user mesh in ``data``."""
+        out: list[tuple[str, str, Callable[[str], None]]] = []
+        for i, product in enumerate(data["products"]):
+            if product.get("mesh"):
+                out.append(
+                    (f"products[{i}].mesh", product["mesh"], partial(product.__setitem__, "mesh"))
+                )
+        return out

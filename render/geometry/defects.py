@@ -1,0 +1,370 @@
+"""Defect geometry on a product's surface (pure numpy).
+
+Two kinds, chosen so the renderer's instance pass gives pixel-exact masks:
+
+- **Depressions** (dent, chip) change the product's own surface: the mesh is
+  refined locally (edges <= ``max_edge``), vertices are pushed inward along their
+  normals by a radial profile, and the faces whose mean displacement exceeds a
+  threshold become the defect's part. The defect mask is the displaced region,
+  with face-size steps of ``max_edge`` (0.2-0.3 mm), not of the product's coarse faces.
+- **Decals** (scratch, crack, stain) are thin ribbons / patches built on the
+  final (already dented) surface: their vertices are snapped to the closest point
+  of the mesh and lifted along that face's normal by ``offset`` (>= 0.2 mm, more
+  than any chord sag of the products here), so the surface never pokes through.
+
+All functions are deterministic given their arguments; randomness comes only
+from an explicit ``numpy.random.Generator``. Units are metres, frames the
+product's local frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TriMesh = tuple[np.ndarray, np.ndarray]
+"""(vertices float64 (N, 3), faces int64 (M, 3))."""
+
+
+def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Unit face normals (M, 3) (zero for degenerate faces)."""
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+
+
+def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (N, 3)."""
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    acc = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(acc, f[:, k], n)
+    length = np.linalg.norm(acc, axis=1, keepdims=True)
+    return np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)
+
+
+def refine(
+    v: np.ndarray,
+    f: np.ndarray,
+    center: np.ndarray,
+    normal: np.ndarray,
+    radius: float,
+    max_edge: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split edges longer than ``max_edge`` whose midpoint lies within
+    ``radius`` (+ the edge length) of ``center``, until none is left. Faces
+    turned away from ``normal`` (the far side of a thin part) are left alone.
+
+    Splitting is decided per edge, so both neighbours of an edge split it and a
+    watertight mesh stays watertight. Returns (vertices, faces, parent) where
+    ``parent[i]`` is the index in ``f`` of the face that new face ``i`` came from.
+    """
+    if max_edge <= 0:
+        raise ValueError(f"max_edge must be > 0, got {max_edge}")
+    # Only faces near the region take part; edges on the border with the rest of
+    # the mesh are frozen (never split), so no T-junction can appear.
+    tri = v[f]
+    reach = np.linalg.norm(tri - tri.mean(1, keepdims=True), axis=-1).max(1)
+    active = np.linalg.norm(tri.mean(1) - center, axis=1) < radius + 2 * reach + max_edge
+    active &= face_normals(v, f) @ normal > -0.3
+    fixed_f, fixed_p = f[~active], np.nonzero(~active)[0]
+    border = np.zeros(len(v), dtype=bool)
+    border[np.intersect1d(f[active].reshape(-1), fixed_f.reshape(-1))] = True
+    f, parent = f[active], np.nonzero(active)[0]
+    for _ in range(40):
+        e = np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], 1).reshape(-1, 2)
+        key = np.sort(e, axis=1)
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        length = np.linalg.norm(v[uniq[:, 0]] - v[uniq[:, 1]], axis=1)
+        mid = (v[uniq[:, 0]] + v[uniq[:, 1]]) / 2
+        split = (length > max_edge) & (np.linalg.norm(mid - center, axis=1) < radius + length)
+        split &= ~(border[uniq[:, 0]] & border[uniq[:, 1]])
+        if not split.any():
+            break
+        new_index = np.full(len(uniq), -1)
+        new_index[split] = len(v) + np.arange(split.sum())
+        v = np.concatenate([v, mid[split]])
+        border = np.concatenate([border, np.zeros(int(split.sum()), dtype=bool)])
+        m = new_index[inv].reshape(-1, 3)  # midpoints of edges (0,1), (1,2), (2,0)
+        count = (m >= 0).sum(1)
+        out_f, out_p = [f[count == 0]], [parent[count == 0]]
+        # Rotate faces so the pattern is canonical: 1 split on edge 0; 2 splits on edges 0, 1.
+        for n_split, want in ((1, (True, False, False)), (2, (True, True, False))):
+            sel = np.nonzero(count == n_split)[0]
+            ff, mm, pp = f[sel], m[sel], parent[sel]
+            for rot in range(3):
+                fr = np.roll(ff, -rot, axis=1)
+                mr = np.roll(mm, -rot, axis=1)
+                ok = np.all((mr >= 0) == np.array(want), axis=1)
+                a, b, c = fr[ok].T
+                m0, m1 = mr[ok, 0], mr[ok, 1]
+                if n_split == 1:
+                    out_f += [np.stack([a, m0, c], 1), np.stack([m0, b, c], 1)]
+                    out_p += [pp[ok]] * 2
+                else:
+                    out_f += [
+                        np.stack([m0, b, m1], 1),
+                        np.stack([a, m0, m1], 1),
+                        np.stack([a, m1, c], 1),
+                    ]
+                    out_p += [pp[ok]] * 3
+        sel = count == 3
+        a, b, c = f[sel].T
+        m0, m1, m2 = m[sel].T
+        out_f += [np.stack(t, 1) for t in ((a, m0, m2), (m0, b, m1), (m2, m1, c), (m0, m1, m2))]
+        out_p += [parent[sel]] * 4
+        f = np.concatenate(out_f).astype(np.int64)
+        parent = np.concatenate(out_p)
+    return v, np.concatenate([fixed_f, f]), np.concatenate([fixed_p, parent])
+
+
+def tangent_frame(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors spanning the plane orthogonal to unit ``n``."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    t1 = np.cross(n, helper)
+    t1 /= np.linalg.norm(t1)
+    return t1, np.cross(n, t1)
+
+
+def irregular_radius(
+    theta: np.ndarray, radius: float, roughness: float, rng: np.random.Generator
+) -> np.ndarray:
+    """A star-shaped outline r(theta) = radius * (1 + sum_k a_k cos(k theta + phi_k)),
+    harmonics 2..7 with amplitudes ~ roughness / k, clipped to [0.45, 1.6] * radius."""
+    out = np.ones_like(theta)
+    for k in range(2, 8):
+        out += roughness / k * rng.uniform(0.3, 1.0) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+    return radius * np.clip(out, 0.45, 1.6)
+
+
+def depress(
+    v: np.ndarray,
+    f: np.ndarray,
+    center: np.ndarray,
+    normal: np.ndarray,
+    radius: float,
+    depth: float,
+    kind: str,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Push vertices near ``center`` inward along their normals.
+
+    kind ``dent``: smooth bowl, displacement depth * (1 - (rho/R)^2)^2.
+    kind ``chip``: irregular outline, steep wall (15% of the radius) and a rough
+    floor, like material broken out. Only vertices whose normal is within 45
+    degrees of ``normal`` move. Returns (new vertices, displacement per vertex, m).
+    """
+    if kind not in ("dent", "chip"):
+        raise ValueError(f"kind must be 'dent' or 'chip', got {kind!r}")
+    vn = vertex_normals(v, f)
+    d = v - center
+    t1, t2 = tangent_frame(normal)
+    theta = np.arctan2(d @ t2, d @ t1)
+    rho = np.linalg.norm(d, axis=1)
+    if kind == "dent":
+        s = np.clip(1 - (rho / radius) ** 2, 0, 1)
+        disp = depth * s**2
+    else:
+        r_theta = irregular_radius(theta, radius, 0.6, rng)
+        x = np.clip((1 - rho / r_theta) / 0.15, 0, 1)
+        wall = x * x * (3 - 2 * x)
+        phases = rng.uniform(0, 2 * np.pi, 3)
+        floor = 1 + 0.15 * np.sin(rho / radius * 9 + phases[0]) * np.cos(theta * 3 + phases[1])
+        disp = depth * wall * floor
+    disp = np.where(vn @ normal > math.cos(math.radians(45)), disp, 0.0)
+    return v - vn * disp[:, None], disp
+
+
+# --------------------------------------------------------------------------- snapping
+
+
+def closest_points(p: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closest point on a set of triangles for each query point.
+
+    p: (P, 3); tri: (T, 3, 3). Returns (points (P, 3), triangle index (P,)).
+    Ericson's region tests, vectorised over all (point, triangle) pairs in chunks.
+    """
+    out_pt = np.empty_like(p)
+    out_ix = np.empty(len(p), dtype=np.int64)
+    chunk = max(1, 2_000_000 // max(1, len(tri)))
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    ab, ac = b - a, c - a
+    for s in range(0, len(p), chunk):
+        q = p[s : s + chunk, None, :]
+        ap, bp, cp = q - a, q - b, q - c
+        d1, d2 = (ab * ap).sum(-1), (ac * ap).sum(-1)
+        d3, d4 = (ab * bp).sum(-1), (ac * bp).sum(-1)
+        d5, d6 = (ab * cp).sum(-1), (ac * cp).sum(-1)
+        vc = d1 * d4 - d3 * d2
+        vb = d5 * d2 - d1 * d6
+        va = d3 * d6 - d5 * d4
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denom = va + vb + vc
+            v_in, w_in = vb / denom, vc / denom
+            v_ab = d1 / (d1 - d3)
+            w_ac = d2 / (d2 - d6)
+            w_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        conds = [
+            (d1 <= 0) & (d2 <= 0),
+            (d3 >= 0) & (d4 <= d3),
+            (vc <= 0) & (d1 >= 0) & (d3 <= 0),
+            (d6 >= 0) & (d5 <= d6),
+            (vb <= 0) & (d2 >= 0) & (d6 <= 0),
+            (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0),
+        ]
+        bary_v = np.select(conds, [0, 1, v_ab, 0, 0, 1 - w_bc], v_in)
+        bary_w = np.select(conds, [0, 0, 0, 1, w_ac, w_bc], w_in)
+        pts = a + bary_v[..., None] * ab + bary_w[..., None] * ac
+        dist = np.linalg.norm(pts - q, axis=-1)
+        best = np.argmin(np.nan_to_num(dist, nan=np.inf), axis=1)
+        rows = np.arange(len(best))
+        out_pt[s : s + chunk] = pts[rows, best]
+        out_ix[s : s + chunk] = best
+    return out_pt, out_ix
+
+
+class Surface:
+    """A triangle mesh prepared for snapping: query points -> closest surface
+    point and that face's unit normal."""
+
+    def __init__(self, v: np.ndarray, f: np.ndarray) -> None:
+        self.v, self.f = v, f
+        self.tri = v[f]
+        self.normals = face_normals(v, f)
+        self.centroids = self.tri.mean(1)
+        self.reach = np.linalg.norm(self.tri - self.centroids[:, None], axis=-1).max(1)
+
+    def snap_many(
+        self, p: np.ndarray, margin: float, chunk: int = 4
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`snap` for points ordered so consecutive ones are close (a path,
+        a ring): each run of ``chunk`` points searches faces near its own centre
+        (``margin``: how far the surface may be from the points)."""
+        pts, nrm = np.empty_like(p), np.empty_like(p)
+        for s in range(0, len(p), chunk):
+            q = p[s : s + chunk]
+            c = q.mean(0)
+            pts[s : s + chunk], nrm[s : s + chunk] = self.snap(
+                q, c, float(np.linalg.norm(q - c, axis=1).max()) + margin
+            )
+        return pts, nrm
+
+    def snap(self, p: np.ndarray, near: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """Closest surface points (P, 3) and their face normals (P, 3), searching
+        only faces within ``radius`` of ``near``."""
+        cand = np.nonzero(np.linalg.norm(self.centroids - near, axis=1) < radius + self.reach)[0]
+        if len(cand) == 0:
+            cand = np.arange(len(self.f))
+        pts, ix = closest_points(p, self.tri[cand])
+        return pts, self.normals[cand[ix]]
+
+
+def ribbon(
+    surf: Surface, path: np.ndarray, widths: np.ndarray, normals: np.ndarray, offset: float
+) -> TriMesh:
+    """A ribbon of the given widths (P,) along a polyline on the surface (P, 3),
+    snapped to the surface and lifted by ``offset`` along the face normals."""
+    tangent = np.gradient(path, axis=0)
+    side = np.cross(normals, tangent)
+    side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-12)
+    pts = np.concatenate([path + side * widths[:, None] / 2, path - side * widths[:, None] / 2])
+    snapped, n = surf.snap_many(pts, float(widths.max()))
+    verts = snapped + n * offset
+    k = len(path)
+    i = np.arange(k - 1)
+    faces = np.concatenate([np.stack([i, i + 1, i + 1 + k], 1), np.stack([i, i + 1 + k, i + k], 1)])
+    # orient so the ribbon faces the same way as the surface
+    fn = face_normals(verts, faces)
+    if (fn @ normals.mean(0)).mean() < 0:
+        faces = faces[:, ::-1]
+    return verts, faces.astype(np.int64)
+
+
+def march(
+    surf: Surface,
+    start: np.ndarray,
+    direction: np.ndarray,
+    length: float,
+    step: float,
+    turn: np.ndarray,
+    ref_normal: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walk along the surface from ``start``: each step goes ``step`` metres along
+    the current direction (turned by ``turn[i]`` radians about the normal) and is
+    snapped back to the surface. Stops early where the surface turns away from
+    ``ref_normal`` by > 35 degrees or jumps (hole, edge, component).
+    Returns the path (P, 3) and its face normals (P, 3), P >= 1."""
+    pts, nrm = [start], [ref_normal]
+    d = direction - ref_normal * (direction @ ref_normal)
+    d /= np.linalg.norm(d)
+    n_steps = int(math.ceil(length / step))
+    cos_limit = math.cos(math.radians(35))
+    for i in range(n_steps):
+        n = nrm[-1]
+        c, s = math.cos(turn[i % len(turn)]), math.sin(turn[i % len(turn)])
+        d = c * d + s * np.cross(n, d)
+        guess = pts[-1] + d * step
+        p, pn = surf.snap(guess[None], guess, 2 * step)
+        p, pn = p[0], pn[0]
+        if pn @ ref_normal < cos_limit or np.linalg.norm(p - guess) > 0.5 * step:
+            break
+        d = p - pts[-1]
+        d -= pn * (d @ pn)
+        norm = np.linalg.norm(d)
+        if norm < 1e-9:
+            break
+        d /= norm
+        pts.append(p)
+        nrm.append(pn)
+    return np.array(pts), np.array(nrm)
+
+
+def patch(
+    surf: Surface,
+    center: np.ndarray,
+    normal: np.ndarray,
+    radius: float,
+    roughness: float,
+    offset: float,
+    rng: np.random.Generator,
+) -> TriMesh | None:
+    """An irregular stain patch: a star-shaped disc (irregular_radius outline,
+    6 rings x 64 spokes) snapped onto the surface and lifted by ``offset``.
+    None if the surface under it is not one smooth region (edge, hole, jump)."""
+    spokes, rings = 64, 6
+    theta = 2 * np.pi * np.arange(spokes) / spokes
+    r_theta = irregular_radius(theta, radius, roughness, rng)
+    t1, t2 = tangent_frame(normal)
+    frac = np.arange(1, rings + 1) / rings
+    ring_pts = center + (frac[:, None, None] * r_theta[None, :, None]) * (
+        np.cos(theta)[None, :, None] * t1 + np.sin(theta)[None, :, None] * t2
+    )
+    guess = np.concatenate([center[None], ring_pts.reshape(-1, 3)])
+    snapped, n = surf.snap_many(guess, 0.3 * radius)
+    if (n @ normal).min() < math.cos(math.radians(35)):
+        return None
+    h = (snapped - center) @ normal
+    rho = np.linalg.norm(guess - center, axis=1)
+    # a jump (step onto another surface) shows as a height change steeper than 1:2
+    hs = h[1:].reshape(rings, spokes)
+    dh = np.abs(np.diff(np.concatenate([np.full((1, spokes), h[0]), hs]), axis=0))
+    dr = np.diff(np.concatenate([np.zeros((1, spokes)), rho[1:].reshape(rings, spokes)]), axis=0)
+    if (dh > 0.5 * dr + 1e-5).any():
+        return None
+    verts = snapped + n * offset
+    faces = []
+    ring0 = 1 + np.arange(spokes)
+    faces.append(np.stack([np.zeros(spokes, dtype=np.int64), ring0, np.roll(ring0, -1)], 1))
+    for k in range(rings - 1):
+        a = 1 + k * spokes + np.arange(spokes)
+        b = a + spokes
+        faces += [
+            np.stack([a, b, np.roll(b, -1)], 1),
+            np.stack([a, np.roll(b, -1), np.roll(a, -1)], 1),
+        ]
+    faces_a = np.concatenate(faces).astype(np.int64)
+    if (face_normals(verts, faces_a) @ normal).mean() < 0:
+        faces_a = faces_a[:, ::-1]
+    return verts, faces_a
