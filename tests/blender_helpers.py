@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from render.spec import CameraSpec, GeometrySpec, LightSpec, MaterialSpec, Objec
 RUNNER = Path(__file__).with_name("blender_runner.py")
 
 
-def render_specs(specs: list[SceneSpec], tmp_path: Path, timeout: float = 300) -> dict[str, np.ndarray]:
-    """Render specs in one fresh worker-like process; the process must exit 0."""
+def render_specs(
+    specs: list[SceneSpec], tmp_path: Path, timeout: float = 300, device: str = "cpu"
+) -> dict[str, np.ndarray]:
+    """Render specs in one fresh worker-like process on ``device``; it must exit 0."""
     paths = []
     for i, spec in enumerate(specs):
         p = tmp_path / f"spec_{i}.json"
@@ -24,7 +27,11 @@ def render_specs(specs: list[SceneSpec], tmp_path: Path, timeout: float = 300) -
         paths.append(str(p))
     out = tmp_path / "out.npz"
     proc = subprocess.run(
-        [sys.executable, str(RUNNER), str(out), *paths], capture_output=True, text=True, timeout=timeout
+        [sys.executable, str(RUNNER), str(out), *paths],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "SYNTHCV_TEST_DEVICE": device},
     )
     if proc.returncode != 0:
         raise AssertionError(f"render process exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

@@ -7,6 +7,7 @@ Saves rgb_i_v, depth_i_v, instance_i_v for spec i, view v, and the worker info.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def main(argv: list[str]) -> int:
     from render.spec import SceneSpec
 
     out = Path(argv[0])
-    info = worker.init("cpu")
+    info = worker.init(os.environ.get("SYNTHCV_TEST_DEVICE", "cpu"))
     arrays: dict[str, np.ndarray] = {}
     timings = []
     for i, path in enumerate(argv[1:]):
