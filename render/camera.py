@@ -54,7 +54,9 @@ def roll(pose: np.ndarray, angle_rad: float) -> np.ndarray:
     return pose @ r
 
 
-def spherical_eye(target: np.ndarray, distance: float, elevation_rad: float, azimuth_rad: float) -> np.ndarray:
+def spherical_eye(
+    target: np.ndarray, distance: float, elevation_rad: float, azimuth_rad: float
+) -> np.ndarray:
     """A point at ``distance`` from ``target``, ``elevation`` above the XY plane."""
     ce = np.cos(elevation_rad)
     offset = np.array([ce * np.cos(azimuth_rad), ce * np.sin(azimuth_rad), np.sin(elevation_rad)])
@@ -70,7 +72,9 @@ def blender_to_opencv(matrix_world: np.ndarray) -> np.ndarray:
     return np.asarray(matrix_world) @ _CV_TO_GL
 
 
-def project(points_world: np.ndarray, K: np.ndarray, pose_cv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def project(
+    points_world: np.ndarray, K: np.ndarray, pose_cv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Project world points (N, 3) -> pixel coordinates (N, 2) (continuous, pixel
     centres at +0.5) and camera-frame depth z (N,)."""
     pts = np.asarray(points_world, dtype=np.float64)

@@ -52,7 +52,10 @@ def _to_c(rle: RLE) -> dict[str, Any]:
     if isinstance(counts, list):
         h, w = rle["size"]
         return mask_utils.frPyObjects(rle, h, w)
-    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    return {
+        "size": list(rle["size"]),
+        "counts": counts.encode("ascii") if isinstance(counts, str) else counts,
+    }
 
 
 def decode(rle: RLE) -> np.ndarray:

@@ -76,18 +76,26 @@ class ObjectSpec(Spec):
     category_id: int = Field(0, ge=0)
     parent_id: int | None = None
     geometry: GeometrySpec
-    location: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3)
-    rotation_euler: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3)
+    location: list[float] = Field(
+        default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3
+    )
+    rotation_euler: list[float] = Field(
+        default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3
+    )
     scale: list[float] = Field(default_factory=lambda: [1.0, 1.0, 1.0], min_length=3, max_length=3)
     material: MaterialSpec
     physics: Literal["active", "passive", "none"] = "none"
-    attributes: dict[str, Any] = Field(default_factory=dict, description="family data copied to annotations")
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="family data copied to annotations"
+    )
 
 
 class LightSpec(Spec):
     type: Literal["POINT", "AREA", "SUN", "SPOT"]
     location: list[float] = Field(min_length=3, max_length=3)
-    rotation_euler: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3)
+    rotation_euler: list[float] = Field(
+        default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3
+    )
     energy: float = Field(description="watts for POINT/AREA/SPOT; W/m^2 for SUN")
     color: list[float] = Field(min_length=3, max_length=3)
     size: float = 0.1

@@ -28,11 +28,15 @@ class ViewResult:
     def __post_init__(self) -> None:
         h, w = self.instance.shape[:2]
         if self.rgb.shape != (h, w, 3) or self.rgb.dtype != np.uint8:
-            raise ValueError(f"rgb must be uint8 ({h}, {w}, 3), got {self.rgb.dtype} {self.rgb.shape}")
+            raise ValueError(
+                f"rgb must be uint8 ({h}, {w}, 3), got {self.rgb.dtype} {self.rgb.shape}"
+            )
         if self.depth.shape != (h, w):
             raise ValueError(f"depth must be ({h}, {w}), got {self.depth.shape}")
         if self.instance.ndim != 2 or not np.issubdtype(self.instance.dtype, np.integer):
-            raise ValueError(f"instance must be 2-D int, got {self.instance.dtype} {self.instance.shape}")
+            raise ValueError(
+                f"instance must be 2-D int, got {self.instance.dtype} {self.instance.shape}"
+            )
 
 
 @dataclass

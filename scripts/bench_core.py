@@ -100,7 +100,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def bench_quality(resolution: int, sample_counts: list[int], reference_samples: int) -> dict[str, Any]:
+def bench_quality(
+    resolution: int, sample_counts: list[int], reference_samples: int
+) -> dict[str, Any]:
     cfg = load_config(
         ROOT / "configs" / "generic.yaml",
         [f"render.resolution=[{resolution},{resolution}]", "render.views_per_scene=1"],
@@ -120,7 +122,14 @@ def bench_quality(resolution: int, sample_counts: list[int], reference_samples: 
         for denoiser in ("none", "oidn"):
             for n in sample_counts:
                 rgb, secs = pool.submit(_render_rgb, variant(n, denoiser)).result()
-                rows.append({"samples": n, "denoiser": denoiser, "psnr_db": psnr(rgb, ref), "render_s": secs})
+                rows.append(
+                    {
+                        "samples": n,
+                        "denoiser": denoiser,
+                        "psnr_db": psnr(rgb, ref),
+                        "render_s": secs,
+                    }
+                )
     return {
         "resolution": [resolution, resolution],
         "reference": {"samples": reference_samples, "denoiser": "none", "render_s": ref_s},
@@ -153,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if "writer" in parts:
         out["writer"] = bench_writer(args.writer_frames)
     if "quality" in parts:
-        out["quality"] = bench_quality(args.quality_resolution, [8, 16, 32, 64], args.reference_samples)
+        out["quality"] = bench_quality(
+            args.quality_resolution, [8, 16, 32, 64], args.reference_samples
+        )
     print(json.dumps(out, indent=2))
     return 0
 

@@ -1,99 +1,133 @@
-"""Contact sheet of a rendered COCO dataset with mask and box overlays.
+"""Contact sheet of a COCO dataset with mask, box and keypoint overlays.
 
-    python scripts/contact_sheet.py OUT_DIR --out sheet.png [--n 16] [--cols 4] [--tile 512]
-
-Products get a thin outline and box; defects a filled coloured mask, a box and
-their category name. Prints a JSON summary (images, annotations per category).
+Usage: python scripts/contact_sheet.py DIR --out sheet.png [-n 16] [--cols 4]
+       [--size 256] [--only-categories a,b] [--no-masks]
+Works on any COCO dataset (RLE or polygon masks, bbox-only, keypoints).
+Nested instances (``parent_id``, e.g. defects on a product) are drawn on top of
+their parent, with the parent outlined only, so both stay visible.
 """
 
 from __future__ import annotations
 
 import argparse
+import colorsys
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from render import coco
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-PALETTE = [
-    (255, 60, 60),
-    (60, 200, 255),
-    (255, 200, 0),
-    (200, 80, 255),
-    (60, 255, 120),
-    (255, 130, 40),
-]
+from render import coco  # noqa: E402
 
 
-def _edges(mask: np.ndarray) -> np.ndarray:
-    """Boolean (H, W) outline of a mask (pixels with a 4-neighbour outside it)."""
-    pad = np.pad(mask, 1)
-    inner = pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
-    return mask & ~inner
+def _color(i: int) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.85, 1.0)
+    return int(r * 255), int(g * 255), int(b * 255)
 
 
-def overlay(
-    image: np.ndarray, anns: list[dict], names: dict[int, str], supers: dict[int, str]
+def _outline(mask: np.ndarray) -> np.ndarray:
+    m = mask
+    inner = m.copy()
+    inner[1:, :] &= m[:-1, :]
+    inner[:-1, :] &= m[1:, :]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    return m & ~inner
+
+
+def draw_tile(
+    image: Image.Image, anns: list[dict[str, Any]], cats: dict[int, dict[str, Any]], masks: bool
 ) -> Image.Image:
-    """RGB uint8 (H, W, 3) with masks, outlines, boxes and labels drawn."""
-    out = image.astype(np.float32)
-    boxes = []
-    for k, ann in enumerate(anns):
-        mask = coco.decode(ann["segmentation"])
-        is_defect = supers.get(ann["category_id"]) == "defect"
-        color = np.array(
-            PALETTE[k % len(PALETTE)] if is_defect else (255, 255, 255), dtype=np.float32
+    img = np.asarray(image.convert("RGB")).astype(np.float32)
+    h, w = img.shape[:2]
+    parents = {a.get("parent_id") for a in anns if a.get("parent_id") is not None}
+    order = sorted(
+        anns, key=lambda a: a.get("parent_id") is not None
+    )  # parents first, children on top
+    for a in order:
+        seg = a.get("segmentation")
+        if not masks or not seg:
+            continue
+        m = coco.decode(coco.segmentation_to_rle(seg, h, w))
+        col = np.array(_color(a["category_id"]), dtype=np.float32)
+        if a.get("instance_id") in parents:
+            img[_outline(m)] = col  # parent: outline only, so its defects stay readable
+        else:
+            img[m] = 0.55 * img[m] + 0.45 * col
+            img[_outline(m)] = col
+    out = Image.fromarray(img.clip(0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(out)
+    for a in order:
+        x, y, bw, bh = a["bbox"]
+        col = _color(a["category_id"])
+        d.rectangle([x, y, x + bw - 1, y + bh - 1], outline=col, width=1)
+        name = cats.get(a["category_id"], {}).get("name", str(a["category_id"]))
+        d.text((x + 2, max(0, y - 11)), name, fill=col)
+        kps = a.get("keypoints")
+        if kps:
+            pts = np.asarray(kps, dtype=np.float32).reshape(-1, 3)
+            skeleton = cats.get(a["category_id"], {}).get("skeleton", [])
+            for i, j in skeleton:
+                if pts[i - 1, 2] > 0 and pts[j - 1, 2] > 0:
+                    d.line([tuple(pts[i - 1, :2]), tuple(pts[j - 1, :2])], fill=col, width=1)
+            for px, py, v in pts:
+                if v > 0:
+                    r = 2
+                    d.ellipse(
+                        [px - r, py - r, px + r, py + r],
+                        fill=(255, 255, 255) if v == 2 else (128, 128, 128),
+                    )
+    return out
+
+
+def make_sheet(
+    root: Path, n: int, cols: int, size: int, only: set[str] | None = None, masks: bool = True
+) -> Image.Image:
+    data = json.loads((root / "annotations.json").read_text())
+    cats = {c["id"]: c for c in data["categories"]}
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for a in data["annotations"]:
+        if only and cats.get(a["category_id"], {}).get("name") not in only:
+            continue
+        by_image.setdefault(a["image_id"], []).append(a)
+    images = sorted(data["images"], key=lambda im: im["id"])[:n]
+    if not images:
+        raise SystemExit(f"{root}: no images")
+    rows = (len(images) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * size, rows * size), (32, 32, 32))
+    for k, im in enumerate(images):
+        tile = draw_tile(
+            Image.open(root / im["file_name"]), by_image.get(im["id"], []), cats, masks
         )
-        if is_defect:
-            out[mask] = 0.45 * out[mask] + 0.55 * color
-        out[_edges(mask)] = color
-        boxes.append(
-            (ann["bbox"], tuple(int(c) for c in color), names[ann["category_id"]], is_defect)
+        tile = (
+            tile.resize((size, size), Image.Resampling.LANCZOS)
+            if tile.size != (size, size)
+            else tile
         )
-    img = Image.fromarray(out.clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(img)
-    for (x, y, w, h), color, name, is_defect in boxes:
-        draw.rectangle([x, y, x + w - 1, y + h - 1], outline=color, width=1)
-        if is_defect:
-            draw.text((x + 1, max(0, y - 11)), name, fill=color)
-    return img
+        sheet.paste(tile, ((k % cols) * size, (k // cols) * size))
+    return sheet
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dataset", type=Path)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--n", type=int, default=16)
-    ap.add_argument("--cols", type=int, default=4)
-    ap.add_argument("--tile", type=int, default=512)
-    args = ap.parse_args(argv)
-    data = json.loads((args.dataset / "annotations.json").read_text())
-    names = {c["id"]: c["name"] for c in data["categories"]}
-    supers = {c["id"]: c.get("supercategory", "") for c in data["categories"]}
-    by_image: dict[int, list[dict]] = {}
-    for ann in data["annotations"]:
-        by_image.setdefault(ann["image_id"], []).append(ann)
-    images = data["images"][: args.n]
-    rows = (len(images) + args.cols - 1) // args.cols
-    sheet = Image.new("RGB", (args.cols * args.tile, rows * args.tile), (0, 0, 0))
-    for i, im in enumerate(images):
-        rgb = np.asarray(Image.open(args.dataset / im["file_name"]).convert("RGB"))
-        anns = sorted(
-            by_image.get(im["id"], []), key=lambda a: supers.get(a["category_id"]) == "defect"
-        )
-        tile = overlay(rgb, anns, names, supers).resize(
-            (args.tile, args.tile), Image.Resampling.LANCZOS
-        )
-        sheet.paste(tile, ((i % args.cols) * args.tile, (i // args.cols) * args.tile))
+    p = argparse.ArgumentParser(description="Contact sheet of a COCO dataset with overlays.")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("-n", type=int, default=16)
+    p.add_argument("--cols", type=int, default=4)
+    p.add_argument("--size", type=int, default=256, help="tile edge in pixels")
+    p.add_argument("--only-categories", default=None, help="comma-separated category names")
+    p.add_argument("--no-masks", action="store_true")
+    args = p.parse_args(argv)
+    only = set(args.only_categories.split(",")) if args.only_categories else None
+    sheet = make_sheet(args.dir, args.n, args.cols, args.size, only, not args.no_masks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out)
-    counts: dict[str, int] = {}
-    for ann in data["annotations"]:
-        counts[names[ann["category_id"]]] = counts.get(names[ann["category_id"]], 0) + 1
-    print(json.dumps({"images": len(images), "annotations": counts, "sheet": str(args.out)}))
+    print(args.out)
     return 0
 
 

@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from render import camera as cm
-from render.spec import CameraSpec, GeometrySpec, LightSpec, MaterialSpec, ObjectSpec, RenderSpec, SceneSpec, WorldSpec
+from render.spec import (
+    CameraSpec,
+    GeometrySpec,
+    LightSpec,
+    MaterialSpec,
+    ObjectSpec,
+    RenderSpec,
+    SceneSpec,
+    WorldSpec,
+)
 
 RUNNER = Path(__file__).with_name("blender_runner.py")
 
@@ -34,7 +43,9 @@ def render_specs(
         env={**os.environ, "SYNTHCV_TEST_DEVICE": device},
     )
     if proc.returncode != 0:
-        raise AssertionError(f"render process exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"render process exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     data = dict(np.load(out))
     data["info"] = json.loads(str(data["info"]))
     return data
@@ -62,13 +73,17 @@ def cube_scene(
                 name="cube",
                 instance_id=1,
                 category_id=1,
-                geometry=GeometrySpec(kind="procedural", generator="box", params={"size": [size] * 3}, part="body"),
+                geometry=GeometrySpec(
+                    kind="procedural", generator="box", params={"size": [size] * 3}, part="body"
+                ),
                 location=list(location),
                 rotation_euler=list(rotation),
                 material=MaterialSpec(base_color=[0.7, 0.3, 0.2], roughness=0.5, texture="none"),
             )
         ],
-        lights=[LightSpec(type="POINT", location=[1.0, -2.0, 3.0], energy=400.0, color=[1.0, 1.0, 1.0])],
+        lights=[
+            LightSpec(type="POINT", location=[1.0, -2.0, 3.0], energy=400.0, color=[1.0, 1.0, 1.0])
+        ],
         world=WorldSpec(color=[1.0, 1.0, 1.0], strength=0.4),
         camera=CameraSpec(width=res, height=res, K=K.tolist(), poses=[pose.tolist()]),
         render=RenderSpec(samples=samples, denoiser="none", cycles_seed=seed),
@@ -85,7 +100,9 @@ def euler_matrix(rx: float, ry: float, rz: float) -> np.ndarray:
     return mz @ my @ mx
 
 
-def analytic_cube_mask(size: float, location, rotation, K: np.ndarray, pose: np.ndarray, res: int) -> np.ndarray:
+def analytic_cube_mask(
+    size: float, location, rotation, K: np.ndarray, pose: np.ndarray, res: int
+) -> np.ndarray:
     """Pixels whose centre falls inside the projected cube (convex hull of the 8 corners)."""
     from scipy.spatial import ConvexHull, Delaunay
 

@@ -22,7 +22,9 @@ def test_installed_versions_are_the_ones_the_bootstrap_was_written_for():
         f"blenderproc {version('blenderproc')} installed: re-check render/blender/bootstrap.py"
     )
     bpy_version = version("bpy")
-    assert bpy_version.startswith(EXPECTED_BPY + "."), f"bpy {bpy_version} installed, bootstrap is for {EXPECTED_BPY}.*"
+    assert bpy_version.startswith(EXPECTED_BPY + "."), (
+        f"bpy {bpy_version} installed, bootstrap is for {EXPECTED_BPY}.*"
+    )
     assert EXPECTED_BPY == "4.2"
 
 
@@ -45,8 +47,12 @@ print(json.dumps({
 @pytest.mark.blender
 def test_bootstrap_in_process_keeps_environment_and_exits_cleanly():
     env = dict(os.environ, PYTHONPATH="/nonexistent-synthcv-marker")
-    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=180)
-    assert proc.returncode == 0, f"exit code {proc.returncode} (139 = the exit segfault is back)\n{proc.stderr[-2000:]}"
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=180
+    )
+    assert proc.returncode == 0, (
+        f"exit code {proc.returncode} (139 = the exit segfault is back)\n{proc.stderr[-2000:]}"
+    )
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
     out = json.loads(line)
     assert out["versions"]["blender"].startswith("4.2.")

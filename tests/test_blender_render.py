@@ -18,7 +18,9 @@ def cube_renders(tmp_path_factory):
     a, K, pose = cube_scene(seed=1)
     b, _, _ = cube_scene(seed=1)  # identical spec, rendered again in the same process
     c, _, _ = cube_scene(seed=2)  # only Cycles' seed differs
-    d, K2, pose2 = cube_scene(location=(0.3, 0.1, 0.2), rotation=(1.1, 0.0, -0.7), eye=(-1.5, -2.5, 2.2))
+    d, K2, pose2 = cube_scene(
+        location=(0.3, 0.1, 0.2), rotation=(1.1, 0.0, -0.7), eye=(-1.5, -2.5, 2.2)
+    )
     data = render_specs([a, b, c, d], tmp)
     return data, [(a, K, pose), (d, K2, pose2)]
 
@@ -30,7 +32,9 @@ def test_cube_mask_matches_analytic_projection(cube_renders, which):
     idx = 0 if which == 0 else 3
     inst = data[f"instance_{idx}_0"]
     obj = spec.objects[0]
-    expected = analytic_cube_mask(obj.geometry.params["size"][0], obj.location, obj.rotation_euler, K, pose, 64)
+    expected = analytic_cube_mask(
+        obj.geometry.params["size"][0], obj.location, obj.rotation_euler, K, pose, 64
+    )
     got = inst == 1
     assert set(np.unique(inst)) == {0, 1}
     rle_got, rle_exp = coco.encode(got), coco.encode(expected)

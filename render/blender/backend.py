@@ -42,7 +42,9 @@ def setup(device: str) -> dict[str, Any]:
     if not _state["outputs"]:
         bproc.renderer.enable_depth_output(activate_antialiasing=False)
         _enable_instance_output()
-        bproc.renderer.set_output_format(file_format="PNG", color_depth=8, enable_transparency=False)
+        bproc.renderer.set_output_format(
+            file_format="PNG", color_depth=8, enable_transparency=False
+        )
         _state["outputs"] = True
     info.update(bootstrap.versions())
     _state["device"] = info
@@ -165,7 +167,13 @@ def render_spec(spec: SceneSpec) -> SceneRender:
 
 def _purge_orphans() -> None:
     # clean_up removes objects; meshes/materials/images created per scene would pile up.
-    for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.lights, bpy.data.images, bpy.data.node_groups):
+    for coll in (
+        bpy.data.meshes,
+        bpy.data.materials,
+        bpy.data.lights,
+        bpy.data.images,
+        bpy.data.node_groups,
+    ):
         for block in list(coll):
             if block.users == 0:
                 coll.remove(block)
@@ -179,7 +187,9 @@ def _setup_camera(spec: SceneSpec) -> None:
     # at integers (cx = (W-1)/2 when centred). Convert at the boundary.
     K[0, 2] -= 0.5
     K[1, 2] -= 0.5
-    bproc.camera.set_intrinsics_from_K_matrix(K, c.width, c.height, clip_start=c.clip_start, clip_end=c.clip_end)
+    bproc.camera.set_intrinsics_from_K_matrix(
+        K, c.width, c.height, clip_start=c.clip_start, clip_end=c.clip_end
+    )
     cam = bpy.context.scene.camera
     if c.fstop is not None:
         cam.data.dof.use_dof = True
@@ -261,7 +271,9 @@ def _make_geometry(o: ObjectSpec, cache: dict[str, dict[str, geometry.Mesh]]) ->
             cache[key] = geometry.build(g.generator, g.params)
         parts = cache[key]
         if g.part not in parts:
-            raise RenderError(f"{o.name}: generator {g.generator!r} has no part {g.part!r}; parts: {sorted(parts)}")
+            raise RenderError(
+                f"{o.name}: generator {g.generator!r} has no part {g.part!r}; parts: {sorted(parts)}"
+            )
         return _mesh_object(o.name, parts[g.part], smooth=g.smooth or parts[g.part].smooth)
     raise RenderError(f"{o.name}: unknown geometry kind {g.kind!r}")
 
@@ -332,7 +344,9 @@ def _mesh_file(g: GeometrySpec, name: str) -> Any:
     suffix = path.suffix.lower()
     before = set(bpy.data.objects)
     if suffix == ".obj":
-        bpy.ops.wm.obj_import(filepath=str(path), forward_axis="Y", up_axis="Z", validate_meshes=True)
+        bpy.ops.wm.obj_import(
+            filepath=str(path), forward_axis="Y", up_axis="Z", validate_meshes=True
+        )
     elif suffix == ".stl":
         bpy.ops.wm.stl_import(filepath=str(path), forward_axis="Y", up_axis="Z")
     elif suffix == ".ply":
@@ -340,7 +354,9 @@ def _mesh_file(g: GeometrySpec, name: str) -> Any:
     elif suffix in (".glb", ".gltf"):
         bpy.ops.import_scene.gltf(filepath=str(path))
     else:
-        raise RenderError(f"{path}: unsupported mesh format {suffix!r}; use .obj, .stl, .ply, .glb or .gltf")
+        raise RenderError(
+            f"{path}: unsupported mesh format {suffix!r}; use .obj, .stl, .ply, .glb or .gltf"
+        )
     new = [o for o in bpy.data.objects if o not in before and o.type == "MESH"]
     for o in bpy.data.objects:
         if o not in before and o.type != "MESH":
@@ -355,7 +371,9 @@ def _mesh_file(g: GeometrySpec, name: str) -> Any:
         mw = np.asarray(o.matrix_world)
         v = np.array([vtx.co[:] for vtx in o.data.vertices], dtype=np.float64)
         v = v @ mw[:3, :3].T + mw[:3, 3]
-        t = np.array([tri.vertices[:] for tri in o.data.loop_triangles], dtype=np.int64).reshape(-1, 3)
+        t = np.array([tri.vertices[:] for tri in o.data.loop_triangles], dtype=np.int64).reshape(
+            -1, 3
+        )
         verts.append(v)
         faces.append(t + offset)
         offset += len(v)
@@ -371,7 +389,14 @@ def _mesh_file(g: GeometrySpec, name: str) -> Any:
 
 
 def _euler_matrix(rx: float, ry: float, rz: float) -> np.ndarray:
-    cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(rx),
+        math.sin(rx),
+        math.cos(ry),
+        math.sin(ry),
+        math.cos(rz),
+        math.sin(rz),
+    )
     mx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
     my = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     mz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
@@ -406,7 +431,9 @@ def _make_material(name: str, m: MaterialSpec) -> Any:
     for key, value in m.inputs.items():
         if key not in bsdf.inputs:
             valid = sorted(i.name for i in bsdf.inputs if i.type == "VALUE")
-            raise RenderError(f"material {name}: Principled BSDF has no input {key!r}; valid: {valid}")
+            raise RenderError(
+                f"material {name}: Principled BSDF has no input {key!r}; valid: {valid}"
+            )
         bsdf.inputs[key].default_value = value
     if m.image:
         tex = nodes.new("ShaderNodeTexImage")
@@ -416,7 +443,9 @@ def _make_material(name: str, m: MaterialSpec) -> Any:
         coord = nodes.new("ShaderNodeTexCoord")
         mapping = nodes.new("ShaderNodeMapping")
         s = m.noise_scale
-        mapping.inputs["Scale"].default_value = (s * 0.02, s, s) if m.texture == "brushed" else (s, s, s)
+        mapping.inputs["Scale"].default_value = (
+            (s * 0.02, s, s) if m.texture == "brushed" else (s, s, s)
+        )
         noise = nodes.new("ShaderNodeTexNoise")
         noise.inputs["Detail"].default_value = 8.0
         noise.inputs["Roughness"].default_value = 0.6
@@ -425,8 +454,12 @@ def _make_material(name: str, m: MaterialSpec) -> Any:
         if m.color_variation > 0:
             ramp = nodes.new("ShaderNodeValToRGB")
             v = m.color_variation
-            ramp.color_ramp.elements[0].color = tuple([max(0.0, c * (1 - v)) for c in m.base_color] + [1.0])
-            ramp.color_ramp.elements[1].color = tuple([min(1.0, c * (1 + v)) for c in m.base_color] + [1.0])
+            ramp.color_ramp.elements[0].color = tuple(
+                [max(0.0, c * (1 - v)) for c in m.base_color] + [1.0]
+            )
+            ramp.color_ramp.elements[1].color = tuple(
+                [min(1.0, c * (1 + v)) for c in m.base_color] + [1.0]
+            )
             links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
             links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
         if m.bump_strength > 0:

@@ -59,7 +59,9 @@ def _import_bpy() -> ModuleType:
         ) from exc
     version = ".".join(str(v) for v in bpy.app.version[:2])
     if version != EXPECTED_BPY:
-        raise BootstrapError(f"bpy {bpy.app.version_string} found, this bootstrap supports bpy {EXPECTED_BPY}.*")
+        raise BootstrapError(
+            f"bpy {bpy.app.version_string} found, this bootstrap supports bpy {EXPECTED_BPY}.*"
+        )
     return bpy
 
 
@@ -84,15 +86,19 @@ def import_blenderproc() -> ModuleType:
 
         bp_version = version("blenderproc")
     except Exception as exc:  # pragma: no cover
-        raise BootstrapError(f"blenderproc is not installed: pip install blenderproc=={EXPECTED_BLENDERPROC}") from exc
+        raise BootstrapError(
+            f"blenderproc is not installed: pip install blenderproc=={EXPECTED_BLENDERPROC}"
+        ) from exc
     if bp_version != EXPECTED_BLENDERPROC:
-        raise BootstrapError(f"blenderproc {bp_version} found, this bootstrap supports {EXPECTED_BLENDERPROC}")
+        raise BootstrapError(
+            f"blenderproc {bp_version} found, this bootstrap supports {EXPECTED_BLENDERPROC}"
+        )
 
     import numpy as np
 
     # (5) numpy-2 aliases used by blenderproc 2.8.0's writers.
     if not hasattr(np, "string_"):
-        np.string_ = np.bytes_  # type: ignore[attr-defined]
+        np.bytes_ = np.bytes_  # type: ignore[attr-defined]
     if not hasattr(np, "in1d"):
         np.in1d = np.isin  # type: ignore[attr-defined]
 
@@ -130,7 +136,9 @@ def import_blenderproc() -> ModuleType:
             os.environ["PYTHONPATH"] = saved_pythonpath
         os.environ.pop("OUTSIDE_OF_THE_INTERNAL_BLENDER_PYTHON_ENVIRONMENT_BUT_IN_RUN_SCRIPT", None)
     if not hasattr(blenderproc, "init"):
-        raise BootstrapError("blenderproc imported without its API; the bootstrap no longer matches blenderproc")
+        raise BootstrapError(
+            "blenderproc imported without its API; the bootstrap no longer matches blenderproc"
+        )
 
     atexit.register(_quiet_exit)
     _state["bproc"] = blenderproc
