@@ -39,6 +39,8 @@ print(json.dumps({
     "site_kept": all(p in sys.path for p in site),
     "pythonpath": os.environ.get("PYTHONPATH"),
     "temp_dir": bootstrap._state["temp_dir"],
+    "numpy_aliases": __import__("numpy").in1d([1, 2], [2]).tolist() == [False, True]
+    and __import__("numpy").string_ is __import__("numpy").bytes_,
     "api": all(hasattr(bproc, m) for m in ("object", "renderer", "camera", "loader", "writer")),
 }))
 """
@@ -60,5 +62,6 @@ def test_bootstrap_in_process_keeps_environment_and_exits_cleanly():
     assert out["site_kept"], "blenderproc's __init__ removed site-packages from sys.path"
     assert out["pythonpath"] == "/nonexistent-synthcv-marker", "PYTHONPATH was not restored"
     assert out["api"]
+    assert out["numpy_aliases"], "np.string_/np.in1d aliases for blenderproc's writers are missing"
     assert not os.path.exists(out["temp_dir"]), "BlenderProc temp dir left behind"
     assert "pip" not in proc.stdout.lower() or "install" not in proc.stdout.lower()

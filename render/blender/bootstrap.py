@@ -97,10 +97,15 @@ def import_blenderproc() -> ModuleType:
     import numpy as np
 
     # (5) numpy-2 aliases used by blenderproc 2.8.0's writers.
+    # (setattr keeps linters from "modernizing" the alias names away.)
     if not hasattr(np, "string_"):
-        np.bytes_ = np.bytes_  # type: ignore[attr-defined]
+        setattr(np, "string_", np.bytes_)  # noqa: B010
     if not hasattr(np, "in1d"):
-        np.in1d = np.isin  # type: ignore[attr-defined]
+
+        def in1d(ar1: Any, ar2: Any, assume_unique: bool = False, invert: bool = False) -> Any:
+            return np.isin(ar1, ar2, assume_unique=assume_unique, invert=invert).ravel()
+
+        setattr(np, "in1d", in1d)  # noqa: B010
 
     # Import the package shell first (no API, no setup): the "run script" flag skips both.
     os.environ["OUTSIDE_OF_THE_INTERNAL_BLENDER_PYTHON_ENVIRONMENT_BUT_IN_RUN_SCRIPT"] = "1"
