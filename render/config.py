@@ -244,45 +244,99 @@ class Config(Model):
 # --------------------------------------------------------------------------- loading
 
 
+_FAMILIES: dict[str, type[Model]] = {"generic": GenericScene, "defects": DefectsScene}
+
+_BOUND_WORDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_validation_error(err: ValidationError) -> str:
     """One line: ``dotted.path: message`` for the first error, with did-you-mean
-    suggestions for unknown keys."""
+    suggestions for unknown keys and the offending value where useful."""
     e = err.errors(include_url=False)[0]
     loc = [str(p) for p in e["loc"]]
+    family: str | None = None
     # Drop the discriminator tag pydantic inserts for tagged unions (scene.generic.x -> scene.x).
-    if len(loc) >= 2 and loc[0] == "scene" and loc[1] in ("generic", "defects"):
+    if len(loc) >= 2 and loc[0] == "scene" and loc[1] in _FAMILIES:
+        family = loc[1]
         loc = [loc[0], *loc[2:]]
-    path = ""
-    for p in loc:
-        path += f"[{p}]" if p.isdigit() else (f".{p}" if path else p)
     msg = e["msg"]
+    kind = e["type"]
+    ctx = e.get("ctx") or {}
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-    if e["type"] == "extra_forbidden":
+        # A model validator says "field: problem"; name the field in the path instead.
+        head, sep, rest = msg.partition(": ")
+        model = _model_at(loc, family)
+        if sep and model is not None and head in model.model_fields:
+            loc, msg = [*loc, head], rest
+    path = _dotted(loc)
+    if kind == "extra_forbidden":
         key = loc[-1]
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], family)
         hint = ""
         if parent is not None:
             close = difflib.get_close_matches(key, list(parent.model_fields), n=3)
             valid = ", ".join(close) if close else ", ".join(parent.model_fields)
             hint = f" (did you mean: {valid})" if close else f" (valid keys: {valid})"
         return f"{path}: unknown key{hint}"
-    if e["type"] == "missing":
+    if kind == "missing":
         return f"{path}: required key is missing"
-    if e["type"] == "union_tag_invalid":
-        return (
-            f"{path}: unknown family {e.get('input', {}).get('family')!r}; valid: generic, defects"
-        )
+    if kind == "union_tag_invalid":
+        tag = e.get("input", {}).get("family")
+        return f"{path}.family: unknown family {tag!r}; valid: {', '.join(_FAMILIES)}"
+    if kind == "union_tag_not_found":
+        return f"{path}.family: required key is missing; valid: {', '.join(_FAMILIES)}"
+    if kind in _BOUND_WORDS:
+        word, key = _BOUND_WORDS[kind]
+        bound = ctx.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        msg = f"must be {word} {bound}"
+    elif kind in ("int_parsing", "int_type", "int_from_float"):
+        msg = "expected an integer"
+    elif kind in ("float_parsing", "float_type"):
+        msg = "expected a number"
+    elif kind in ("bool_parsing", "bool_type"):
+        msg = "expected true or false"
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        msg = "expected a mapping"
+    elif kind in ("string_type",):
+        msg = "expected a string"
+    elif kind in ("too_long", "too_short") and "tuple" in msg.lower():
+        msg = f"expected {ctx.get('max_length', ctx.get('min_length'))} items"
+    if "input" in e and not isinstance(e["input"], dict) and ", got " not in msg:
+        msg = f"{msg}, got {_short(e['input'])}"
     return f"{path}: {msg}" if path else msg
 
 
-def _model_at(loc: list[str]) -> type[Model] | None:
+def _dotted(loc: list[str]) -> str:
+    path = ""
+    for p in loc:
+        path += f"[{p}]" if p.isdigit() else (f".{p}" if path else p)
+    return path
+
+
+def _model_at(loc: list[str], family: str | None = None) -> type[Model] | None:
+    """The config model at a YAML path (list indices skipped), or None if unknown."""
     model: Any = Config
     for p in loc:
         if p.isdigit():
             continue
         if model is Config and p == "scene":
-            return None
+            model = _FAMILIES.get(family or "")
+            if model is None:
+                return None
+            continue
         field = getattr(model, "model_fields", {}).get(p)
         if field is None:
             return None
