@@ -155,7 +155,8 @@ def render_spec(spec: SceneSpec) -> SceneRender:
         views.append(ViewResult(rgb=rgb, depth=depth, instance=np.rint(inst).astype(np.int32)))
     t_read = time.perf_counter() - t2
 
-    poses = {o.name: np.asarray(obj.matrix_world).tolist() for o, obj in objects}
+    # Physics runs under Blender's undo, which invalidates Python references: look up by name.
+    poses = {o.name: np.asarray(bpy.data.objects[o.name].matrix_world).tolist() for o, _ in objects}
     n = len(views)
     return SceneRender(
         views=views,
@@ -230,11 +231,17 @@ def _build_objects(spec: SceneSpec) -> list[tuple[ObjectSpec, Any]]:
     bproc = bootstrap.import_blenderproc()
     from blenderproc.python.types.MeshObjectUtility import MeshObject
 
+    names = [o.name for o in spec.objects]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise RenderError(f"scene {spec.scene_index}: object names must be unique, repeated: {dup}")
     parts_cache: dict[str, dict[str, geometry.Mesh]] = {}
     built: list[tuple[ObjectSpec, Any]] = []
     for o in spec.objects:
         obj = _make_geometry(o, parts_cache)
         obj.name = o.name
+        if obj.name != o.name:
+            raise RenderError(f"object name {o.name!r} is taken in Blender (got {obj.name!r})")
         obj.location = o.location
         obj.rotation_euler = o.rotation_euler
         obj.scale = [a * b for a, b in zip(obj.scale, o.scale, strict=True)]
