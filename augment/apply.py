@@ -1,0 +1,185 @@
+"""Augment one sample: the single implementation behind the dataset writer
+(:mod:`augment.writer`) and the online torch ``Dataset`` (:mod:`augment.torch_dataset`).
+
+Everything moves in one albumentations call (:func:`augment.pipeline.run_pipeline`):
+image, instance masks (nearest-neighbour), boxes of mask-less annotations, keypoints
+and three probe points. The probes tell what the geometry did without knowing
+transform names: their triangle's signed area gives the mirror flag (left/right
+keypoints are swapped by ``flip_idx``) and the area scale (so ``min_visibility``
+compares the remaining area with the *expected* area, not the original one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from augment.pipeline import Pipeline, reseed, run_pipeline
+from render import coco
+
+
+@dataclass
+class AugmentedSample:
+    """Output of :func:`augment_sample`.
+
+    ``image``: (H', W', C) uint8, same channel order as the input. ``annotations``:
+    COCO dicts in input order, dropped ones removed; each keeps its source ``id`` and
+    extra keys. ``geometry_changed``: the probes moved (camera intrinsics no longer
+    hold). ``mirrored``: the transform had a negative determinant. ``dropped``: source
+    ids of annotations removed by ``min_area``/``min_visibility``.
+    """
+
+    image: np.ndarray
+    annotations: list[dict[str, Any]]
+    geometry_changed: bool
+    mirrored: bool
+    dropped: list[int] = field(default_factory=list)
+
+
+def sample_seed(seed: int, image_id: int, copy: int) -> np.random.SeedSequence:
+    """The seed of copy ``copy`` of image ``image_id``: independent of worker and order."""
+    for name, v in (("seed", seed), ("image_id", image_id), ("copy", copy)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+    return np.random.SeedSequence([int(seed), int(image_id), int(copy)])
+
+
+def _has_segmentation(ann: Mapping[str, Any]) -> bool:
+    seg = ann.get("segmentation")
+    return bool(seg) and (isinstance(seg, dict) or isinstance(seg, list) and any(seg))
+
+
+def _probes(h: int, w: int) -> tuple[np.ndarray, float]:
+    s = 0.25 * min(h, w)
+    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    return np.stack([c, c + [s, 0.0], c + [0.0, s]]), s
+
+
+def augment_sample(
+    image: np.ndarray,
+    annotations: Sequence[Mapping[str, Any]],
+    pipeline: Pipeline,
+    seed: np.random.SeedSequence,
+    *,
+    flip_idx: Mapping[int, Sequence[int]],
+    keypoint_center: float = 0.0,
+) -> AugmentedSample:
+    """Apply ``pipeline`` once to an image and its COCO annotations.
+
+    Args:
+        image: (H, W, C) or (H, W) uint8.
+        annotations: COCO annotation dicts of this image. ``segmentation`` may be
+            polygons, uncompressed or compressed RLE, or absent (then the box is moved
+            by albumentations' box transform, which loosens under rotation).
+            ``keypoints`` are ``[x, y, v] * K``.
+        pipeline: from :func:`augment.pipeline.build_pipeline`; reseeded here.
+        seed: e.g. :func:`sample_seed`; the result depends only on the inputs and it.
+        flip_idx: category id -> keypoint permutation used when the image is mirrored
+            (categories absent: no swap).
+        keypoint_center: coordinate of pixel 0's centre in the keypoints: 0.0 for
+            COCO's pixel-index convention, 0.5 for continuous coordinates.
+
+    Returns:
+        Masks come back as compressed RLE with ``bbox == toBbox(rle)`` and
+        ``area == area(rle)``; keypoints outside the output image become
+        ``[0, 0, 0]``; ``num_keypoints`` is recounted; a float ``visibility`` is scaled
+        by the fraction of the expected area that remains.
+    """
+    h, w = image.shape[:2]
+    with_mask = [i for i, a in enumerate(annotations) if _has_segmentation(a)]
+    boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
+    rles = [coco.segmentation_to_rle(annotations[i]["segmentation"], h, w) for i in with_mask]
+    masks = np.zeros((len(rles), h, w), np.uint8)
+    pre_area = np.zeros(len(annotations))
+    for j, (i, rle) in enumerate(zip(with_mask, rles, strict=True)):
+        masks[j] = coco.decode(rle)
+        pre_area[i] = coco.area(rle)
+    boxes = np.zeros((len(boxed), 4))
+    for j, i in enumerate(boxed):
+        x, y, bw, bh = (float(v) for v in annotations[i].get("bbox", (0, 0, 0, 0)))
+        x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + bw, float(w)), min(y + bh, float(h))
+        boxes[j] = [x0, y0, max(x1 - x0, 0.0), max(y1 - y0, 0.0)]
+        pre_area[i] = boxes[j, 2] * boxes[j, 3]
+    valid_box = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+    kp_slices: dict[int, slice] = {}
+    kp_rows: list[np.ndarray] = []
+    start = 0
+    for i, a in enumerate(annotations):
+        kps = np.asarray(a.get("keypoints") or [], dtype=np.float64).reshape(-1, 3)
+        kp_slices[i] = slice(start, start + len(kps))
+        kp_rows.append(kps)
+        start += len(kps)
+    all_kps = np.concatenate(kp_rows) if kp_rows else np.zeros((0, 3))
+    probes, s = _probes(h, w)
+    points = np.concatenate([all_kps[:, :2] - keypoint_center, probes])
+
+    reseed(pipeline, seed)
+    out_img, out_masks, out_boxes, box_index, out_points = run_pipeline(
+        pipeline, image, masks, boxes[valid_box], points
+    )
+    oh, ow = out_img.shape[:2]
+    p = out_points[-3:]
+    det = float(np.cross(p[1] - p[0], p[2] - p[0])) / (s * s)
+    mirrored = det < 0
+    scale = abs(det) if abs(det) > 1e-6 else 1.0
+    geometry_changed = (oh, ow) != (h, w) or not np.allclose(p, probes, atol=1e-3)
+
+    post_area = np.zeros(len(annotations))
+    out_rle: dict[int, coco.RLE] = {}
+    if with_mask:
+        for i, rle in zip(with_mask, coco.encode_many(out_masks.astype(bool)), strict=True):
+            out_rle[i] = rle
+            post_area[i] = coco.area(rle)
+    out_box: dict[int, list[float]] = {}
+    boxed_valid = [i for i, ok in zip(boxed, valid_box, strict=True) if ok]
+    for row, k in zip(out_boxes, box_index, strict=True):
+        i = boxed_valid[int(k)]
+        out_box[i] = [float(v) for v in row]
+        post_area[i] = row[2] * row[3]
+
+    result: list[dict[str, Any]] = []
+    dropped: list[int] = []
+    for i, a in enumerate(annotations):
+        expected = pre_area[i] * scale
+        keep_frac = post_area[i] / expected if expected > 0 else 0.0
+        spec = pipeline.spec
+        if post_area[i] <= 0 or post_area[i] < spec.min_area or keep_frac < spec.min_visibility:
+            dropped.append(int(a.get("id", -1)))
+            continue
+        new = dict(a)
+        if i in out_rle:
+            new["segmentation"] = out_rle[i]
+            new["area"] = int(post_area[i])
+            new["bbox"] = coco.bbox(out_rle[i])
+        else:
+            new["bbox"] = out_box[i]
+            new["area"] = float(post_area[i])
+        if "keypoints" in a and a["keypoints"]:
+            kps = np.zeros((kp_slices[i].stop - kp_slices[i].start, 3))
+            xy = out_points[kp_slices[i]]
+            v = all_kps[kp_slices[i], 2]
+            inside = (
+                (xy[:, 0] >= -0.5)
+                & (xy[:, 0] < ow - 0.5)
+                & (xy[:, 1] >= -0.5)
+                & (xy[:, 1] < oh - 0.5)
+            )
+            keep = inside & (v > 0)
+            kps[keep, :2] = np.round(xy[keep] + keypoint_center, 3)
+            kps[keep, 2] = v[keep]
+            perm = flip_idx.get(int(a.get("category_id", -1))) if mirrored else None
+            if perm is not None and len(perm) == len(kps):
+                kps = kps[np.asarray(perm)]
+            new["keypoints"] = [
+                float(x) if k % 3 < 2 else int(x) for k, x in enumerate(kps.ravel())
+            ]
+            new["num_keypoints"] = int((kps[:, 2] > 0).sum())
+        vis = a.get("visibility")
+        if isinstance(vis, int | float) and not isinstance(vis, bool):
+            new["visibility"] = float(vis) * float(min(1.0, keep_frac))
+        result.append(new)
+    return AugmentedSample(out_img, result, geometry_changed, mirrored, dropped)

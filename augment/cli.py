@@ -1,0 +1,109 @@
+"""``synthcv augment`` command line: :func:`add_arguments` and :func:`run`.
+
+``render/cli.py`` wires these into the ``augment`` subcommand; ``python -m augment``
+runs them standalone. User errors are printed as one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``augment`` arguments to ``parser``."""
+    parser.add_argument("dataset", type=Path, help="input dataset directory (DIR/annotations.json)")
+    parser.add_argument(
+        "--pipeline", type=Path, required=True, help="pipeline YAML (configs/augment/*.yaml)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output dataset directory")
+    parser.add_argument(
+        "--copies", type=int, default=1, help="augmented copies per image (default 1)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--keep-originals",
+        action="store_true",
+        help="also copy the original images and annotations",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a non-empty --out dataset"
+    )
+    parser.add_argument(
+        "--annotations", type=Path, default=None, help="COCO JSON (default DIR/annotations.json)"
+    )
+    parser.add_argument(
+        "--image-root", type=Path, default=None, help="where file_name is relative to (default DIR)"
+    )
+    parser.add_argument(
+        "--min-area", type=float, default=None, help="override the pipeline's min_area (pixels)"
+    )
+    parser.add_argument(
+        "--min-visibility",
+        type=float,
+        default=None,
+        help="override the pipeline's min_visibility (0..1)",
+    )
+    parser.add_argument(
+        "--keypoint-center",
+        type=float,
+        choices=(0.0, 0.5),
+        default=None,
+        help="coordinate of pixel 0's centre in the keypoints: 0 (COCO) or 0.5;"
+        " default: DIR/dataset.json's keypoint_center, else 0",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``synthcv augment``; returns the exit code (0 ok, 2 user error)."""
+    from augment.pipeline import load_pipeline
+    from augment.writer import augment_dataset
+    from render.errors import UserError
+
+    try:
+        spec = load_pipeline(args.pipeline)
+        overrides = {
+            k: v
+            for k, v in (("min_area", args.min_area), ("min_visibility", args.min_visibility))
+            if v is not None
+        }
+        if overrides:
+            from augment.pipeline import parse_pipeline
+
+            spec = parse_pipeline(
+                {**spec.model_dump(exclude={"source"}), **overrides}, source=spec.source
+            )
+        info = augment_dataset(
+            args.dataset,
+            spec,
+            args.out,
+            copies=args.copies,
+            seed=args.seed,
+            workers=args.workers,
+            keep_originals=args.keep_originals,
+            overwrite=args.overwrite,
+            annotations=args.annotations,
+            image_root=args.image_root,
+            keypoint_center=args.keypoint_center,
+            progress=not args.quiet,
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    c = info["counts"]
+    if not args.quiet:
+        print(
+            f"wrote {c['images']} images, {c['annotations']} annotations"
+            f" ({c['dropped_annotations']} dropped) to {args.out}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m augment DIR --pipeline YAML --out DIR2 ...``."""
+    parser = argparse.ArgumentParser(prog="synthcv augment", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,57 @@
+"""Left/right keypoint mapping for mirrored images (COCO ``flip_idx``).
+
+A mirror (horizontal or vertical flip, transpose, any transform with a negative
+determinant) turns a person's left wrist into what looks like a right wrist, so
+the keypoint slots must be permuted: ``kps_out = kps[flip_idx]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from render.errors import DatasetError
+
+_SIDE = re.compile(r"left|right", re.IGNORECASE)
+
+
+def _swap_side(name: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        word = m.group(0)
+        other = "right" if word.lower() == "left" else "left"
+        if word.isupper():
+            return other.upper()
+        if word[0].isupper():
+            return other.capitalize()
+        return other
+
+    return _SIDE.sub(repl, name)
+
+
+def flip_index_from_names(names: Sequence[str]) -> list[int]:
+    """Permutation swapping every ``*left*`` name with its ``*right*`` partner.
+
+    ``left_eye`` <-> ``right_eye``, ``LeftHand`` <-> ``RightHand``, ``l_``/``r_``
+    prefixes are not guessed. Names without a partner map to themselves.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    return [index.get(_swap_side(n), i) for i, n in enumerate(names)]
+
+
+def flip_index(category: dict[str, Any]) -> list[int] | None:
+    """The category's ``flip_idx`` (validated) or one derived from its ``keypoints``
+    names; None when the category has no keypoints."""
+    names = category.get("keypoints")
+    given = category.get("flip_idx")
+    if given is not None:
+        n = len(names) if names else len(given)
+        if sorted(given) != list(range(n)):
+            raise DatasetError(
+                f"category {category.get('id')}: flip_idx must be a permutation of 0..{n - 1},"
+                f" got {given!r}"
+            )
+        return [int(i) for i in given]
+    if not names:
+        return None
+    return flip_index_from_names([str(n) for n in names])
