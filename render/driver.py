@@ -49,6 +49,10 @@ class Interrupted(UserError):
     """The run was interrupted (Ctrl-C); completed scenes stay committed."""
 
 
+class WorkerInitError(UserError):
+    """The renderer module could not be imported or initialised in a worker."""
+
+
 # --------------------------------------------------------------------------- worker side
 
 
@@ -76,8 +80,13 @@ def _init_worker(renderer: str, device: str) -> None:
 def _render_task(spec_json: str, cfg_json: str, out_dir: str, started_dir: str) -> dict[str, Any]:
     """Render and write one scene in a worker; returns write_scene's summary plus
     ``worker`` (pid and the renderer's init info)."""
-    if _WorkerState.error is not None:
-        raise _WorkerState.error
+    error = _WorkerState.error
+    if error is not None:
+        if isinstance(error, UserError):
+            raise error
+        raise WorkerInitError(
+            f"renderer could not start in the worker process: {type(error).__name__}: {error}"
+        )
     if _WorkerState.module is None:
         raise RuntimeError("worker was not initialised")
     spec = SceneSpec.model_validate_json(spec_json)
@@ -316,13 +325,14 @@ def run_render(
     bar = _Progress(progress, total_images, f"render {out_dir.name or out_dir}")
     worker_info: dict[int, dict[str, Any]] = {}
     attempts = dict.fromkeys(todo, 0)
-    failure: str | None = None
+    failures: dict[int, str] = {}  # scene -> what went wrong; the other scenes go on
+    fatal: str | None = None
     started_dir = Path(tempfile.mkdtemp(prefix="synthcv-started-"))
     try:
         pending = list(todo)
-        while pending and failure is None:
+        while pending and fatal is None:
             pool = _make_pool(workers, renderer, cfg.render.device)
-            graceful = False
+            crashed = graceful = False
             try:
                 futures = {
                     pool.submit(
@@ -334,7 +344,6 @@ def run_render(
                     ): i
                     for i in pending
                 }
-                crashed = False
                 for fut in cf.as_completed(futures):
                     i = futures[fut]
                     try:
@@ -345,8 +354,9 @@ def run_render(
                     except UserError:
                         raise
                     except Exception as exc:  # a Python error while rendering scene i
-                        failure = f"scene {i} failed: {type(exc).__name__}: {exc}"
-                        break
+                        failures[i] = "failed: " + " ".join(f"{type(exc).__name__}: {exc}".split())
+                        bar.log(f"scene {i} {failures[i]}")
+                        continue
                     this_run["rendered"].append(i)
                     pid = summary["worker"]["pid"]
                     if pid not in worker_info:
@@ -355,33 +365,32 @@ def run_render(
                         bar.log(f"worker started: renderer={renderer}, {shown}")
                     this_run["images"] += summary["images"]
                     bar.advance(summary["images"])
-                graceful = not crashed and failure is None
+                graceful = not crashed
             finally:
                 if graceful:
                     pool.shutdown(wait=True)
                 else:
                     _stop_pool(pool)
-            finished = set(this_run["rendered"])
+            finished = set(this_run["rendered"]) | set(failures)
             pending = [i for i in pending if i not in finished]
-            if failure is not None or not pending:
+            if not pending:
                 break
             if not crashed:
-                failure = f"scenes {pending} did not complete"
+                fatal = f"scenes {pending} did not complete"
                 break
             running = [i for i in pending if (started_dir / str(i)).exists()]
             if not running:
-                failure = "a worker process crashed before rendering any scene (renderer init?)"
+                fatal = "a worker process crashed before rendering any scene (renderer init?)"
                 break
             for i in running:
                 attempts[i] += 1
                 (started_dir / str(i)).unlink()
-            over = [i for i in running if attempts[i] >= MAX_ATTEMPTS]
-            if over:
-                failure = (
-                    f"scene {over[0]} crashed the worker process {attempts[over[0]]} times "
-                    "(Blender segfault or out of memory?)"
-                )
-                break
+                if attempts[i] >= MAX_ATTEMPTS:
+                    failures[i] = (
+                        f"crashed the worker process {attempts[i]} times "
+                        "(Blender segfault or out of memory?)"
+                    )
+            pending = [i for i in pending if i not in failures]
             bar.log(f"a worker process crashed while rendering scene(s) {running}; retrying")
     except KeyboardInterrupt:
         bar.stop()
@@ -395,9 +404,14 @@ def run_render(
         shutil.rmtree(started_dir, ignore_errors=True)
 
     merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run)
-    if failure is not None:
+    if failures and fatal is None:
+        first = min(failures)
+        fatal = f"scene {first} {failures[first]}"
+        if len(failures) > 1:
+            fatal += f" (failed scenes: {sorted(failures)})"
+    if fatal is not None:
         raise RenderFailed(
-            f"{failure}; {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
+            f"{fatal}; {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
             "fix the cause and run again with --resume"
         )
     counts = ", ".join(f"{k} {v}" for k, v in merged["category_counts"].items())
