@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,10 @@ def _check_images(images: list[Any], root: Path, problems: _Problems) -> dict[An
             continue
         iid = img["id"]
         w, h = img.get("width"), img.get("height")
-        if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+        if (
+            not (isinstance(w, int) and isinstance(h, int) and _is_int(w) and _is_int(h))
+            or min(w, h) <= 0
+        ):
             problems.add(f"image {iid}: width/height must be positive ints, got {w!r}x{h!r}")
             continue
         sizes.setdefault(iid, (h, w))
@@ -205,19 +209,13 @@ def _check_overlaps(image_id: Any, items: list[_Item], problems: _Problems) -> N
             )
 
 
-def validate_dataset(path: Path, *, max_problems: int = MAX_PROBLEMS) -> list[str]:
-    """Problems found in the dataset at ``path`` (empty list = valid).
-
-    ``path``: a dataset folder holding ``annotations.json`` (``file_name`` relative
-    to it), or a COCO json file (``file_name`` relative to the file's folder).
-    At most ``max_problems`` messages, then ``"... and N more problems"``.
-    """
-    path = Path(path)
+def _validate(path: Path, max_problems: int) -> tuple[list[str], dict[str, int]]:
     problems = _Problems(max_problems)
     doc, root, fatal = _load(path)
     if doc is None:
-        return [fatal or f"{path}: unreadable dataset"]
+        return [fatal or f"{path}: unreadable dataset"], {}
     images, anns, cats = doc["images"], doc["annotations"], doc["categories"]
+    counts = {"images": len(images), "annotations": len(anns), "categories": len(cats)}
 
     for label, items in (("image", images), ("annotation", anns), ("category", cats)):
         ids = [x.get("id") for x in items if isinstance(x, dict)]
@@ -245,4 +243,30 @@ def validate_dataset(path: Path, *, max_problems: int = MAX_PROBLEMS) -> list[st
             per_image[img_id].append(item)
     for img_id, items in per_image.items():
         _check_overlaps(img_id, items, problems)
-    return problems.result()
+    return problems.result(), counts
+
+
+def validate_dataset(path: Path, *, max_problems: int = MAX_PROBLEMS) -> list[str]:
+    """Problems found in the dataset at ``path`` (empty list = valid).
+
+    ``path``: a dataset folder holding ``annotations.json`` (``file_name`` relative
+    to it), or a COCO json file (``file_name`` relative to the file's folder).
+    At most ``max_problems`` messages, then ``"... and N more problems"``.
+    """
+    return _validate(Path(path), max_problems)[0]
+
+
+def validate_cli(path: Path, out: Callable[[str], None] = print) -> int:
+    """``synthcv validate DIR``: print a one-line summary and return 0 when valid,
+    else print the problems (one per line) and return 1."""
+    problems, counts = _validate(Path(path), MAX_PROBLEMS)
+    if problems:
+        out(f"{path}: INVALID, {len(problems)} problem line(s):")
+        for p in problems:
+            out(f"  {p}")
+        return 1
+    out(
+        f"{path}: valid ({counts['images']} images, {counts['annotations']} annotations, "
+        f"{counts['categories']} categories)"
+    )
+    return 0

@@ -203,6 +203,10 @@ def bench_blenderproc(
         "a_ms": round(1000 * a, 3),
         "b_ms_per_frame_index": round(1000 * b, 5),
     }
+    # How well the model reproduces the checkpoints that were measured.
+    result["fit_predicted_at_measured"] = {
+        str(n): round(float(sum(a + b * j for j in range(n))), 1) for n in measured
+    }
     for n in checkpoints:
         if n not in measured:
             result["extrapolated"][str(n)] = round(

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from render import coco, dataset
-from render.validate import validate_dataset
+from render.validate import validate_cli, validate_dataset
 from tests.test_dataset import fake_scene, make_config
 
 
@@ -84,6 +84,8 @@ def first_ann(doc: dict[str, Any], key: str, value: Any) -> None:
         (lambda d: d["images"][1].__setitem__("id", d["images"][0]["id"]), "duplicate image id 1"),
         (lambda d: d["categories"].append(dict(d["categories"][0])), "duplicate category id 1"),
         (lambda d: d["images"][0].__setitem__("width", 41), "is 40x30, annotations say 41x30"),
+        (lambda d: d["images"][0].__setitem__("width", "40"), "width/height must be positive ints"),
+        (lambda d: d["images"][0].__setitem__("height", 0), "width/height must be positive ints"),
         (
             lambda d: d["images"][0].__setitem__("file_name", "images/gone.png"),
             "file not found: images/gone.png",
@@ -197,3 +199,16 @@ def _uncompressed(mask: np.ndarray) -> list[int]:
     bounds = np.concatenate(([0], change, [flat.size]))
     counts = np.diff(bounds).tolist()
     return [0, *counts] if flat[0] else counts
+
+
+def test_cli_summary_and_exit_codes(good: Path) -> None:
+    lines: list[str] = []
+    assert validate_cli(good, lines.append) == 0
+    assert lines == [f"{good}: valid (6 images, 15 annotations, 2 categories)"]
+    (good / "images/000002_001.png").unlink()
+    lines.clear()
+    assert validate_cli(good, lines.append) == 1
+    assert lines == [
+        f"{good}: INVALID, 1 problem line(s):",
+        "  image 2002: file not found: images/000002_001.png",
+    ]
