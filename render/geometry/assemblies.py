@@ -110,7 +110,10 @@ def _place(
         if a + b > 1:
             a, b = 1 - a, 1 - b
         p = v[f[i, 0]] + a * (v[f[i, 1]] - v[f[i, 0]]) + b * (v[f[i, 2]] - v[f[i, 0]])
-        near = np.linalg.norm(centroids - p, axis=1) < 1.3 * r + reach
+        cand = np.nonzero(np.linalg.norm(centroids - p, axis=1) < 1.3 * r + reach)[0]
+        # true point-to-triangle distance: long sliver faces must not count as near
+        dist = dg.triangle_distances(p, v[f[cand]])
+        near = cand[dist < 1.3 * r]
         dots = normals[near] @ normals[i]
         # faces turned away (the far side of a thin part) do not count; walls and edges do
         if not ((dots > -0.3) & (dots < math.cos(math.radians(35)))).any():
@@ -214,6 +217,10 @@ def _build(params: dict[str, Any]) -> dict[str, Mesh]:
     offset = max(float(params.get("offset", MIN_OFFSET)), MIN_OFFSET)
     defects = params.get("defects", [])
     v, f = base.vertices, base.faces
+    if product["family"] == "mesh" and defects:
+        # CAD exports often have long thin faces; placement tests neighbourhoods by face
+        # centroids, so bound the edge length of the camera-facing faces first.
+        v, f, _ = dg.refine(v, f, v.mean(0), np.zeros(3), float(np.ptp(v, axis=0).max()), 3e-3)
     label = np.zeros(len(f), dtype=np.int64)
     extent = float(np.ptp(v, axis=0).min())
     for k, d in enumerate(defects):

@@ -54,7 +54,8 @@ def refine(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split edges longer than ``max_edge`` whose midpoint lies within
     ``radius`` (+ the edge length) of ``center``, until none is left. Faces
-    turned away from ``normal`` (the far side of a thin part) are left alone.
+    turned away from ``normal`` (the far side of a thin part) are left alone;
+    a zero ``normal`` refines every face in the region.
 
     Splitting is decided per edge, so both neighbours of an edge split it and a
     watertight mesh stays watertight. Returns (vertices, faces, parent) where
@@ -180,43 +181,54 @@ def depress(
 # --------------------------------------------------------------------------- snapping
 
 
+def _pair_points(q: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Closest points (P, T, 3) of each query (P, 1, 3) on each triangle (T, 3, 3)
+    (Ericson's region tests, vectorised)."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    ab, ac = b - a, c - a
+    ap, bp, cp = q - a, q - b, q - c
+    d1, d2 = (ab * ap).sum(-1), (ac * ap).sum(-1)
+    d3, d4 = (ab * bp).sum(-1), (ac * bp).sum(-1)
+    d5, d6 = (ab * cp).sum(-1), (ac * cp).sum(-1)
+    vc = d1 * d4 - d3 * d2
+    vb = d5 * d2 - d1 * d6
+    va = d3 * d6 - d5 * d4
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = va + vb + vc
+        v_in, w_in = vb / denom, vc / denom
+        v_ab = d1 / (d1 - d3)
+        w_ac = d2 / (d2 - d6)
+        w_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+    conds = [
+        (d1 <= 0) & (d2 <= 0),
+        (d3 >= 0) & (d4 <= d3),
+        (vc <= 0) & (d1 >= 0) & (d3 <= 0),
+        (d6 >= 0) & (d5 <= d6),
+        (vb <= 0) & (d2 >= 0) & (d6 <= 0),
+        (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0),
+    ]
+    bary_v = np.select(conds, [0, 1, v_ab, 0, 0, 1 - w_bc], v_in)
+    bary_w = np.select(conds, [0, 0, 0, 1, w_ac, w_bc], w_in)
+    return a + bary_v[..., None] * ab + bary_w[..., None] * ac
+
+
+def triangle_distances(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Distance (T,) from one point (3,) to each triangle (T, 3, 3)."""
+    return np.linalg.norm(_pair_points(p[None, None, :], tri)[0] - p, axis=-1)
+
+
 def closest_points(p: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Closest point on a set of triangles for each query point.
 
-    p: (P, 3); tri: (T, 3, 3). Returns (points (P, 3), triangle index (P,)).
-    Ericson's region tests, vectorised over all (point, triangle) pairs in chunks.
+    p: (P, 3); tri: (T, 3, 3). Returns (points (P, 3), triangle index (P,)),
+    computed over all (point, triangle) pairs in chunks.
     """
     out_pt = np.empty_like(p)
     out_ix = np.empty(len(p), dtype=np.int64)
     chunk = max(1, 2_000_000 // max(1, len(tri)))
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    ab, ac = b - a, c - a
     for s in range(0, len(p), chunk):
         q = p[s : s + chunk, None, :]
-        ap, bp, cp = q - a, q - b, q - c
-        d1, d2 = (ab * ap).sum(-1), (ac * ap).sum(-1)
-        d3, d4 = (ab * bp).sum(-1), (ac * bp).sum(-1)
-        d5, d6 = (ab * cp).sum(-1), (ac * cp).sum(-1)
-        vc = d1 * d4 - d3 * d2
-        vb = d5 * d2 - d1 * d6
-        va = d3 * d6 - d5 * d4
-        with np.errstate(divide="ignore", invalid="ignore"):
-            denom = va + vb + vc
-            v_in, w_in = vb / denom, vc / denom
-            v_ab = d1 / (d1 - d3)
-            w_ac = d2 / (d2 - d6)
-            w_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        conds = [
-            (d1 <= 0) & (d2 <= 0),
-            (d3 >= 0) & (d4 <= d3),
-            (vc <= 0) & (d1 >= 0) & (d3 <= 0),
-            (d6 >= 0) & (d5 <= d6),
-            (vb <= 0) & (d2 >= 0) & (d6 <= 0),
-            (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0),
-        ]
-        bary_v = np.select(conds, [0, 1, v_ab, 0, 0, 1 - w_bc], v_in)
-        bary_w = np.select(conds, [0, 0, 0, 1, w_ac, w_bc], w_in)
-        pts = a + bary_v[..., None] * ab + bary_w[..., None] * ac
+        pts = _pair_points(q, tri)
         dist = np.linalg.norm(pts - q, axis=-1)
         best = np.argmin(np.nan_to_num(dist, nan=np.inf), axis=1)
         rows = np.arange(len(best))

@@ -1,0 +1,170 @@
+"""Defects family: config, sampling determinism, JSON round trip, balance, tiny render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from render.config import load_config, validate_config
+from render.errors import ConfigError
+from render.families import defects as fam
+from render.seeding import stream
+from render.spec import SceneSpec
+
+CONFIG = Path(__file__).resolve().parent.parent / "configs" / "defects.yaml"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(CONFIG)
+
+
+def test_sampling_is_deterministic_and_round_trips(cfg) -> None:
+    a = fam.sample_defects(cfg, 7)
+    b = fam.sample_defects(cfg, 7)
+    assert a.model_dump() == b.model_dump()
+    again = SceneSpec.model_validate_json(a.model_dump_json())
+    assert again == a
+    assert fam.sample_defects(cfg, 8).model_dump() != a.model_dump()
+
+
+def test_scene_structure(cfg) -> None:
+    names = {c.id: c.name for c in cfg.categories}
+    for i in range(12):
+        spec = fam.sample_defects(cfg, i)
+        products = {
+            o.instance_id: o for o in spec.objects if o.instance_id > 0 and o.parent_id is None
+        }
+        assert 1 <= len(products) <= cfg.scene.products_per_image[1]
+        for o in spec.objects:
+            if o.parent_id is None:
+                continue
+            parent = products[o.parent_id]
+            # a defect is a part of its product's generator call, at the same pose
+            assert (
+                o.geometry.params is parent.geometry.params
+                or o.geometry.params == parent.geometry.params
+            )
+            assert o.location == parent.location and o.rotation_euler == parent.rotation_euler
+            if names[o.category_id] != "component":
+                assert o.attributes["min_pixels"] == cfg.scene.min_defect_pixels
+                assert o.attributes["type"] == names[o.category_id]
+        ids = [o.instance_id for o in spec.objects if o.instance_id > 0]
+        assert len(ids) == len(set(ids))
+        assert len(spec.camera.poses) == cfg.render.views_per_scene
+
+
+def test_min_width_follows_the_camera(cfg) -> None:
+    spec = fam.sample_defects(cfg, 3)
+    m = spec.meta
+    px = m["field_of_view_m"] / cfg.render.resolution[0]
+    assert m["min_defect_width_m"] >= cfg.scene.min_defect_width_px * px
+    for o in spec.objects:
+        for d in o.geometry.params.get("defects", []):
+            assert d["width"] >= m["min_defect_width_m"]
+
+
+def test_balance_tracks_targets(cfg) -> None:
+    sc = cfg.scene
+    counts = dict.fromkeys(sc.defects, 0)
+    good = total = 0
+    rng = stream(0, 0, "unused")
+    for i in range(500):
+        for j in range(3):
+            total += 1
+            if fam.is_good(sc, cfg.seed, i, j, rng):
+                good += 1
+                continue
+            for k in range(2):
+                counts[fam.defect_type(sc, cfg.seed, i, j * fam.MAX_DEFECT_SLOTS + k, rng)] += 1
+    n = sum(counts.values())
+    weights = {t: d.frequency for t, d in sc.defects.items()}
+    for t, c in counts.items():
+        assert c / n == pytest.approx(weights[t] / sum(weights.values()), abs=0.01), (t, counts)
+    assert good / total == pytest.approx(sc.good_fraction, abs=0.01)
+
+
+def test_balance_of_sampled_scenes(cfg) -> None:
+    """End to end over real specs: rare types are not rare, good share respected."""
+    names = {c.id: c.name for c in cfg.categories}
+    counts: dict[str, int] = {}
+    good = products = 0
+    for i in range(150):
+        for o in fam.sample_defects(cfg, i).objects:
+            if o.instance_id and o.parent_id is None:
+                products += 1
+                good += o.attributes["good"]
+            elif o.parent_id is not None and names[o.category_id] != "component":
+                counts[names[o.category_id]] = counts.get(names[o.category_id], 0) + 1
+    n = sum(counts.values())
+    freq = {t: d.frequency for t, d in cfg.scene.defects.items()}
+    for t, f in freq.items():
+        assert counts[t] / n == pytest.approx(f / sum(freq.values()), abs=0.05), counts
+    assert good / products == pytest.approx(cfg.scene.good_fraction, abs=0.06)
+
+
+def test_unknown_product_param_is_named(cfg) -> None:
+    data = json.loads(cfg.model_dump_json())
+    data["scene"]["products"][0]["params"] = {"teeth": [3, 4]}
+    with pytest.raises(ConfigError, match="params.teeth"):
+        validate_config(data)
+
+
+def test_missing_category_is_named(cfg) -> None:
+    data = json.loads(cfg.model_dump_json())
+    data["categories"] = [c for c in data["categories"] if c["name"] != "chip"]
+    with pytest.raises(ConfigError, match="chip"):
+        validate_config(data)
+
+
+def test_material_presets_are_valid(cfg) -> None:
+    presets = fam.load_presets(cfg.scene.materials_dir)
+    rng = np.random.default_rng(0)
+    needed = {m for p in cfg.scene.products for m in p.materials}
+    needed |= {m for d in cfg.scene.defects.values() for m in d.materials}
+    for name in sorted(needed | set(presets)):
+        mat = fam.sample_material(presets, name, rng)
+        assert all(0 <= c <= 1 for c in mat.base_color)
+
+
+@pytest.mark.blender
+def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
+    from render import coco
+    from render.driver import run_render
+
+    cfg = load_config(
+        CONFIG,
+        [
+            "num_scenes=1",
+            "render.resolution=[160,160]",
+            "render.samples=2",
+            "render.denoiser=none",
+            "scene.good_fraction=0",
+            "scene.products_per_image=[1,1]",
+            "scene.min_defect_pixels=4",
+        ],
+    )
+    run_render(cfg, tmp_path / "out", progress=False, workers=1)
+    data = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    spec = SceneSpec.model_validate_json(
+        next((tmp_path / "out" / "scenes").glob("*.json")).read_text()
+    )
+    anns = {a["instance_id"]: a for a in data["annotations"]}
+    visible = spec.meta["visible_pixels"] if "visible_pixels" in spec.meta else {}
+    defects = [o for o in spec.objects if o.parent_id is not None]
+    assert defects
+    for o in defects:
+        seen = (
+            visible.get(str(o.instance_id), visible.get(o.instance_id, 0))
+            if isinstance(visible, dict)
+            else 0
+        )
+        if o.instance_id not in anns:
+            assert seen < o.attributes.get("min_pixels", 1)
+            continue
+        mask = coco.decode(anns[o.instance_id]["segmentation"])
+        parent = coco.decode(anns[o.parent_id]["segmentation"])
+        assert mask.any() and not (mask & ~parent).any()
