@@ -63,9 +63,12 @@ class _WorkerState:
     configs: dict[str, Config] = {}
 
 
-def _init_worker(renderer: str, device: str) -> None:
+def _init_worker(renderer: str, device: str, log_dir: str) -> None:
     """Runs once in each worker process. Errors are kept and raised by the first task,
-    so the driver sees the real message instead of a bare BrokenProcessPool."""
+    so the driver sees the real message instead of a bare BrokenProcessPool.
+    ``log_dir`` (``DIR/logs``) is where a renderer may send Blender's console output
+    (``$SYNTHCV_LOG_DIR``, unless the user set it)."""
+    os.environ.setdefault("SYNTHCV_LOG_DIR", log_dir)
     # Only the driver handles Ctrl-C; it then stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -108,12 +111,12 @@ def _render_task(spec_json: str, cfg_json: str, out_dir: str, started_dir: str) 
 # --------------------------------------------------------------------------- driver side
 
 
-def _make_pool(workers: int, renderer: str, device: str) -> cf.ProcessPoolExecutor:
+def _make_pool(workers: int, renderer: str, device: str, log_dir: Path) -> cf.ProcessPoolExecutor:
     return cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(renderer, device),
+        initargs=(renderer, device, str(log_dir)),
     )
 
 
@@ -331,7 +334,7 @@ def run_render(
     try:
         pending = list(todo)
         while pending and fatal is None:
-            pool = _make_pool(workers, renderer, cfg.render.device)
+            pool = _make_pool(workers, renderer, cfg.render.device, out_dir / "logs")
             crashed = graceful = False
             try:
                 futures = {
