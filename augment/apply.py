@@ -53,7 +53,7 @@ def _has_segmentation(ann: Mapping[str, Any]) -> bool:
 
 
 def _probes(h: int, w: int) -> tuple[np.ndarray, float]:
-    s = 0.25 * min(h, w)
+    s = 0.1 * min(h, w)  # near the centre, so crops and shifts rarely remove them
     c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
     return np.stack([c, c + [s, 0.0], c + [0.0, s]]), s
 
@@ -123,10 +123,14 @@ def augment_sample(
     )
     oh, ow = out_img.shape[:2]
     p = out_points[-3:]
-    det = float(np.cross(p[1] - p[0], p[2] - p[0])) / (s * s)
+    if np.isfinite(p).all():
+        (ax, ay), (bx, by) = p[1] - p[0], p[2] - p[0]
+        det = float(ax * by - ay * bx) / (s * s)
+        geometry_changed = (oh, ow) != (h, w) or not np.allclose(p, probes, atol=1e-3)
+    else:  # a probe left the image: geometry unknown, assume no mirror
+        det, geometry_changed = 1.0, True
     mirrored = det < 0
     scale = abs(det) if abs(det) > 1e-6 else 1.0
-    geometry_changed = (oh, ow) != (h, w) or not np.allclose(p, probes, atol=1e-3)
 
     post_area = np.zeros(len(annotations))
     out_rle: dict[int, coco.RLE] = {}
@@ -138,8 +142,9 @@ def augment_sample(
     boxed_valid = [i for i, ok in zip(boxed, valid_box, strict=True) if ok]
     for row, k in zip(out_boxes, box_index, strict=True):
         i = boxed_valid[int(k)]
-        out_box[i] = [float(v) for v in row]
-        post_area[i] = row[2] * row[3]
+        box = np.round(row, 3)  # albumentations normalizes boxes in float32
+        out_box[i] = [float(v) for v in box]
+        post_area[i] = round(float(box[2] * box[3]), 3)
 
     result: list[dict[str, Any]] = []
     dropped: list[int] = []

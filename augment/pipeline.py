@@ -15,8 +15,8 @@ Accepted YAML (see ``docs/augment.md``):
 
 Our own ``Compose`` wraps the transforms, so a serialized ``Compose``'s
 ``bbox_params``/``keypoint_params`` are ignored: boxes are COCO ``[x, y, w, h]``,
-keypoints ``xy`` in pixel-index coordinates (pixel centre at an integer), kept
-when they leave the image, masks resampled nearest-neighbour.
+keypoints ``xy`` in pixel-index coordinates (pixel centre at an integer), removed
+as soon as they leave the image, masks resampled nearest-neighbour.
 """
 
 from __future__ import annotations
@@ -224,7 +224,12 @@ def _instantiate(d: dict[str, Any], where: str, source: str) -> Any:
         msg = f"{loc}: {e['msg']}, got {e.get('input')!r}"
         raise ConfigError(f"{source}: {where}.{short}: {msg[:300]}") from None
     except (ValueError, TypeError) as exc:
-        msg = " ".join(str(exc).split())
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        if len(lines) >= 3 and "validation error" in lines[0]:  # pydantic text re-raised
+            text = lines[1] if " [type=" in lines[1] else f"{lines[1]}: {lines[2]}"
+            msg = text.split(" [type=")[0].replace("Value error, ", "")
+        else:
+            msg = " ".join(lines)
         raise ConfigError(f"{source}: {where}.{short}: {msg[:300]}") from None
     border = getattr(t, "border_mode", None)
     if isinstance(t, A.DualTransform) and border in _BAD_BORDERS:
@@ -237,8 +242,9 @@ def _instantiate(d: dict[str, Any], where: str, source: str) -> Any:
 
 def _preorder(t: Any) -> list[Any]:
     out = [t]
-    for child in getattr(t, "transforms", []) or []:
-        out.extend(_preorder(child))
+    if isinstance(t, A.BaseCompose):
+        for child in t.transforms:
+            out.extend(_preorder(child))
     return out
 
 
@@ -250,7 +256,9 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
     compose = A.Compose(
         transforms,
         bbox_params=A.BboxParams(format="coco", label_fields=["bbox_ids"], clip=True),
-        keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+        keypoint_params=A.KeypointParams(
+            format="xy", label_fields=["keypoint_ids"], remove_invisible=True
+        ),
         mask_interpolation=cv2.INTER_NEAREST,
         seed=0,
     )
@@ -291,13 +299,14 @@ def run_pipeline(
     Returns:
         ``(image, masks, bboxes, bbox_index, keypoints)``: ``bbox_index`` (B',) int gives,
         for each surviving box, its row in the input ``bboxes``; keypoints keep their
-        order and count (also outside the image).
+        order and count; NaN for those that left the image at any step.
     """
     data: dict[str, Any] = {
         "image": image,
         "bboxes": bboxes.reshape(-1, 4),
         "bbox_ids": np.arange(len(bboxes)),
         "keypoints": keypoints.reshape(-1, 2),
+        "keypoint_ids": np.arange(len(keypoints)),
     }
     if len(masks):
         data["masks"] = masks
@@ -305,11 +314,11 @@ def run_pipeline(
     out_masks = out.get("masks", masks)
     if isinstance(out_masks, list):
         out_masks = np.stack(out_masks) if out_masks else masks
-    kps = np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
-    if len(kps) != len(keypoints):
-        raise RuntimeError(
-            f"pipeline changed the keypoint count from {len(keypoints)} to {len(kps)}"
-        )
+    # keypoints leaving the image are removed after each transform (their pixels are
+    # gone even if a later transform brings the coordinates back): NaN, in input order
+    kps = np.full((len(keypoints), 2), np.nan)
+    kept = np.asarray(out["keypoint_ids"], dtype=np.int64).reshape(-1)
+    kps[kept] = np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)[:, :2]
     return (
         out["image"],
         np.asarray(out_masks),
