@@ -66,6 +66,15 @@ class GeometrySpec(Spec):
     smooth: bool = False
 
 
+class RestSpec(Spec):
+    """Rest the object on the horizontal plane ``z = location[2]`` on a stable face of
+    its convex hull (see :mod:`render.geometry.rest`): ``u`` in [0, 1) picks the face,
+    ``yaw`` (radians) turns it about the vertical. Replaces ``rotation_euler``."""
+
+    u: float = Field(ge=0.0, lt=1.0)
+    yaw: float = 0.0
+
+
 class ObjectSpec(Spec):
     """One object. ``instance_id`` >= 1 is annotated with ``category_id``; 0 means
     not annotated (ground, props). ``parent_id`` nests an instance in another's mask
@@ -85,6 +94,7 @@ class ObjectSpec(Spec):
     scale: list[float] = Field(default_factory=lambda: [1.0, 1.0, 1.0], min_length=3, max_length=3)
     material: MaterialSpec
     physics: Literal["active", "passive", "none"] = "none"
+    rest: RestSpec | None = None
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="family data copied to annotations"
     )
@@ -141,7 +151,11 @@ class SceneSpec(Spec):
     world: WorldSpec
     camera: CameraSpec
     render: RenderSpec
-    physics: bool = False
+    physics: bool = Field(
+        False,
+        description="settle 'active' objects with Bullet (not reproducible across processes; "
+        "replay reuses meta.settled_poses when present)",
+    )
     meta: dict[str, Any] = Field(default_factory=dict)
 
     def annotated(self) -> list[ObjectSpec]:

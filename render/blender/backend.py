@@ -124,14 +124,20 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     t0 = time.perf_counter()
     bproc.clean_up(clean_up_camera=False)
     _purge_orphans()
+    _reset_physics_world()
     objects = _build_objects(spec)
     for light in spec.lights:
         _build_light(light)
     bproc.renderer.set_world_background(list(spec.world.color), strength=spec.world.strength)
+    _rest_objects(objects)
+    settled = spec.meta.get("settled_poses") if isinstance(spec.meta, dict) else None
     if spec.physics and any(o.physics == "active" for o in spec.objects):
-        bproc.object.simulate_physics_and_fix_final_poses(
-            min_simulation_time=1.0, max_simulation_time=6.0, check_object_interval=1.0
-        )
+        if settled:  # replay: Bullet is not reproducible across processes, reuse the record
+            _apply_poses(settled)
+        else:
+            bproc.object.simulate_physics_and_fix_final_poses(
+                min_simulation_time=1.0, max_simulation_time=6.0, check_object_interval=1.0
+            )
     _setup_camera(spec)
     _setup_render(spec)
     t_build = time.perf_counter() - t0
@@ -164,6 +170,45 @@ def render_spec(spec: SceneSpec) -> SceneRender:
         timings={"build_s": t_build, "render_s": t_render, "readback_s": t_read, "views": n},
         info=dict(_state["device"]),
     )
+
+
+def _rest_objects(objects: list[tuple[ObjectSpec, Any]]) -> None:
+    """Put objects with a RestSpec on their supporting plane (deterministic)."""
+    import mathutils
+
+    from render.geometry.rest import rest_pose
+
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for o, obj in objects:
+        if o.rest is None:
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        verts = np.array([v.co[:] for v in mesh.vertices], dtype=np.float64) * np.asarray(obj.scale)
+        evaluated.to_mesh_clear()
+        rot, dz = rest_pose(verts, o.rest.u, o.rest.yaw)
+        obj.rotation_euler = mathutils.Matrix(rot.tolist()).to_euler("XYZ")
+        obj.location = (o.location[0], o.location[1], o.location[2] + dz)
+    bpy.context.view_layer.update()
+
+
+def _apply_poses(poses: dict[str, Any]) -> None:
+    import mathutils
+
+    for name, matrix in poses.items():
+        obj = bpy.data.objects.get(name)
+        if obj is not None:
+            obj.matrix_world = mathutils.Matrix(matrix)
+    bpy.context.view_layer.update()
+
+
+def _reset_physics_world() -> None:
+    """A fresh rigid-body world per scene: Bullet's state must not depend on which
+    scenes this process rendered before (scene i is the same whatever the worker count)."""
+    scene = bpy.context.scene
+    if scene.rigidbody_world is not None:
+        bpy.ops.rigidbody.world_remove()
+    scene.frame_set(0)
 
 
 def _purge_orphans() -> None:
