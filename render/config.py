@@ -75,15 +75,14 @@ class CameraConfig(Model):
 
 
 LightType = Literal["POINT", "AREA", "SUN", "SPOT"]
+_ALL_LIGHTS: tuple[LightType, ...] = ("POINT", "AREA", "SUN", "SPOT")
 
 
 class LightsConfig(Model):
     """1..N lights of random type, power and colour temperature."""
 
     count: IntRange = (1, 3)
-    types: list[LightType] = Field(
-        default_factory=lambda: ["POINT", "AREA", "SUN", "SPOT"], min_length=1
-    )
+    types: list[LightType] = Field(default_factory=lambda: list(_ALL_LIGHTS), min_length=1)
     power_w: FloatRange = Field((200.0, 1000.0), description="point/area/spot power, watts")
     sun_strength: FloatRange = Field((1.0, 4.0), description="sun irradiance, W/m^2")
     temperature_k: FloatRange = (2700.0, 7500.0)
@@ -225,7 +224,8 @@ class Config(Model):
     def _check(self) -> Config:
         ids = [c.id for c in self.categories]
         names = [c.name for c in self.categories]
-        for label, values in (("id", ids), ("name", names)):
+        columns: tuple[tuple[str, list[Any]], ...] = (("id", ids), ("name", names))
+        for label, values in columns:
             dup = sorted({v for v in values if values.count(v) > 1}, key=str)
             if dup:
                 raise ValueError(f"categories: duplicate {label} {dup[0]!r}")

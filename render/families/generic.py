@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
         raise TypeError(f"sample_generic needs a generic scene, got family {scene.family!r}")
     rng_obj = stream(cfg.seed, scene_index, "objects")
     rng_mat = stream(cfg.seed, scene_index, "materials")
-    physics = "active" if scene.physics else "none"
+    physics: Literal["active", "none"] = "active" if scene.physics else "none"
 
     count = int(rng_obj.integers(scene.objects[0], scene.objects[1] + 1))
     weights = np.array([s.weight for s in scene.shapes], dtype=np.float64)
