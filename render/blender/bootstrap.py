@@ -173,24 +173,33 @@ def init() -> ModuleType:
 
 
 def _quiet_exit() -> None:
-    """(6) Avoid the segfault in bpy_class_free at interpreter exit."""
+    """(6) Avoid the segfault in ``bpy_class_free`` at interpreter exit.
+
+    Blender's C++ static destructors free Python-registered UI classes after Python
+    has finalized (``PyGILState_Ensure`` on a dead interpreter). Unregistering the
+    add-ons and the startup modules while Python is still alive leaves nothing to free.
+    """
     try:
         import addon_utils
         import bpy
-
-        for mod in list(addon_utils.modules()):
-            if addon_utils.check(mod.__name__)[1]:  # (default, loaded)
-                try:
-                    addon_utils.disable(mod.__name__, default_set=False)
-                except Exception:
-                    pass
-        import bl_app_template_utils  # noqa: F401  (part of the startup modules)
-        from bpy.utils import _on_exit  # type: ignore[attr-defined]
-
-        _on_exit()
-        del bpy
     except Exception:
-        pass
+        return
+    for mod in list(addon_utils.modules()):
+        try:
+            if addon_utils.check(mod.__name__)[1]:  # (default, loaded)
+                addon_utils.disable(mod.__name__, default_set=False)
+        except Exception:
+            pass
+    loaded = list(getattr(bpy.utils, "_global_loaded_modules", []))
+    for name in reversed(loaded):
+        module = sys.modules.get(name) if isinstance(name, str) else name
+        unregister = getattr(module, "unregister", None)
+        if unregister is None:
+            continue
+        try:
+            unregister()
+        except Exception:
+            pass
 
 
 def versions() -> dict[str, str]:
