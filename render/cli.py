@@ -20,7 +20,10 @@ from typing import Any, NoReturn
 from render.errors import DatasetError, UserError
 
 DEFAULT_RENDERER = "render.blender.worker"
-SCENE_META_FROM_WRITER = ("settled_poses", "visible_pixels", "annotated")
+# Keys write_scene adds to a saved scene's meta that are outputs, not inputs. The
+# settled poses stay: physics (Bullet) is not reproducible across processes, so the
+# backend reuses the recorded poses when it replays a physics scene.
+SCENE_META_FROM_WRITER = ("visible_pixels", "annotated")
 
 
 class _Parser(argparse.ArgumentParser):
