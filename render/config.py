@@ -152,14 +152,21 @@ class GroundConfig(Model):
 
 
 class GenericScene(Model):
-    """Generic family: objects dropped on a ground plane and settled by rigid-body physics."""
+    """Generic family: objects on a ground plane (resting on a stable face, or dropped
+    and settled by rigid-body physics)."""
 
     family: Literal["generic"] = "generic"
     objects: IntRange = (2, 5)
     shapes: list[ShapeConfig] = Field(min_length=1)
     spread: float = Field(0.5, gt=0, description="objects start within this xy radius, metres")
     drop_height: FloatRange = (0.1, 0.6)
-    physics: bool = True
+    placement: Literal["rest", "physics", "float"] = Field(
+        "rest",
+        description="rest: each object lies on a stable face on the ground, no overlaps "
+        "(deterministic, default); physics: dropped and settled by Bullet (BlenderProc) - "
+        "not reproducible across processes, replay reuses the recorded poses; "
+        "float: objects stay where sampled",
+    )
     materials: MaterialConfig = MaterialConfig()
     ground: GroundConfig = GroundConfig()
 

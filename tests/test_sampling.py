@@ -52,6 +52,7 @@ def make_cfg(**scene: Any) -> Config:
 
 
 CFG = make_cfg()
+CFG_PHYSICS = make_cfg(placement="physics")
 
 
 def test_same_index_gives_identical_json() -> None:
@@ -105,9 +106,10 @@ def test_stages_are_separate_streams() -> None:
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**40), index=st.integers(0, 10_000))
 def test_ranges_respected(seed: int, index: int) -> None:
-    cfg = CFG.model_copy(update={"seed": seed})
+    cfg = CFG_PHYSICS.model_copy(update={"seed": seed})
     spec = sample_scene(cfg, index)
     assert spec.scene_index == index and spec.seed == seed and spec.family == "generic"
+    assert spec.physics is True
     ground, objs = spec.objects[0], spec.objects[1:]
     assert ground.instance_id == 0 and ground.geometry.primitive == "PLANE"
     assert ground.geometry.size == cfg.scene.ground.size and ground.physics == "passive"
@@ -115,7 +117,7 @@ def test_ranges_respected(seed: int, index: int) -> None:
     assert [o.instance_id for o in objs] == list(range(1, len(objs) + 1))
     assert len({o.name for o in spec.objects}) == len(spec.objects)
     for o in objs:
-        assert o.physics == "active"
+        assert o.physics == "active" and o.rest is None
         assert o.category_id in (1, 7)
         size = o.geometry.size
         assert size is not None
@@ -159,7 +161,7 @@ def test_ranges_respected(seed: int, index: int) -> None:
 def test_physics_off_and_mesh_shapes(tmp_path: Path) -> None:
     cfg = load_config(
         ROOT / "configs" / "generic.yaml",
-        ["scene.physics=false", "scene.objects=[12,12]"],
+        ["scene.placement=float", "scene.objects=[12,12]"],
     )
     meshes = 0
     for i in range(4):
@@ -334,3 +336,26 @@ def test_place_without_overlap_stacks() -> None:
     assert np.allclose(centres[:, 2], [0.1, 0.3, 0.6])
     apart = place_without_overlap(np.array([[0, 0], [1, 0]]), np.array([0.1, 0.1]), np.zeros(2))
     assert np.allclose(apart[:, 2], [0.1, 0.1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**40), index=st.integers(0, 10_000))
+def test_rest_placement_on_ground_without_overlap(seed: int, index: int) -> None:
+    """Default placement: objects rest on the ground (z = 0 is the supporting plane),
+    bounding circles disjoint, a stable-face choice recorded per object, no physics."""
+    cfg = CFG.model_copy(update={"seed": seed})
+    assert cfg.scene.placement == "rest"
+    spec = sample_scene(cfg, index)
+    assert spec.physics is False
+    objs = spec.annotated()
+    for o in objs:
+        assert o.physics == "none" and o.location[2] == 0.0
+        assert o.rest is not None and 0.0 <= o.rest.u < 1.0 and -math.pi <= o.rest.yaw <= math.pi
+    for i, a in enumerate(objs):
+        for b in objs[:i]:
+            ra = a.geometry.size * math.sqrt(3) / 2  # type: ignore[operator]
+            rb = b.geometry.size * math.sqrt(3) / 2  # type: ignore[operator]
+            assert (
+                math.hypot(a.location[0] - b.location[0], a.location[1] - b.location[1])
+                >= ra + rb - 1e-9
+            )

@@ -1,11 +1,15 @@
-"""Generic family: primitives and meshes dropped on a ground plane.
+"""Generic family: primitives and meshes on a ground plane.
 
-Objects start above the ground, spread within ``scene.spread`` metres of the
-origin, and (with ``scene.physics``) are settled by Blender's rigid-body
-simulation; without physics they stay where they were sampled. Start positions
-never overlap: each object's bounding sphere (radius ``size * sqrt(3) / 2`` for a
-shape whose largest dimension is ``size``) is lifted above any sphere it would
-intersect, so the pile is stacked rather than interpenetrating.
+``scene.placement``:
+- ``rest`` (default): each object lies on a stable face of its convex hull on the
+  ground (face chosen by a sampled number, see :mod:`render.geometry.rest`), at xy
+  positions whose bounding circles do not overlap. Fully deterministic.
+- ``physics``: objects start above the ground and are settled by Blender's
+  rigid-body simulation. Start positions never overlap: each object's bounding
+  sphere (radius ``size * sqrt(3) / 2``) is lifted above any sphere it would
+  intersect. Bullet is not reproducible across processes; the settled poses are
+  recorded in ``scenes/NNNNNN.json`` and replay reuses them.
+- ``float``: objects stay where sampled (start positions as for physics).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from render.families.common import (
     uniform,
 )
 from render.seeding import stream
-from render.spec import GeometrySpec, ObjectSpec, SceneSpec
+from render.spec import GeometrySpec, ObjectSpec, RestSpec, SceneSpec
 
 _SMOOTH_PRIMITIVES = {"SPHERE", "MONKEY"}
 _GAP = 0.01  # metres between stacked bounding spheres
@@ -84,6 +88,24 @@ def place_without_overlap(
     return centres
 
 
+def place_on_ground(rng: np.random.Generator, radii: np.ndarray, spread: float) -> np.ndarray:
+    """xy centres (N, 2) for discs of ``radii`` (N,) that do not overlap, uniform in a
+    disc of radius ``spread`` (metres); the disc grows by 10% whenever 50 tries fail."""
+    xy = np.zeros((len(radii), 2))
+    r_max = spread
+    for i, r in enumerate(radii):
+        for attempt in range(10_000):
+            if attempt and attempt % 50 == 0:
+                r_max *= 1.1
+            rad = r_max * math.sqrt(float(rng.random()))
+            ang = float(rng.uniform(0.0, 2 * math.pi))
+            p = np.array([rad * math.cos(ang), rad * math.sin(ang)])
+            if all(np.hypot(*(p - xy[j])) >= r + radii[j] for j in range(i)):
+                xy[i] = p
+                break
+    return xy
+
+
 def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
     """The SceneSpec of generic scene ``scene_index``: a ground plane (instance 0,
     not annotated) and N annotated objects (instance ids 1..N)."""
@@ -92,7 +114,8 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
         raise TypeError(f"sample_generic needs a generic scene, got family {scene.family!r}")
     rng_obj = stream(cfg.seed, scene_index, "objects")
     rng_mat = stream(cfg.seed, scene_index, "materials")
-    physics: Literal["active", "none"] = "active" if scene.physics else "none"
+    use_physics = scene.placement == "physics"
+    physics: Literal["active", "none"] = "active" if use_physics else "none"
 
     count = int(rng_obj.integers(scene.objects[0], scene.objects[1] + 1))
     weights = np.array([s.weight for s in scene.shapes], dtype=np.float64)
@@ -104,14 +127,24 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
     xy = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
     drops = np.array([uniform(rng_obj, scene.drop_height) for _ in range(count)])
     rotations = [random_rotation_euler(rng_obj) for _ in range(count)]
-    centres = place_without_overlap(xy, sizes * math.sqrt(3) / 2, drops)
+    radii = sizes * math.sqrt(3) / 2
+    if scene.placement == "rest":
+        xy = place_on_ground(rng_obj, radii, scene.spread)
+        centres = np.column_stack([xy, np.zeros(count)])
+        rests = [
+            RestSpec(u=float(rng_obj.random()), yaw=float(rng_obj.uniform(-math.pi, math.pi)))
+            for _ in range(count)
+        ]
+    else:
+        centres = place_without_overlap(xy, radii, drops)
+        rests = [None] * count
 
     ground = ObjectSpec(
         name="ground",
         instance_id=0,
         geometry=GeometrySpec(kind="primitive", primitive="PLANE", size=scene.ground.size),
         material=sample_material(scene.ground.material, rng_mat),
-        physics="passive" if scene.physics else "none",
+        physics="passive" if use_physics else "none",
     )
     objects = [ground]
     for i in range(count):
@@ -127,6 +160,7 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
                 rotation_euler=rotations[i],
                 material=sample_material(scene.materials, rng_mat),
                 physics=physics,
+                rest=rests[i],
                 attributes={"shape": label},
             )
         )
@@ -144,6 +178,6 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
             cfg.camera, cfg.render, stream(cfg.seed, scene_index, "camera"), target
         ),
         render=render_spec(cfg, scene_index),
-        physics=scene.physics,
+        physics=use_physics,
         meta={"num_objects": count, "target": [float(v) for v in target]},
     )
