@@ -21,6 +21,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,49 @@ def _render_task(spec_json: str, cfg_json: str, out_dir: str, started_dir: str) 
 
 
 # --------------------------------------------------------------------------- driver side
+
+
+def _render_round(
+    pool: cf.ProcessPoolExecutor,
+    pending: list[int],
+    spec_json: Callable[[int], str],
+    task_args: tuple[str, str, str],
+    window: int,
+    on_summary: Callable[[int, dict[str, Any]], None],
+    on_error: Callable[[int, str], None],
+) -> bool:
+    """Render ``pending`` scenes on ``pool`` keeping at most ``window`` tasks queued
+    (specs are serialised only when submitted). Returns True if the pool broke (a
+    worker process died); the scenes it did not finish are then simply not reported."""
+    queue = iter(pending)
+    in_flight: dict[cf.Future[dict[str, Any]], int] = {}
+    crashed = False
+
+    def submit_next() -> None:
+        i = next(queue, None)
+        if i is not None:
+            in_flight[pool.submit(_render_task, spec_json(i), *task_args)] = i
+
+    for _ in range(window):
+        submit_next()
+    while in_flight:
+        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+        for fut in finished:
+            i = in_flight.pop(fut)
+            try:
+                summary = fut.result()
+            except BrokenProcessPool:
+                crashed = True  # every other future of this pool fails the same way
+                continue
+            except UserError:
+                raise
+            except Exception as exc:  # a Python error while rendering scene i
+                on_error(i, " ".join(f"{type(exc).__name__}: {exc}".split()))
+            else:
+                on_summary(i, summary)
+            if not crashed:
+                submit_next()
+    return crashed
 
 
 def _make_pool(workers: int, renderer: str, device: str, log_dir: Path) -> cf.ProcessPoolExecutor:
@@ -266,7 +310,13 @@ def _payload(
         "timings": _timing_summary(
             merged.get("timings", {}), merged.get("images", 0), wall_s, this_run.get("images", 0)
         ),
-        "this_run": this_run,
+        # counts, not scene lists: dataset.json stays small for runs of any size
+        "this_run": {
+            "rendered_scenes": len(this_run.get("rendered", [])),
+            "skipped_scenes": len(this_run.get("skipped", [])),
+            "images": this_run.get("images", 0),
+            "wall_s": this_run.get("wall_s", 0.0),
+        },
     }
 
 
@@ -308,9 +358,6 @@ def run_render(
     dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
     done = dataset.completed_scenes(out_dir) if resume else set()
     todo = [i for i in indices if i not in done]
-    for i in todo:
-        if i not in by_index:
-            by_index[i] = sample_scene(cfg, i)
     info = {
         "description": f"synthcv {cfg.scene.family} dataset",
         "version": package_versions()["synthcv"],
@@ -324,7 +371,13 @@ def run_render(
     dataset.write_dataset_json(out_dir, _payload(cfg, workers, [], {}, 0.0, "running", this_run))
 
     cfg_json = cfg.model_dump_json()
-    total_images = sum(len(by_index[i].camera.poses) for i in todo)
+    views = cfg.render.views_per_scene
+    total_images = sum(len(by_index[i].camera.poses) if i in by_index else views for i in todo)
+
+    def spec_json(i: int) -> str:
+        # Sampled when submitted: memory stays flat however many scenes a run has.
+        return (by_index[i] if i in by_index else sample_scene(cfg, i)).model_dump_json()
+
     bar = _Progress(progress, total_images, f"render {out_dir.name or out_dir}")
     worker_info: dict[int, dict[str, Any]] = {}
     attempts = dict.fromkeys(todo, 0)
@@ -337,37 +390,30 @@ def run_render(
             pool = _make_pool(workers, renderer, cfg.render.device, out_dir / "logs")
             crashed = graceful = False
             try:
-                futures = {
-                    pool.submit(
-                        _render_task,
-                        by_index[i].model_dump_json(),
-                        cfg_json,
-                        str(out_dir),
-                        str(started_dir),
-                    ): i
-                    for i in pending
-                }
-                for fut in cf.as_completed(futures):
-                    i = futures[fut]
-                    try:
-                        summary = fut.result()
-                    except BrokenProcessPool:
-                        crashed = True
-                        continue
-                    except UserError:
-                        raise
-                    except Exception as exc:  # a Python error while rendering scene i
-                        failures[i] = "failed: " + " ".join(f"{type(exc).__name__}: {exc}".split())
-                        bar.log(f"scene {i} {failures[i]}")
-                        continue
+
+                def on_summary(i: int, summary: dict[str, Any]) -> None:
                     this_run["rendered"].append(i)
+                    this_run["images"] += summary["images"]
                     pid = summary["worker"]["pid"]
                     if pid not in worker_info:
                         worker_info[pid] = summary["worker"]
-                        shown = ", ".join(f"{k}={v}" for k, v in summary["worker"].items())
+                        shown = ", ".join(f"{k}={v}" for k, v in worker_info[pid].items())
                         bar.log(f"worker started: renderer={renderer}, {shown}")
-                    this_run["images"] += summary["images"]
                     bar.advance(summary["images"])
+
+                def on_error(i: int, text: str) -> None:
+                    failures[i] = f"failed: {text}"
+                    bar.log(f"scene {i} {failures[i]}")
+
+                crashed = _render_round(
+                    pool,
+                    pending,
+                    spec_json,
+                    (cfg_json, str(out_dir), str(started_dir)),
+                    2 * workers,
+                    on_summary,
+                    on_error,
+                )
                 graceful = not crashed
             finally:
                 if graceful:
@@ -444,14 +490,7 @@ def _finish(
     wall = time.perf_counter() - t_start
     complete = len(committed) == len(indices)
     this_run = {**this_run, "rendered": sorted(this_run["rendered"]), "wall_s": round(wall, 3)}
-    payload = _payload(
-        cfg,
-        workers,
-        list(worker_info.values()),
-        merged,
-        wall,
-        "complete" if complete else "partial",
-        this_run,
-    )
+    status = "complete" if complete else "partial"
+    payload = _payload(cfg, workers, list(worker_info.values()), merged, wall, status, this_run)
     dataset.write_dataset_json(out_dir, payload)
     return {**merged, **this_run, "wall_s": wall}

@@ -63,7 +63,7 @@ def test_reference_output(reference: Path, cfg: Config) -> None:
     assert sum(ds["category_counts"].values()) == ds["annotations"]
     assert set(ds["timings"]) >= {"wall_s", "images_per_s", "total_s", "per_image_mean_s"}
     assert "annotate_s" in ds["timings"]["per_image_mean_s"]
-    assert ds["this_run"]["rendered"] == [0, 1, 2, 3]
+    assert ds["this_run"]["rendered_scenes"] == 4 and ds["this_run"]["skipped_scenes"] == 0
     assert sorted(p.name for p in (reference / "scenes").iterdir()) == [
         f"{i:06d}.json" for i in range(4)
     ]
@@ -85,7 +85,7 @@ def test_resume_after_partial_run(cfg: Config, reference: Path, tmp_path: Path) 
     first = render(cfg, out, scene_indices=[0, 2])
     assert first["scenes"] == 2
     partial = json.loads((out / "dataset.json").read_text())
-    assert partial["scenes"] == 2 and partial["this_run"]["rendered"] == [0, 2]
+    assert partial["scenes"] == 2 and partial["this_run"]["rendered_scenes"] == 2
     with pytest.raises(UserError, match="not empty; use --resume"):
         render(cfg, out)
     stamp = (out / "shards" / "000000.json").stat().st_mtime_ns
