@@ -40,7 +40,11 @@ class RenderConfig(Model):
         description="png16: uint16 PNG in millimetres (0 = no surface); npz: float32 metres",
     )
     max_bounces: int = Field(4, ge=0, le=64)
-    persistent_data: bool = True
+    persistent_data: bool = Field(
+        False,
+        description="keep Cycles data between renders (~15% faster at 256x256, but the "
+        "image then depends on which scenes the worker rendered before)",
+    )
 
     @field_validator("resolution")
     @classmethod
