@@ -211,8 +211,11 @@ def test_defects_dispatch() -> None:
     if importlib.util.find_spec("render.families.defects") is None:
         with pytest.raises(UserError, match="family 'defects' is not available"):
             sample_scene(cfg, 0)
-    else:
-        pytest.skip("render.families.defects exists; its own tests cover it")
+    else:  # the family exists: sample_scene dispatches to it
+        real = load_config(ROOT / "configs" / "defects.yaml")
+        a, b = sample_scene(real, 1), sample_scene(real, 1)
+        assert a.family == "defects" and a.scene_index == 1
+        assert a.model_dump_json() == b.model_dump_json()
 
 
 @pytest.mark.parametrize("bad", [-1, True, 1.5])
