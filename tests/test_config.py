@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from render.config import (
     Config,
@@ -213,3 +215,19 @@ def test_schema() -> None:
     assert {"seed", "num_scenes", "render", "scene", "categories"} <= set(schema["properties"])
     assert "GenericScene" in schema["$defs"] and "ShapeConfig" in schema["$defs"]
     assert "unit_scale" in schema["$defs"]["ShapeConfig"]["properties"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=st.floats(0.01, 100, allow_nan=False), hi=st.floats(0.01, 100, allow_nan=False))
+def test_range_property(lo: float, hi: float) -> None:
+    """Any positive [lo, hi] is accepted iff lo <= hi; a rejection names the field and both values."""
+    data = copy.deepcopy(BASE)
+    data["camera"]["distance"] = [lo, hi]
+    if lo <= hi:
+        assert validate_config(data).camera.distance == (lo, hi)
+    else:
+        with pytest.raises(ConfigError) as info:
+            validate_config(data)
+        assert f"camera.distance: expected [min, max] with min <= max, got [{lo!r}, {hi!r}]" in str(
+            info.value
+        )
