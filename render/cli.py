@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         "render",
         help="render a dataset from a config file",
         description="Render num_scenes scenes (x render.views_per_scene images) of CONFIG into "
-        "DIR: images/, depth/, scenes/, annotations.json (COCO), dataset.json. Flags below "
-        "are shorthands for --set overrides of the config.",
+        "DIR: images/, depth/, scenes/, annotations.json (COCO), dataset.json. -n, --seed, "
+        "--resolution, --samples and --device are shorthands for --set overrides, so "
+        "errors name the config field.",
     )
     p.add_argument("config", type=Path, metavar="CONFIG", help="YAML config (configs/*.yaml)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
