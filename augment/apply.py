@@ -58,9 +58,64 @@ def _probes(h: int, w: int) -> tuple[np.ndarray, float]:
     return np.stack([c, c + [s, 0.0], c + [0.0, s]]), s
 
 
+@dataclass(frozen=True)
+class PreparedSample:
+    """Annotations of one image decoded to arrays, reusable for every copy.
+
+    ``masks`` (M, H, W) uint8 0/1 of the annotations ``with_mask``; ``boxes`` (B, 4)
+    COCO boxes (clipped to the image) of the ``boxed`` annotations without masks;
+    ``pre_area`` (N,) pixels per annotation; ``keypoints`` (K, 3) ``[x, y, v]`` of
+    all annotations, ``kp_slices`` their rows per annotation.
+    """
+
+    annotations: Sequence[Mapping[str, Any]]
+    height: int
+    width: int
+    with_mask: list[int]
+    boxed: list[int]
+    masks: np.ndarray
+    boxes: np.ndarray
+    pre_area: np.ndarray
+    keypoints: np.ndarray
+    kp_slices: list[slice]
+
+
+def prepare_sample(
+    annotations: Sequence[Mapping[str, Any]], height: int, width: int
+) -> PreparedSample:
+    """Decode the annotations of one (H, W) image (see :class:`PreparedSample`)."""
+    h, w = height, width
+    with_mask = [i for i, a in enumerate(annotations) if _has_segmentation(a)]
+    boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
+    rles = [coco.segmentation_to_rle(annotations[i]["segmentation"], h, w) for i in with_mask]
+    masks = np.zeros((len(rles), h, w), np.uint8)
+    pre_area = np.zeros(len(annotations))
+    for j, (i, rle) in enumerate(zip(with_mask, rles, strict=True)):
+        masks[j] = coco.decode(rle)
+        pre_area[i] = float(masks[j].sum(dtype=np.int64))
+    boxes = np.zeros((len(boxed), 4))
+    for j, i in enumerate(boxed):
+        x, y, bw, bh = (float(v) for v in annotations[i].get("bbox", (0, 0, 0, 0)))
+        x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + bw, float(w)), min(y + bh, float(h))
+        boxes[j] = [x0, y0, max(x1 - x0, 0.0), max(y1 - y0, 0.0)]
+        pre_area[i] = boxes[j, 2] * boxes[j, 3]
+    kp_slices: list[slice] = []
+    kp_rows: list[np.ndarray] = []
+    start = 0
+    for a in annotations:
+        kps = np.asarray(a.get("keypoints") or [], dtype=np.float64).reshape(-1, 3)
+        kp_slices.append(slice(start, start + len(kps)))
+        kp_rows.append(kps)
+        start += len(kps)
+    all_kps = np.concatenate(kp_rows) if kp_rows else np.zeros((0, 3))
+    return PreparedSample(
+        annotations, h, w, with_mask, boxed, masks, boxes, pre_area, all_kps, kp_slices
+    )
+
+
 def augment_sample(
     image: np.ndarray,
-    annotations: Sequence[Mapping[str, Any]],
+    annotations: Sequence[Mapping[str, Any]] | PreparedSample,
     pipeline: Pipeline,
     seed: np.random.SeedSequence,
     *,
@@ -71,7 +126,8 @@ def augment_sample(
 
     Args:
         image: (H, W, C) or (H, W) uint8.
-        annotations: COCO annotation dicts of this image. ``segmentation`` may be
+        annotations: COCO annotation dicts of this image, or them already decoded by
+            :func:`prepare_sample` (to reuse across copies). ``segmentation`` may be
             polygons, uncompressed or compressed RLE, or absent (then the box is moved
             by albumentations' box transform, which loosens under rotation).
             ``keypoints`` are ``[x, y, v] * K``.
@@ -89,37 +145,22 @@ def augment_sample(
         by the fraction of the expected area that remains.
     """
     h, w = image.shape[:2]
-    with_mask = [i for i, a in enumerate(annotations) if _has_segmentation(a)]
-    boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
-    rles = [coco.segmentation_to_rle(annotations[i]["segmentation"], h, w) for i in with_mask]
-    masks = np.zeros((len(rles), h, w), np.uint8)
-    pre_area = np.zeros(len(annotations))
-    for j, (i, rle) in enumerate(zip(with_mask, rles, strict=True)):
-        masks[j] = coco.decode(rle)
-        pre_area[i] = coco.area(rle)
-    boxes = np.zeros((len(boxed), 4))
-    for j, i in enumerate(boxed):
-        x, y, bw, bh = (float(v) for v in annotations[i].get("bbox", (0, 0, 0, 0)))
-        x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + bw, float(w)), min(y + bh, float(h))
-        boxes[j] = [x0, y0, max(x1 - x0, 0.0), max(y1 - y0, 0.0)]
-        pre_area[i] = boxes[j, 2] * boxes[j, 3]
+    prep = (
+        annotations
+        if isinstance(annotations, PreparedSample)
+        else prepare_sample(annotations, h, w)
+    )
+    if (prep.height, prep.width) != (h, w):
+        raise ValueError(f"prepared for {prep.width}x{prep.height}, image is {w}x{h}")
+    anns, with_mask, boxed, pre_area = prep.annotations, prep.with_mask, prep.boxed, prep.pre_area
+    boxes, kp_slices, all_kps = prep.boxes, prep.kp_slices, prep.keypoints
     valid_box = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-
-    kp_slices: dict[int, slice] = {}
-    kp_rows: list[np.ndarray] = []
-    start = 0
-    for i, a in enumerate(annotations):
-        kps = np.asarray(a.get("keypoints") or [], dtype=np.float64).reshape(-1, 3)
-        kp_slices[i] = slice(start, start + len(kps))
-        kp_rows.append(kps)
-        start += len(kps)
-    all_kps = np.concatenate(kp_rows) if kp_rows else np.zeros((0, 3))
     probes, s = _probes(h, w)
     points = np.concatenate([all_kps[:, :2] - keypoint_center, probes])
 
     reseed(pipeline, seed)
     out_img, out_masks, out_boxes, box_index, out_points = run_pipeline(
-        pipeline, image, masks, boxes[valid_box], points
+        pipeline, image, prep.masks, boxes[valid_box], points
     )
     oh, ow = out_img.shape[:2]
     p = out_points[-3:]
@@ -132,10 +173,10 @@ def augment_sample(
     mirrored = det < 0
     scale = abs(det) if abs(det) > 1e-6 else 1.0
 
-    post_area = np.zeros(len(annotations))
+    post_area = np.zeros(len(anns))
     out_rle: dict[int, coco.RLE] = {}
     if with_mask:
-        for i, rle in zip(with_mask, coco.encode_many(out_masks.astype(bool)), strict=True):
+        for i, rle in zip(with_mask, coco.encode_many(out_masks), strict=True):
             out_rle[i] = rle
             post_area[i] = coco.area(rle)
     out_box: dict[int, list[float]] = {}
@@ -148,7 +189,7 @@ def augment_sample(
 
     result: list[dict[str, Any]] = []
     dropped: list[int] = []
-    for i, a in enumerate(annotations):
+    for i, a in enumerate(anns):
         expected = pre_area[i] * scale
         keep_frac = post_area[i] / expected if expected > 0 else 0.0
         spec = pipeline.spec

@@ -54,6 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="coordinate of pixel 0's centre in the keypoints: 0 (COCO) or 0.5;"
         " default: DIR/dataset.json's keypoint_center, else 0",
     )
+    parser.add_argument(
+        "--png-compression",
+        type=int,
+        default=0,
+        help="0 (default): uncompressed PNG, fastest; 1-9: smaller files, slower",
+    )
+    parser.add_argument(
+        "--jpeg-quality", type=int, default=95, help="for JPEG outputs (default 95)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -88,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             annotations=args.annotations,
             image_root=args.image_root,
             keypoint_center=args.keypoint_center,
+            png_compression=args.png_compression,
+            jpeg_quality=args.jpeg_quality,
             progress=not args.quiet,
         )
     except UserError as exc:

@@ -123,8 +123,22 @@ def encode_image(img: np.ndarray, suffix: str, jpeg_quality: int, png_compressio
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-    elif suffix == ".png":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression]
+    elif suffix == ".png" and png_compression == 0:  # stored: ~3 ms at 512x512
+        params = [
+            cv2.IMWRITE_PNG_COMPRESSION,
+            0,
+            cv2.IMWRITE_PNG_FILTER,
+            cv2.IMWRITE_PNG_FILTER_NONE,
+        ]
+    elif suffix == ".png":  # SUB + RLE: faster and smaller than libpng's adaptive filters
+        params = [
+            cv2.IMWRITE_PNG_COMPRESSION,
+            png_compression,
+            cv2.IMWRITE_PNG_FILTER,
+            cv2.IMWRITE_PNG_FILTER_SUB,
+            cv2.IMWRITE_PNG_STRATEGY,
+            cv2.IMWRITE_PNG_STRATEGY_RLE,
+        ]
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
     ok, data = cv2.imencode(suffix, bgr, params)
     if not ok:

@@ -75,16 +75,31 @@ class PipelineSpec(BaseModel):
     source: str = "<pipeline>"
 
 
+RESAMPLING = frozenset(
+    "HorizontalFlip VerticalFlip Transpose RandomRotate90 D4 SquareSymmetry Affine"
+    " ShiftScaleRotate Rotate SafeRotate Perspective ElasticTransform GridDistortion"
+    " OpticalDistortion PiecewiseAffine ThinPlateSpline RandomCrop CenterCrop Crop"
+    " RandomResizedCrop RandomSizedCrop Resize LongestMaxSize SmallestMaxSize RandomScale"
+    " PadIfNeeded Pad CropAndPad RandomCropFromBorders".split()
+)
+"""Geometric transforms that only move mask pixels (each output pixel copies one
+input pixel under nearest-neighbour interpolation, or is filled with ``fill_mask``).
+Under them, up to 8 instance masks travel as the bits of one uint8 plane."""
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """A built pipeline. ``compose`` is the albumentations ``Compose``; ``nodes`` its
     transforms in pre-order (for per-sample seeding); ``geometric`` is True when any
-    transform moves pixels (an albumentations ``DualTransform``)."""
+    transform moves pixels (an albumentations ``DualTransform``); ``bit_packed``
+    when every such transform is in :data:`RESAMPLING` with a zero ``fill_mask``, so
+    masks can be packed 8 per plane (one warp per 8 instances instead of 8)."""
 
     spec: PipelineSpec
     compose: Any
     nodes: tuple[Any, ...]
     geometric: bool
+    bit_packed: bool
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready description (for ``dataset.json``): albumentations' ``to_dict``."""
@@ -263,8 +278,34 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
         seed=0,
     )
     nodes = tuple(_preorder(compose))
-    geometric = any(isinstance(n, A.DualTransform) for n in nodes)
-    return Pipeline(spec=spec, compose=compose, nodes=nodes, geometric=geometric)
+    dual = [n for n in nodes if isinstance(n, A.DualTransform)]
+    bit_packed = all(
+        type(n).__name__ in RESAMPLING and not np.any(getattr(n, "fill_mask", 0) or 0) for n in dual
+    )
+    return Pipeline(
+        spec=spec, compose=compose, nodes=nodes, geometric=bool(dual), bit_packed=bit_packed
+    )
+
+
+def pack_masks(masks: np.ndarray) -> np.ndarray:
+    """(M, H, W) 0/1 uint8 -> (H, W, ceil(M / 8)) uint8, mask k in bit k % 8 of plane k // 8."""
+    m, h, w = masks.shape
+    planes = np.zeros((h, w, (m + 7) // 8), np.uint8)
+    for p in range(planes.shape[2]):
+        plane = np.zeros((h, w), np.uint8)
+        for bit, k in enumerate(range(8 * p, min(m, 8 * p + 8))):
+            plane |= masks[k] << np.uint8(bit)
+        planes[:, :, p] = plane
+    return planes
+
+
+def unpack_masks(planes: np.ndarray, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_masks`: (H, W, C) uint8 -> (count, H, W) 0/1 uint8."""
+    out = np.empty((count, planes.shape[0], planes.shape[1]), np.uint8)
+    for k in range(count):
+        plane = planes[:, :, k // 8]
+        np.bitwise_and(plane >> np.uint8(k % 8), np.uint8(1), out=out[k])
+    return out
 
 
 def reseed(pipeline: Pipeline, seed: np.random.SeedSequence) -> None:
@@ -308,12 +349,20 @@ def run_pipeline(
         "keypoints": keypoints.reshape(-1, 2),
         "keypoint_ids": np.arange(len(keypoints)),
     }
-    if len(masks):
+    packed = pipeline.bit_packed and len(masks) > 1
+    if packed:
+        planes = pack_masks(masks)
+        data["mask"] = planes[:, :, 0] if planes.shape[2] == 1 else planes
+    elif len(masks):
         data["masks"] = masks
     out = pipeline.compose(**data)
-    out_masks = out.get("masks", masks)
-    if isinstance(out_masks, list):
-        out_masks = np.stack(out_masks) if out_masks else masks
+    if packed:
+        planes = out["mask"]
+        out_masks = unpack_masks(planes[:, :, None] if planes.ndim == 2 else planes, len(masks))
+    else:
+        out_masks = out.get("masks", masks)
+        if isinstance(out_masks, list):
+            out_masks = np.stack(out_masks) if out_masks else masks
     # keypoints leaving the image are removed after each transform (their pixels are
     # gone even if a later transform brings the coordinates back): NaN, in input order
     kps = np.full((len(keypoints), 2), np.nan)

@@ -16,6 +16,7 @@ import platform
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
-from augment.apply import augment_sample, sample_seed
+from augment.apply import augment_sample, prepare_sample, sample_seed
 from augment.dataset_io import (
     SourceDataset,
     dump_json,
@@ -53,7 +55,11 @@ class WriteOptions:
     flip_idx: dict[int, list[int]]
     keypoint_center: float
     jpeg_quality: int = 95
-    png_compression: int = 1
+    png_compression: int = 0
+
+
+CHUNK = 4
+"""Images per pool task: reads and writes overlap within a chunk."""
 
 
 def _stride(ids: list[int]) -> int:
@@ -77,31 +83,47 @@ def prepare_output(out: Path, source: Path, overwrite: bool) -> None:
     dst.mkdir(parents=True, exist_ok=True)
 
 
+def _write_image(target: Path, image: np.ndarray, opts: WriteOptions) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(
+        encode_image(image, target.suffix.lower(), opts.jpeg_quality, opts.png_compression)
+    )
+
+
+def _copy_file(src: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+
+
 def process_image(
     pipeline: Pipeline,
     opts: WriteOptions,
     entry: dict[str, Any],
     anns: list[dict[str, Any]],
     path: Path,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """All output entries of one source image: ``(images, annotations, n_dropped)``.
-    Writes the image files under ``opts.out``."""
+    image: np.ndarray,
+    io: ThreadPoolExecutor,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[Future[None]]]:
+    """All output entries of one source image (already read: ``image`` (H, W, 3)
+    uint8 RGB): ``(images, annotations, n_dropped, pending_writes)``. Image files are
+    encoded and written on ``io`` threads (OpenCV releases the GIL) while the next
+    copy is augmented; the caller waits for ``pending_writes``."""
     src_id = int(entry["id"])
-    image = read_image(path, int(entry["width"]), int(entry["height"]))
     images: list[dict[str, Any]] = []
     out_anns: list[dict[str, Any]] = []
+    writes: list[Future[None]] = []
     if opts.keep_originals:
         name = output_name(entry["file_name"], None)
-        (opts.out / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, opts.out / name)
+        writes.append(io.submit(_copy_file, path, opts.out / name))
         images.append({**entry, "file_name": name})
         out_anns.extend(anns)
     dropped = 0
+    prepared = prepare_sample(anns, image.shape[0], image.shape[1]) if opts.copies else None
     for c in range(opts.copies):
         try:
             res = augment_sample(
                 image,
-                anns,
+                prepared or anns,
                 pipeline,
                 sample_seed(opts.seed, src_id, c),
                 flip_idx=opts.flip_idx,
@@ -111,11 +133,7 @@ def process_image(
             raise UserError(f"{path}: pipeline {pipeline.spec.source} failed: {exc}") from exc
         new_id = (c + 1) * opts.image_stride + src_id
         name = output_name(entry["file_name"], c)
-        target = opts.out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(
-            encode_image(res.image, target.suffix.lower(), opts.jpeg_quality, opts.png_compression)
-        )
+        writes.append(io.submit(_write_image, opts.out / name, res.image, opts))
         img_entry = {**entry, "id": new_id, "file_name": name}
         img_entry["height"], img_entry["width"] = (int(v) for v in res.image.shape[:2])
         img_entry["augmented_from"] = src_id
@@ -128,11 +146,47 @@ def process_image(
             a["image_id"] = new_id
             out_anns.append(a)
         dropped += len(res.dropped)
-    return images, out_anns, dropped
+    return images, out_anns, dropped, writes
+
+
+Task = tuple[int, dict[str, Any], list[dict[str, Any]], Path]
+Result = tuple[list[dict[str, Any]], list[dict[str, Any]], int]
+
+
+def process_stream(
+    pipeline: Pipeline, opts: WriteOptions, tasks: list[Task]
+) -> Iterator[tuple[int, Result]]:
+    """Process tasks in order with I/O overlapped: the next image is read and the
+    previous outputs are written on two threads while this one is augmented. Every
+    write has finished (or raised) when the iterator is exhausted."""
+
+    def read(task: Task) -> np.ndarray:
+        _, entry, _, path = task
+        return read_image(path, int(entry["width"]), int(entry["height"]))
+
+    pending: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=2) as io:
+        reads: list[Future[np.ndarray] | None] = [io.submit(read, tasks[0])] if tasks else []
+        for k, task in enumerate(tasks):
+            if k + 1 < len(tasks):
+                reads.append(io.submit(read, tasks[k + 1]))
+            current, reads[k] = reads[k], None  # drop our reference to the decoded image
+            if current is None:
+                raise RuntimeError(f"image {k} was read twice")
+            image = current.result()
+            index, entry, anns, path = task
+            imgs, out_anns, dropped, writes = process_image(
+                pipeline, opts, entry, anns, path, image, io
+            )
+            pending.extend(writes)
+            while len(pending) > 4:  # bound the memory held by queued images
+                pending.pop(0).result()
+            yield index, (imgs, out_anns, dropped)
+        for f in pending:
+            f.result()
 
 
 _WORKER: dict[str, Any] = {}
-Task = tuple[int, dict[str, Any], list[dict[str, Any]], Path]
 
 
 def _init_worker(spec_json: str, opts: WriteOptions) -> None:
@@ -141,9 +195,8 @@ def _init_worker(spec_json: str, opts: WriteOptions) -> None:
     _WORKER["opts"] = opts
 
 
-def _work(task: Task) -> tuple[int, Any]:
-    index, entry, anns, path = task
-    return index, process_image(_WORKER["pipeline"], _WORKER["opts"], entry, anns, path)
+def _work(chunk: list[Task]) -> list[tuple[int, Result]]:
+    return list(process_stream(_WORKER["pipeline"], _WORKER["opts"], chunk))
 
 
 def _versions() -> dict[str, str]:
@@ -157,32 +210,36 @@ def _versions() -> dict[str, str]:
 
 
 @contextmanager
-def _executor(spec: PipelineSpec, opts: WriteOptions, workers: int) -> Iterator[Any]:
+def _executor(
+    spec: PipelineSpec, opts: WriteOptions, workers: int, start_method: str
+) -> Iterator[Any]:
     """Yield ``run(tasks) -> iterator of (index, result)``, in-process for one worker.
 
-    Workers come from a ``forkserver`` that preloads this module once: plain
-    ``fork`` of a process whose OpenCV thread pool has run deadlocks, and ``spawn``
-    re-imports albumentations in every worker (~1 s each).
+    Workers are forked (``start_method``; ``spawn`` where fork is unavailable, or
+    if asked): a spawned worker re-imports albumentations (~1-2 s each). OpenCV's
+    thread pool is shrunk to one thread around the fork — forking while its pool
+    threads exist deadlocked the children — and the pool is created before the
+    progress bar starts its thread.
     """
     if workers <= 1:
         pipeline = build_pipeline(spec)
-
-        def run_inline(tasks: list[Task]) -> Iterator[tuple[int, Any]]:
-            for index, entry, anns, path in tasks:
-                yield index, process_image(pipeline, opts, entry, anns, path)
-
-        yield run_inline
+        yield lambda tasks: process_stream(pipeline, opts, tasks)
         return
-    ctx: Any = mp.get_context("spawn")
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["augment.writer"])
-    with ctx.Pool(
-        workers, initializer=_init_worker, initargs=(spec.model_dump_json(), opts)
-    ) as pool:
+    method = start_method if start_method in mp.get_all_start_methods() else "spawn"
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # no OpenCV pool threads in the parent while it forks
+    try:
+        pool = mp.get_context(method).Pool(
+            workers, initializer=_init_worker, initargs=(spec.model_dump_json(), opts)
+        )
+    finally:
+        cv2.setNumThreads(threads)
+    with pool:
 
-        def run_pool(tasks: list[Task]) -> Iterator[tuple[int, Any]]:
-            return pool.imap_unordered(_work, tasks, chunksize=2)
+        def run_pool(tasks: list[Task]) -> Iterator[tuple[int, Result]]:
+            chunks = [tasks[i : i + CHUNK] for i in range(0, len(tasks), CHUNK)]
+            for done in pool.imap_unordered(_work, chunks):
+                yield from done
 
         yield run_pool
 
@@ -200,15 +257,26 @@ def augment_dataset(
     annotations: Path | None = None,
     image_root: Path | None = None,
     keypoint_center: float | None = None,
+    png_compression: int = 0,
+    jpeg_quality: int = 95,
     progress: bool = True,
+    start_method: str = "fork",
 ) -> dict[str, Any]:
     """Write the augmented dataset to ``out``; return the ``dataset.json`` content.
 
     ``source`` is only read. ``copies`` >= 0 augmented copies per image;
-    ``keep_originals`` also copies the source images and annotations.
+    ``keep_originals`` also copies the source images and annotations. With
+    ``workers > 1`` and ``start_method="spawn"``, call it under
+    ``if __name__ == "__main__":``.
     ``keypoint_center`` (0.0 COCO pixel-index, 0.5 continuous): None reads
     ``keypoint_center`` from the source's ``dataset.json`` if present, else 0.0.
+    Output images keep the source's format; ``png_compression`` 0 (default) stores
+    PNGs uncompressed (fastest, ~3x larger), 1-9 compress (zlib level).
     """
+    if not 0 <= png_compression <= 9:
+        raise UserError(f"--png-compression: expected 0..9, got {png_compression}")
+    if not 1 <= jpeg_quality <= 100:
+        raise UserError(f"--jpeg-quality: expected 1..100, got {jpeg_quality}")
     if copies < 0 or (copies == 0 and not keep_originals):
         raise UserError(f"--copies: expected >= 1 (or 0 with --keep-originals), got {copies}")
     if seed < 0:
@@ -231,6 +299,8 @@ def augment_dataset(
         ann_stride=_stride([int(a["id"]) for a in data["annotations"]]),
         flip_idx={int(c["id"]): f for c in data["categories"] if (f := flip_index(c)) is not None},
         keypoint_center=keypoint_center,
+        jpeg_quality=jpeg_quality,
+        png_compression=png_compression,
     )
     tasks = [
         (i, e, src.by_image[int(e["id"])], src.paths[int(e["id"])])
@@ -239,7 +309,10 @@ def augment_dataset(
     results: list[Any] = [None] * len(tasks)
     dropped = 0
     t1 = time.perf_counter()
-    with _executor(spec, opts, workers) as run, _progress(progress, len(tasks)) as advance:
+    with (
+        _executor(spec, opts, workers, start_method) as run,
+        _progress(progress, len(tasks)) as advance,
+    ):
         for index, (imgs, anns, n_drop) in run(tasks):
             results[index] = (imgs, anns)
             dropped += n_drop
@@ -262,6 +335,8 @@ def augment_dataset(
         "copies": copies,
         "keep_originals": keep_originals,
         "keypoint_center": keypoint_center,
+        "png_compression": png_compression,
+        "jpeg_quality": jpeg_quality,
         "id_scheme": {"image_stride": opts.image_stride, "annotation_stride": opts.ann_stride},
         "counts": {
             "source_images": len(tasks),

@@ -3,6 +3,7 @@ pipelines, checked against pycocotools; keypoint rules; drop rules; determinism.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from augment.apply import augment_sample, sample_seed
+from augment.apply import augment_sample, prepare_sample, sample_seed
 from augment.keypoints import flip_index, flip_index_from_names
-from augment.pipeline import Pipeline, build_pipeline, parse_pipeline
+from augment.pipeline import Pipeline, build_pipeline, pack_masks, parse_pipeline, unpack_masks
 from render import coco
 from render.errors import DatasetError
 from tests.coco_fixtures import CATEGORIES, PERSON_KEYPOINTS, make_scene
@@ -316,3 +317,65 @@ def test_same_seed_same_sample_other_copy_differs() -> None:
 def test_sample_seed_rejects_bad_values(bad: Any) -> None:
     with pytest.raises(ValueError, match="image_id must be an int >= 0"):
         sample_seed(0, bad, 0)
+
+
+@st.composite
+def overlapping(draw: st.DrawFn) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Up to 11 rectangles that may overlap (a product and its defects, crowds)."""
+    h, w = draw(st.integers(16, 40)), draw(st.integers(16, 40))
+    anns = []
+    for k in range(1, draw(st.integers(2, 11)) + 1):
+        m = np.zeros((h, w), bool)
+        y0, x0 = draw(st.integers(0, h - 2)), draw(st.integers(0, w - 2))
+        m[y0 : draw(st.integers(y0 + 1, h)), x0 : draw(st.integers(x0 + 1, w))] = True
+        rle = coco.encode(m)
+        anns.append(
+            {
+                "id": k,
+                "category_id": 1,
+                "segmentation": rle,
+                "bbox": coco.bbox(rle),
+                "area": coco.area(rle),
+            }
+        )
+    return np.zeros((h, w, 3), np.uint8), anns
+
+
+PACK_CASES = [
+    *GEOMETRIC,
+    {"CoarseDropout": {"fill_mask": 0, "p": 1.0}},
+    {"GridDropout": {"p": 1.0}},
+]
+
+
+@FAST
+@given(
+    sample=overlapping(),
+    picks=st.lists(st.sampled_from(PACK_CASES), min_size=1, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_bit_packed_masks_equal_one_mask_per_instance(
+    sample: Any, picks: list[Any], seed: int
+) -> None:
+    """Packing 8 masks per plane is an optimization only: same result as N masks."""
+    image, anns = sample
+    packed = pipeline_of(picks)
+    plain = dataclasses.replace(packed, bit_packed=False)
+    prep = prepare_sample(anns, *image.shape[:2])
+    a = augment_sample(image, prep, packed, sample_seed(seed, 0, 0), flip_idx={})
+    b = augment_sample(image, anns, plain, sample_seed(seed, 0, 0), flip_idx={})
+    assert a.annotations == b.annotations
+    assert np.array_equal(a.image, b.image)
+    for ann in a.annotations:
+        assert ann["bbox"] == coco.bbox(ann["segmentation"])
+        assert ann["area"] == coco.area(ann["segmentation"])
+
+
+def test_pack_roundtrip_and_eligibility() -> None:
+    m = (np.random.default_rng(0).random((11, 5, 7)) > 0.5).astype(np.uint8)
+    planes = pack_masks(m)
+    assert planes.shape == (5, 7, 2) and np.array_equal(unpack_masks(planes, 11), m)
+    assert pipeline_of(["HorizontalFlip", {"Affine": {"rotate": 10}}, "GaussNoise"]).bit_packed
+    assert not pipeline_of([{"CoarseDropout": {"fill_mask": 0}}]).bit_packed
+    assert not pipeline_of([{"Affine": {"fill_mask": 1}}]).bit_packed
+    assert not pipeline_of([{"Morphological": {}}]).bit_packed
