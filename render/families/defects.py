@@ -223,6 +223,8 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
     preset = _weighted(r_light, sc.lighting.presets)
     bg_kind = "table" if preset == "back" else _weighted(r_bg, sc.background.kinds)
     objects, support = _background(sc, bg_kind, fov, preset, presets, r_bg, r_mat)
+    # half extents (x, y) of the area product centres + radii must stay in
+    area = (0.5 * fov, 0.4 * fov) if bg_kind == "tray" else (0.4 * fov, 0.4 * fov)
 
     r_prod = stream(cfg.seed, scene_index, "products")
     r_def = stream(cfg.seed, scene_index, "defects")
@@ -237,7 +239,10 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
         verts = base_mesh(product).vertices @ rot.T
         lo, hi = verts.min(0), verts.max(0)
         radius = float(np.linalg.norm(hi[:2] - lo[:2]) / 2)
-        spot = _place(placed, radius, fov * 0.32, sc.allow_overlap, r_prod)
+        half = np.array(area) - radius
+        if (half <= 0).any():  # too big for the tray / view: centre it
+            half = np.zeros(2)
+        spot = _place(placed, radius, half, sc.allow_overlap, r_prod)
         if spot is None:
             continue
         xy, z0 = spot
@@ -363,14 +368,14 @@ def _weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
 def _place(
     placed: list[tuple[np.ndarray, float, float]],
     radius: float,
-    spread: float,
+    half: np.ndarray,
     overlap: bool,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, float] | None:
-    """A free spot (xy, resting height) within ``spread`` of the origin. With
+    """A free spot (xy, resting height) with |x|, |y| <= ``half``. With
     ``overlap`` a product may rest partly on others (at their top height)."""
     for _ in range(60):
-        xy = rng.uniform(-spread, spread, 2)
+        xy = rng.uniform(-half, half)
         hits = [p for p in placed if np.linalg.norm(xy - p[0]) < p[1] + radius + 0.004]
         if not hits:
             return xy, 0.0

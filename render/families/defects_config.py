@@ -126,12 +126,12 @@ class LightingConfig(Model):
     presets: dict[Literal["ring", "dome", "raking", "back"], float] = Field(
         default_factory=lambda: {"ring": 1.0, "dome": 1.0, "raking": 1.0, "back": 0.3}
     )
-    ring_power_w: FloatRange = (0.12, 0.3)
-    dome_power_w: FloatRange = (1.5, 4.0)
-    raking_power_w: FloatRange = (2.0, 5.0)
+    ring_power_w: FloatRange = (0.08, 0.2)
+    dome_power_w: FloatRange = (1.0, 2.5)
+    raking_power_w: FloatRange = (1.5, 3.5)
     raking_elevation_deg: FloatRange = (5.0, 20.0)
-    back_emission: FloatRange = (2.0, 5.0)
-    ambient: FloatRange = (0.05, 0.3)
+    back_emission: FloatRange = (1.5, 3.0)
+    ambient: FloatRange = (0.03, 0.2)
     temperature_k: FloatRange = (4500.0, 6500.0)
 
 

@@ -372,13 +372,10 @@ def gear(params: dict[str, Any]) -> Mesh:
     if teeth < 3:
         raise ValueError(f"gear: teeth must be >= 3, got {teeth}")
     rb = min(rb, 0.6 * (ro - depth))
-    per = 8
-    s = teeth * per
-    phase = (np.arange(s) % per) / per
-    # tooth: root 0..0.15, flank up to 0.35, tip to 0.65, flank down to 0.85, root
-    up = np.clip((phase - 0.15) / 0.2, 0, 1)
-    down = np.clip((0.85 - phase) / 0.2, 0, 1)
-    r_out = ro - depth + depth * np.minimum(up, down)
+    # 10 samples per tooth pitch: root, straight flank, tip (40 %), flank, root
+    tooth = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0, 0], dtype=np.float64)
+    s = teeth * len(tooth)
+    r_out = ro - depth + depth * np.tile(tooth, teeth)
     prof = np.zeros((s, 4, 2))
     prof[:, 0] = np.column_stack([np.full(s, rb), np.zeros(s)])
     prof[:, 1] = np.column_stack([r_out, np.zeros(s)])
