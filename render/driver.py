@@ -13,7 +13,9 @@ scene stays on disk, so an interrupted run continues with ``resume=True``.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import importlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -64,11 +66,12 @@ class _WorkerState:
     configs: dict[str, Config] = {}
 
 
-def _init_worker(renderer: str, device: str, log_dir: str) -> None:
+def _init_worker(renderer: str, device: str, log_dir: str, info_dir: str) -> None:
     """Runs once in each worker process. Errors are kept and raised by the first task,
     so the driver sees the real message instead of a bare BrokenProcessPool.
     ``log_dir`` (``DIR/logs``) is where a renderer may send Blender's console output
-    (``$SYNTHCV_LOG_DIR``, unless the user set it)."""
+    (``$SYNTHCV_LOG_DIR``, unless the user set it). The init info is also written to
+    ``info_dir/worker-<pid>.json`` so the driver can show it before any scene is done."""
     os.environ.setdefault("SYNTHCV_LOG_DIR", log_dir)
     # Only the driver handles Ctrl-C; it then stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -79,6 +82,9 @@ def _init_worker(renderer: str, device: str, log_dir: str) -> None:
         _WorkerState.error = exc
         return
     _WorkerState.module, _WorkerState.info = module, info
+    tmp = Path(info_dir, f".worker-{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), **info}, default=str), encoding="utf-8")
+    tmp.replace(Path(info_dir, f"worker-{os.getpid()}.json"))
 
 
 def _render_task(spec_json: str, cfg_json: str, out_dir: str, started_dir: str) -> dict[str, Any]:
@@ -120,10 +126,12 @@ def _render_round(
     window: int,
     on_summary: Callable[[int, dict[str, Any]], None],
     on_error: Callable[[int, str], None],
+    poll: Callable[[], None],
 ) -> bool:
     """Render ``pending`` scenes on ``pool`` keeping at most ``window`` tasks queued
-    (specs are serialised only when submitted). Returns True if the pool broke (a
-    worker process died); the scenes it did not finish are then simply not reported."""
+    (specs are serialised only when submitted); ``poll`` runs about once a second.
+    Returns True if the pool broke (a worker process died); the scenes it did not
+    finish are then simply not reported."""
     queue = iter(pending)
     in_flight: dict[cf.Future[dict[str, Any]], int] = {}
     crashed = False
@@ -136,7 +144,8 @@ def _render_round(
     for _ in range(window):
         submit_next()
     while in_flight:
-        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+        finished, _ = cf.wait(in_flight, timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        poll()
         for fut in finished:
             i = in_flight.pop(fut)
             try:
@@ -155,12 +164,14 @@ def _render_round(
     return crashed
 
 
-def _make_pool(workers: int, renderer: str, device: str, log_dir: Path) -> cf.ProcessPoolExecutor:
+def _make_pool(
+    workers: int, renderer: str, device: str, log_dir: Path, info_dir: Path
+) -> cf.ProcessPoolExecutor:
     return cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(renderer, device, str(log_dir)),
+        initargs=(renderer, device, str(log_dir), str(info_dir)),
     )
 
 
@@ -252,8 +263,6 @@ def _check_resume_config(out_dir: Path, cfg: Config) -> None:
     path = out_dir / "dataset.json"
     if not path.is_file():
         return
-    import json
-
     try:
         old = json.loads(path.read_text(encoding="utf-8")).get("config")
     except (OSError, ValueError, AttributeError):
@@ -387,19 +396,26 @@ def run_render(
     try:
         pending = list(todo)
         while pending and fatal is None:
-            pool = _make_pool(workers, renderer, cfg.render.device, out_dir / "logs")
+            pool = _make_pool(workers, renderer, cfg.render.device, out_dir / "logs", started_dir)
             crashed = graceful = False
             try:
 
                 def on_summary(i: int, summary: dict[str, Any]) -> None:
                     this_run["rendered"].append(i)
                     this_run["images"] += summary["images"]
-                    pid = summary["worker"]["pid"]
-                    if pid not in worker_info:
-                        worker_info[pid] = summary["worker"]
-                        shown = ", ".join(f"{k}={v}" for k, v in worker_info[pid].items())
-                        bar.log(f"worker started: renderer={renderer}, {shown}")
+                    new_worker(summary["worker"])
                     bar.advance(summary["images"])
+
+                def new_worker(winfo: dict[str, Any]) -> None:
+                    if winfo.get("pid") not in worker_info:
+                        worker_info[winfo["pid"]] = winfo
+                        shown = ", ".join(f"{k}={v}" for k, v in winfo.items() if k != "pid")
+                        bar.log(f"worker {winfo['pid']} started: renderer={renderer}, {shown}")
+
+                def poll() -> None:
+                    for path in started_dir.glob("worker-*.json"):
+                        with contextlib.suppress(OSError, ValueError):
+                            new_worker(json.loads(path.read_text(encoding="utf-8")))
 
                 def on_error(i: int, text: str) -> None:
                     failures[i] = f"failed: {text}"
@@ -413,6 +429,7 @@ def run_render(
                     2 * workers,
                     on_summary,
                     on_error,
+                    poll,
                 )
                 graceful = not crashed
             finally:
