@@ -131,7 +131,7 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
     if scene.placement == "rest":
         xy = place_on_ground(rng_obj, radii, scene.spread)
         centres = np.column_stack([xy, np.zeros(count)])
-        rests = [
+        rests: list[RestSpec | None] = [
             RestSpec(u=float(rng_obj.random()), yaw=float(rng_obj.uniform(-math.pi, math.pi)))
             for _ in range(count)
         ]
