@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -265,3 +266,45 @@ def test_python_dash_m_augment(source: Path, tmp_path: Path) -> None:
     res = subprocess.run([*cmd, "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert validate_dataset(out) == []
+
+
+def test_online_dataset_uses_the_same_implementation(
+    source: Path, augmented: dict[int, Path]
+) -> None:
+    """Item i of epoch e == copy e of image i written by the command (qc, seed 11)."""
+    import cv2
+
+    from augment.pipeline import build_pipeline
+    from augment.torch_dataset import AugmentedCoco
+
+    ds = AugmentedCoco(source, build_pipeline(load_pipeline(QC)), seed=11)
+    out = augmented[1]
+    doc = json.loads((out / "annotations.json").read_text())
+    for epoch in (0, 2):
+        ds.set_epoch(epoch)
+        for i in range(len(ds)):
+            s = ds.sample(i)
+            src_id = ds.images[i]["id"]
+            (entry,) = [
+                e
+                for e in doc["images"]
+                if e["augmented_from"] == src_id and e["augment_copy"] == epoch
+            ]
+            written = cv2.cvtColor(cv2.imread(str(out / entry["file_name"])), cv2.COLOR_BGR2RGB)
+            assert np.array_equal(s.image, written)  # PNG level 0 is lossless
+            mine = [
+                {k: v for k, v in a.items() if k not in ("id", "image_id")} for a in s.annotations
+            ]
+            theirs = [
+                {k: v for k, v in a.items() if k not in ("id", "image_id")}
+                for a in doc["annotations"]
+                if a["image_id"] == entry["id"]
+            ]
+            assert mine == theirs
+    if importlib.util.find_spec("torch") is None:
+        with pytest.raises(ImportError, match="needs torch"):
+            ds[0]
+    else:
+        image, target = ds[0]
+        assert tuple(image.shape[1:]) == ds.sample(0).image.shape[:2]
+        assert target["boxes"].shape[1] == 4
