@@ -40,7 +40,7 @@ from render.spec import SceneSpec, scene_filename
 from render.views import SceneRender
 
 SHARD_VERSION = 1
-OWNED_DIRS = ("images", "depth", "scenes", "shards")
+OWNED_DIRS = ("images", "depth", "scenes", "shards", "logs")
 OWNED_FILES = ("annotations.json", "dataset.json")
 TMP_SUFFIX = ".synthcv-tmp"
 _SHARD_NAME = re.compile(r"^(\d{6,})\.json$")
