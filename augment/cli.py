@@ -63,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jpeg-quality", type=int, default=95, help="for JPEG outputs (default 95)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # always exactly one line
+        print(f"synthcv: error: {message}", file=sys.stderr)
         return 2
     c = info["counts"]
     if not args.quiet:

@@ -97,25 +97,26 @@ def test_mask_boxes_and_areas_match_pycocotools(
 
 @st.composite
 def thick_instances(draw: st.DrawFn) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Disjoint blocks of at least 11x11 px with keypoints at least 4 px inside."""
-    h, w = draw(st.integers(36, 64)), draw(st.integers(36, 64))
+    """Disjoint blocks of at least 15x15 px with keypoints at least 6 px inside.
+
+    Keypoints move exactly (float) while masks are resampled nearest-neighbour at
+    every warp (up to ~0.7 px each), and a downscale shrinks the margin: a visible
+    keypoint within a pixel or two of its mask's edge may land just off it. The
+    margin here covers two warps after a 0.5x downscale.
+    """
+    h, w = draw(st.integers(48, 80)), draw(st.integers(48, 80))
     ids = np.zeros((h, w), np.int32)
     k = 0
-    for y0 in range(0, h - 11, 18):
-        for x0 in range(0, w - 11, 18):
+    for y0 in range(0, h - 15, 24):
+        for x0 in range(0, w - 15, 24):
             if draw(st.booleans()):
                 k += 1
-                ids[y0 : y0 + draw(st.integers(11, 17)), x0 : x0 + draw(st.integers(11, 17))] = k
+                ids[y0 : y0 + draw(st.integers(15, 21)), x0 : x0 + draw(st.integers(15, 21))] = k
     anns = annotations_from(ids)
     for a in anns:
         m = coco.decode(a["segmentation"])
         ys, xs = np.nonzero(m)
-        inner = (
-            (ys >= ys.min() + 4)
-            & (ys <= ys.max() - 4)
-            & (xs >= xs.min() + 4)
-            & (xs <= xs.max() - 4)
-        )
+        inner = (ys >= ys.min() + 6) & (ys <= ys.max() - 6) & (xs >= xs.min() + 6) & (xs <= xs.max() - 6)
         pick = draw(st.lists(st.integers(0, int(inner.sum()) - 1), min_size=1, max_size=3))
         pts = [(float(xs[inner][i]), float(ys[inner][i]), 2) for i in pick]
         a["keypoints"] = [v for p in pts for v in p]
@@ -129,7 +130,7 @@ KEYPOINT_SAFE = [g for g in GEOMETRIC if "ElasticTransform" not in g]
 @FAST
 @given(
     sample=thick_instances(),
-    picks=st.lists(st.sampled_from(KEYPOINT_SAFE), min_size=1, max_size=3),
+    picks=st.lists(st.sampled_from(KEYPOINT_SAFE), min_size=1, max_size=2),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_visible_keypoints_stay_on_their_mask(sample: Any, picks: list[Any], seed: int) -> None:

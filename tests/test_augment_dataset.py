@@ -233,7 +233,7 @@ def test_unknown_transform_fails_before_touching_out(
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith(
-        f"error: {bad}: transforms[1]: unknown transform 'MotionBlurr'; did you mean MotionBlur"
+        f"synthcv: error: {bad}: transforms[1]: unknown transform 'MotionBlurr'; did you mean MotionBlur"
     )
     assert err.count("\n") == 1
     assert not (tmp_path / "out").exists()
@@ -308,3 +308,14 @@ def test_online_dataset_uses_the_same_implementation(
         image, target = ds[0]
         assert tuple(image.shape[1:]) == ds.sample(0).image.shape[:2]
         assert target["boxes"].shape[1] == 4
+
+
+def test_synthcv_augment_subcommand(source: Path, tmp_path: Path, capsys: Any) -> None:
+    from render.cli import main
+
+    out = tmp_path / "out"
+    argv = ["augment", str(source), "--pipeline", str(QC), "--out", str(out), "--copies", "2"]
+    assert main([*argv, "--no-progress"]) == 0
+    assert validate_dataset(out) == []
+    assert main([*argv, "--no-progress"]) == 2
+    assert capsys.readouterr().err.startswith("synthcv: error: --out ")
