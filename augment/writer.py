@@ -47,6 +47,7 @@ class WriteOptions:
     """Everything a worker needs besides the pipeline (picklable)."""
 
     out: Path
+    source: Path
     copies: int
     seed: int
     keep_originals: bool
@@ -115,6 +116,9 @@ def process_image(
     if opts.keep_originals:
         name = output_name(entry["file_name"], None)
         writes.append(io.submit(_copy_file, path, opts.out / name))
+        depth = entry.get("depth_file")
+        if isinstance(depth, str) and (opts.source / depth).is_file():
+            writes.append(io.submit(_copy_file, opts.source / depth, opts.out / depth))
         images.append({**entry, "file_name": name})
         out_anns.extend(anns)
     dropped = 0
@@ -140,6 +144,8 @@ def process_image(
         img_entry["augment_copy"] = c
         if res.geometry_changed:
             img_entry.pop("camera_K", None)
+        if "depth_file" in img_entry:  # depth maps are not augmented
+            img_entry["depth_file"] = None
         images.append(img_entry)
         for a in res.annotations:
             a["id"] = (c + 1) * opts.ann_stride + int(a["id"])
@@ -292,6 +298,7 @@ def augment_dataset(
         keypoint_center = _source_keypoint_center(source)
     opts = WriteOptions(
         out=out,
+        source=source,
         copies=copies,
         seed=seed,
         keep_originals=keep_originals,

@@ -135,8 +135,11 @@ def test_keep_originals_and_third_party_layout(tmp_path: Path) -> None:
         tmp_path / "coco", np.random.default_rng(5), n_images=2, ext=".jpg", first_id=397133
     )
     doc = json.loads((src / "annotations.json").read_text())
+    (src / "depth").mkdir()
     for img in doc["images"]:
         img["file_name"] = img["file_name"].removeprefix("images/")
+        img["depth_file"] = f"depth/{img['id']}.png"
+        (src / img["depth_file"]).write_bytes(b"depth")
     (src / "annotations.json").write_text(json.dumps(doc))
     out = tmp_path / "out"
     assert (
@@ -162,6 +165,9 @@ def test_keep_originals_and_third_party_layout(tmp_path: Path) -> None:
     assert (out / "images" / "397133.jpg").read_bytes() == (
         src / "images" / "397133.jpg"
     ).read_bytes()
+    assert (out / "depth" / "397133.png").read_bytes() == b"depth"
+    assert res["images"][0]["depth_file"] == "depth/397133.png"
+    assert res["images"][1]["depth_file"] is None
     assert validate_dataset(out) == []
 
 
