@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from augment.dataset_io import read_image  # noqa: E402
 from augment.pipeline import build_pipeline, load_pipeline  # noqa: E402
 from augment.writer import augment_dataset  # noqa: E402
 from render import coco  # noqa: E402
@@ -45,7 +46,7 @@ def plain_loop(spec_path: Path, src: Path, copies: int) -> tuple[float, float]:
     doc = json.loads((src / "annotations.json").read_text())
     data = []
     for img in doc["images"]:
-        image = cv2.cvtColor(cv2.imread(str(src / img["file_name"])), cv2.COLOR_BGR2RGB)
+        image = read_image(src / img["file_name"], img["width"], img["height"])
         rles = [a["segmentation"] for a in doc["annotations"] if a["image_id"] == img["id"]]
         data.append((image, np.stack([coco.decode(r) for r in rles]).astype(np.uint8)))
     t, c = time.perf_counter(), time.process_time()

@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from augment.dataset_io import read_image  # noqa: E402
 from augment.pipeline import load_pipeline  # noqa: E402
 from augment.writer import augment_dataset  # noqa: E402
 from render import coco  # noqa: E402
@@ -96,7 +97,7 @@ def tile(
     cats: dict[int, Any],
     size: tuple[int, int],
 ) -> np.ndarray:
-    image = cv2.cvtColor(cv2.imread(str(root / img["file_name"])), cv2.COLOR_BGR2RGB)
+    image = read_image(root / img["file_name"], img["width"], img["height"])
     drawn = overlay(image, anns, cats)
     th, tw = size
     scale = min(th / drawn.shape[0], tw / drawn.shape[1])

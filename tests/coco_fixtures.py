@@ -120,13 +120,13 @@ def make_scene(
         ids[m] = k
     img = cv2.GaussianBlur(np.clip(img, 0, 255).astype(np.uint8), (3, 3), 0)
     instances: list[dict[str, Any]] = []
-    for k, (cat, _, kps) in enumerate(shapes, start=1):
+    for k, (cat, _, person_kps) in enumerate(shapes, start=1):
         mask = ids == k
         if mask.sum() < 4:
             continue
         inst: dict[str, Any] = {"category_id": cat, "mask": mask}
-        if kps is not None:
-            xy = np.clip(kps.round(), [0, 0], [w - 1, h - 1])
+        if person_kps is not None:
+            xy = np.clip(person_kps.round(), [0, 0], [w - 1, h - 1])
             on = mask[xy[:, 1].astype(int), xy[:, 0].astype(int)]
             inst["keypoints"] = np.column_stack([xy, np.where(on, 2, 1)])
         instances.append(inst)
@@ -165,7 +165,8 @@ def write_coco(
     """Write a fake COCO dataset to ``root`` (``annotations.json`` + ``images/``)
     and return ``root``. Image ids start at ``first_id``; annotation ids at 1."""
     (root / "images").mkdir(parents=True, exist_ok=True)
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     for n in range(n_images):
         img, insts = make_scene(rng, height, width, person=person)
         iid = first_id + n

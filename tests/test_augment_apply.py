@@ -116,7 +116,12 @@ def thick_instances(draw: st.DrawFn) -> tuple[np.ndarray, list[dict[str, Any]]]:
     for a in anns:
         m = coco.decode(a["segmentation"])
         ys, xs = np.nonzero(m)
-        inner = (ys >= ys.min() + 6) & (ys <= ys.max() - 6) & (xs >= xs.min() + 6) & (xs <= xs.max() - 6)
+        inner = (
+            (ys >= ys.min() + 6)
+            & (ys <= ys.max() - 6)
+            & (xs >= xs.min() + 6)
+            & (xs <= xs.max() - 6)
+        )
         pick = draw(st.lists(st.integers(0, int(inner.sum()) - 1), min_size=1, max_size=3))
         pts = [(float(xs[inner][i]), float(ys[inner][i]), 2) for i in pick]
         a["keypoints"] = [v for p in pts for v in p]
