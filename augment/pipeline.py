@@ -300,12 +300,18 @@ def pack_masks(masks: np.ndarray) -> np.ndarray:
 
 
 def unpack_masks(planes: np.ndarray, count: int) -> np.ndarray:
-    """Inverse of :func:`pack_masks`: (H, W, C) uint8 -> (count, H, W) 0/1 uint8."""
-    out = np.empty((count, planes.shape[0], planes.shape[1]), np.uint8)
+    """Inverse of :func:`pack_masks`: (H, W, C) uint8 -> (count, H, W) 0/1 uint8.
+
+    The result is a view whose memory is column-major per mask (pycocotools'
+    order), so RLE encoding needs no transposing copy: the transpose happens here,
+    fused with the unpacking.
+    """
+    h, w = planes.shape[:2]
+    out = np.empty((count, w, h), np.uint8)
     for k in range(count):
         plane = planes[:, :, k // 8]
-        np.bitwise_and(plane >> np.uint8(k % 8), np.uint8(1), out=out[k])
-    return out
+        np.bitwise_and(plane.T >> np.uint8(k % 8), np.uint8(1), out=out[k])
+    return out.transpose(0, 2, 1)
 
 
 def reseed(pipeline: Pipeline, seed: np.random.SeedSequence) -> None:
