@@ -153,18 +153,15 @@ def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
         next((tmp_path / "out" / "scenes").glob("*.json")).read_text()
     )
     anns = {a["instance_id"]: a for a in data["annotations"]}
-    visible = spec.meta["visible_pixels"] if "visible_pixels" in spec.meta else {}
+    visible = spec.meta["visible_pixels"]["0"]  # view 0: {instance_id: own + descendant pixels}
     defects = [o for o in spec.objects if o.parent_id is not None]
     assert defects
     for o in defects:
-        seen = (
-            visible.get(str(o.instance_id), visible.get(o.instance_id, 0))
-            if isinstance(visible, dict)
-            else 0
-        )
+        seen = visible.get(str(o.instance_id), 0)
         if o.instance_id not in anns:
-            assert seen < o.attributes.get("min_pixels", 1)
+            assert seen < o.attributes.get("min_pixels", 1)  # too small: kept in the spec only
             continue
+        assert seen >= o.attributes.get("min_pixels", 1)
         mask = coco.decode(anns[o.instance_id]["segmentation"])
         parent = coco.decode(anns[o.parent_id]["segmentation"])
-        assert mask.any() and not (mask & ~parent).any()
+        assert mask.sum() == seen and not (mask & ~parent).any()
