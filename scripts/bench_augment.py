@@ -5,7 +5,8 @@ default) on the same decoded images and instance masks already in memory: no
 reading, no RLE, no writing, no bookkeeping. Ours is the whole
 :func:`augment.writer.augment_dataset` run, reading PNGs and COCO RLE and writing
 PNGs, RLE and ``annotations.json`` (pool start-up included for ``--workers 2``).
-Each timing is the best of ``--repeats`` runs (the machine may be shared);
+Each timing is the best of ``--repeats`` interleaved runs (medians reported too;
+the machine may be shared; ``load_average_1min`` tells);
 compare the ratios, taken within one run, not absolute numbers across machines.
 
 Usage: ``python scripts/bench_augment.py [--images 48] [--copies 2] [--size 512]``
@@ -18,6 +19,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -124,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         "ours_2_workers_images_per_s": round(rate["ours_2"], 2),
         "ratio_1_worker": round(rate["ours_1"] / rate["plain"], 3),
         "ratio_2_workers": round(rate["ours_2"] / rate["plain"], 3),
+        "median_ratio_1_worker": round(
+            statistics.median(times["plain"]) / statistics.median(times["ours_1"]), 3
+        ),
+        "median_ratio_2_workers": round(
+            statistics.median(times["plain"]) / statistics.median(times["ours_2"]), 3
+        ),
         "targets": {"ratio_1_worker": 0.8, "ratio_2_workers": 1.6},
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpu_ms_per_image": {
