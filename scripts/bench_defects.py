@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         for o in spec.objects:
             g = o.geometry
             key = json.dumps([g.generator, g.params], sort_keys=True)
-            if g.kind == "procedural" and key not in seen:
+            if g.kind == "procedural" and g.generator and key not in seen:
                 seen.add(key)
                 build(g.generator, g.params)
     t_geometry = time.perf_counter() - t0

@@ -18,9 +18,10 @@ while each scene still depends only on (seed, scene index).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import yaml
@@ -29,7 +30,7 @@ from render import camera as cam_math
 from render.config import PROJECT_ROOT, Config
 from render.errors import ConfigError
 from render.families.common import aim_neg_z, integer, kelvin_to_rgb, render_spec, uniform
-from render.families.defects_config import DefectsScene, ProductChoice
+from render.families.defects_config import DefectsScene, DefectType, ProductChoice
 from render.geometry.assemblies import MIN_OFFSET, base_mesh
 from render.geometry.products import INTEGER_PARAMS, PARAM_SPACE
 from render.geometry.props import support_height
@@ -178,7 +179,7 @@ def _rotation(pose: str, yaw: float) -> tuple[list[float], np.ndarray, np.ndarra
 def _defect_params(
     sc: DefectsScene, kind: str, extent: float, rng: np.random.Generator, min_width: float
 ) -> dict[str, Any]:
-    d = sc.defects[kind]
+    d = sc.defects[cast(DefectType, kind)]
     cap = 0.8 * extent if kind in ("scratch", "crack") else 0.4 * extent
     size = min(uniform(rng, d.size_mm) / 1000, cap)
     return {
@@ -206,9 +207,8 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
     cam = sc.camera
     focal = uniform(r_cam, cam.focal_length_mm)
     fov = uniform(r_cam, cam.field_of_view_mm) / 1000
-    distance = float(
-        np.clip(fov * focal / cam.sensor_width_mm, *(x / 1000 for x in cam.working_distance_mm))
-    )
+    wd_lo, wd_hi = (x / 1000 for x in cam.working_distance_mm)
+    distance = min(max(fov * focal / cam.sensor_width_mm, wd_lo), wd_hi)
     fov = distance * cam.sensor_width_mm / focal
     kinds = [k for k, w in cam.views.items() if w > 0]
     min_elev = (
@@ -359,7 +359,7 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
     )
 
 
-def _weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
+def _weighted(rng: np.random.Generator, weights: Mapping[Any, float]) -> str:
     names = [k for k, w in weights.items() if w > 0]
     w = np.array([weights[k] for k in names], dtype=np.float64)
     return names[int(rng.choice(len(names), p=w / w.sum()))]
@@ -484,7 +484,7 @@ def _camera(
     k = cam_math.intrinsics(focal, cam.sensor_width_mm, width, height)
     poses = []
     for _ in range(views):
-        kind = _weighted(rng, dict(cam.views))
+        kind = _weighted(rng, cam.views)
         if kind == "top_down":
             elev = 90.0 - uniform(rng, (0.0, cam.top_down_tilt_deg))
         else:

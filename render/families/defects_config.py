@@ -21,6 +21,21 @@ ProductFamily = Literal[
     "plate", "tile", "can", "bottle", "gear", "washer", "hex_nut", "pcb", "mesh"
 ]
 DefectType = Literal["scratch", "dent", "crack", "stain", "chip"]
+ViewKind = Literal["top_down", "oblique"]
+LightPreset = Literal["ring", "dome", "raking", "back"]
+BackgroundKind = Literal["conveyor", "table", "tray"]
+
+
+def _views() -> dict[ViewKind, float]:
+    return {"top_down": 1.0, "oblique": 1.0}
+
+
+def _presets() -> dict[LightPreset, float]:
+    return {"ring": 1.0, "dome": 1.0, "raking": 1.0, "back": 0.3}
+
+
+def _kinds() -> dict[BackgroundKind, float]:
+    return {"conveyor": 1.0, "table": 1.0, "tray": 0.5}
 
 
 class ProductChoice(Model):
@@ -75,7 +90,7 @@ class DefectConfig(Model):
     )
 
 
-def _defects() -> dict[str, DefectConfig]:
+def _defects() -> dict[DefectType, DefectConfig]:
     return {
         "scratch": DefectConfig(
             category="scratch", size_mm=(10.0, 40.0), materials=["scratch_groove"]
@@ -101,9 +116,7 @@ class InspectionCamera(Model):
     working_distance_mm: FloatRange = Field(
         (60.0, 1500.0), description="allowed lens-to-part distance"
     )
-    views: dict[Literal["top_down", "oblique"], float] = Field(
-        default_factory=lambda: {"top_down": 1.0, "oblique": 1.0}, description="view kind -> weight"
-    )
+    views: dict[ViewKind, float] = Field(default_factory=_views, description="view kind -> weight")
     top_down_tilt_deg: float = Field(4.0, ge=0, le=20)
     oblique_elevation_deg: FloatRange = (45.0, 70.0)
     defocus_probability: float = Field(0.2, ge=0, le=1)
@@ -123,9 +136,7 @@ class InspectionCamera(Model):
 class LightingConfig(Model):
     """Light presets (weights) and their power; ``ambient`` is the world light."""
 
-    presets: dict[Literal["ring", "dome", "raking", "back"], float] = Field(
-        default_factory=lambda: {"ring": 1.0, "dome": 1.0, "raking": 1.0, "back": 0.3}
-    )
+    presets: dict[LightPreset, float] = Field(default_factory=_presets)
     ring_power_w: FloatRange = (0.08, 0.2)
     dome_power_w: FloatRange = (1.0, 2.5)
     raking_power_w: FloatRange = (1.5, 3.5)
@@ -138,9 +149,7 @@ class LightingConfig(Model):
 class BackgroundConfig(Model):
     """Backgrounds (weights) and their material presets."""
 
-    kinds: dict[Literal["conveyor", "table", "tray"], float] = Field(
-        default_factory=lambda: {"conveyor": 1.0, "table": 1.0, "tray": 0.5}
-    )
+    kinds: dict[BackgroundKind, float] = Field(default_factory=_kinds)
     conveyor_materials: list[str] = Field(default_factory=lambda: ["rubber_belt", "pvc_belt_green"])
     table_materials: list[str] = Field(
         default_factory=lambda: ["esd_mat", "steel_table", "painted_steel"]

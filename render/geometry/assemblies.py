@@ -59,7 +59,7 @@ def load_user_mesh(params: dict[str, Any]) -> Mesh:
 
     path = params["path"]
     try:
-        loaded = trimesh.load(path, force="mesh")
+        loaded: Any = trimesh.load(path, force="mesh")
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load product mesh {path!r}: {exc}") from None
     v = np.asarray(loaded.vertices, dtype=np.float64) * float(params.get("unit_scale", 1.0))
