@@ -3,9 +3,10 @@
 Rows are source images; columns the original and one augmented copy per preset.
 Overlays: instance masks (filled, outlined), boxes, keypoints with the skeleton
 (``left_*`` points cyan, ``right_*`` magenta, so a flip that forgets ``flip_idx``
-shows up as swapped colours). Uses ``--source DIR`` if given, else
-``out/demo`` when it holds a dataset, else a synthetic fixture
-(``tests/coco_fixtures.py``).
+shows up as swapped colours). Rows come from ``--source DIR`` if given, else
+``out/demo`` when it holds a dataset, followed by ``--fixture-rows`` rows of the
+synthetic fixture (``tests/coco_fixtures.py``: a keypointed person); without a
+real dataset all rows are fixture rows.
 
 Usage: ``python scripts/contact_sheet_augment.py [--out docs/images/augment_sheet.png]``
 """
@@ -111,41 +112,55 @@ def tile(
     return canvas
 
 
+def sheet_rows(
+    source: Path, tmp: Path, presets: list[str], n_rows: int, seed: int, size: tuple[int, int]
+) -> list[np.ndarray]:
+    """Augment ``source`` with each preset (1 copy) and draw ``n_rows`` rows."""
+    outs = {}
+    for name in presets:
+        outs[name] = tmp / name
+        spec = load_pipeline(ROOT / "configs" / "augment" / f"{name}.yaml")
+        augment_dataset(source, spec, outs[name], copies=1, seed=seed, progress=False)
+    doc, by_image = load(source)
+    cats = {c["id"]: c for c in doc["categories"]}
+    aug = {name: load(outs[name]) for name in presets}
+    rows = []
+    for img in doc["images"][:n_rows]:
+        cells = [tile(source, img, by_image[img["id"]], cats, size)]
+        for name in presets:
+            adoc, aby = aug[name]
+            (out_img,) = [i for i in adoc["images"] if i.get("augmented_from") == img["id"]]
+            cells.append(tile(outs[name], out_img, aby[out_img["id"]], cats, size))
+        rows.append(np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0))) for c in cells], axis=1))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "augment_sheet.png")
     parser.add_argument("--rows", type=int, default=4)
+    parser.add_argument(
+        "--fixture-rows", type=int, default=2, help="fixture rows after a real source"
+    )
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args(argv)
 
     presets = ["qc", "street"]
+    size = (240, 320)
+    rows: list[np.ndarray] = []
     with tempfile.TemporaryDirectory() as tmp:
+        sources: list[tuple[Path, int]] = []
         source = args.source
         if source is None and (ROOT / "out" / "demo" / "annotations.json").is_file():
             source = ROOT / "out" / "demo"
-        if source is None:
-            source = write_coco(Path(tmp) / "src", np.random.default_rng(args.seed), n_images=args.rows,
-                                height=240, width=320)  # fmt: skip
-        outs = {}
-        for name in presets:
-            outs[name] = Path(tmp) / name
-            spec = load_pipeline(ROOT / "configs" / "augment" / f"{name}.yaml")
-            augment_dataset(source, spec, outs[name], copies=1, seed=args.seed, progress=False)
-        doc, by_image = load(source)
-        cats = {c["id"]: c for c in doc["categories"]}
-        aug = {name: load(outs[name]) for name in presets}
-        size = (240, 320)
-        rows = []
-        for img in doc["images"][: args.rows]:
-            cells = [tile(source, img, by_image[img["id"]], cats, size)]
-            for name in presets:
-                adoc, aby = aug[name]
-                (out_img,) = [i for i in adoc["images"] if i.get("augmented_from") == img["id"]]
-                cells.append(tile(outs[name], out_img, aby[out_img["id"]], cats, size))
-            rows.append(
-                np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0))) for c in cells], axis=1)
-            )
+        if source is not None:  # a real render, then fixture rows for keypoints and flips
+            sources.append((source, args.rows - args.fixture_rows))
+        fixture = write_coco(Path(tmp) / "src", np.random.default_rng(args.seed),
+                             n_images=args.rows, height=240, width=320)  # fmt: skip
+        sources.append((fixture, args.rows if source is None else args.fixture_rows))
+        for k, (src, n_rows) in enumerate(sources):
+            rows.extend(sheet_rows(src, Path(tmp) / f"aug{k}", presets, n_rows, args.seed, size))
     header = np.full((28, rows[0].shape[1], 3), 16, np.uint8)
     for k, label in enumerate(["original", "qc.yaml", "street.yaml"]):
         cv2.putText(
