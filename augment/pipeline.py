@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,12 +264,8 @@ def _preorder(t: Any) -> list[Any]:
     return out
 
 
-def build_pipeline(spec: PipelineSpec) -> Pipeline:
-    """Instantiate the transforms inside our ``Compose``."""
-    transforms = [
-        _instantiate(d, f"transforms[{i}]", spec.source) for i, d in enumerate(spec.transforms)
-    ]
-    compose = A.Compose(
+def _compose(transforms: list[Any]) -> Any:
+    return A.Compose(
         transforms,
         bbox_params=A.BboxParams(format="coco", label_fields=["bbox_ids"], clip=True),
         keypoint_params=A.KeypointParams(
@@ -277,6 +274,16 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
         mask_interpolation=cv2.INTER_NEAREST,
         seed=0,
     )
+
+
+def build_pipeline(spec: PipelineSpec) -> Pipeline:
+    """Instantiate the transforms inside our ``Compose``."""
+    transforms = [
+        _instantiate(d, f"transforms[{i}]", spec.source) for i, d in enumerate(spec.transforms)
+    ]
+    with warnings.catch_warnings():  # photometric-only pipelines: boxes pass through as is
+        warnings.filterwarnings("ignore", message="Got processor for", category=UserWarning)
+        compose = _compose(transforms)
     nodes = tuple(_preorder(compose))
     dual = [n for n in nodes if isinstance(n, A.DualTransform)]
     bit_packed = all(
