@@ -207,6 +207,39 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
     cam = sc.camera
     focal = uniform(r_cam, cam.focal_length_mm)
     fov = uniform(r_cam, cam.field_of_view_mm) / 1000
+
+    r_bg = stream(cfg.seed, scene_index, "background")
+    r_mat = stream(cfg.seed, scene_index, "materials")
+    r_light = stream(cfg.seed, scene_index, "lights")
+    preset = _weighted(r_light, sc.lighting.presets)
+    bg_kind = "table" if preset == "back" else _weighted(r_bg, sc.background.kinds)
+
+    # 1) products, then an arrangement (the area grows until they all fit)
+    r_prod = stream(cfg.seed, scene_index, "products")
+    r_def = stream(cfg.seed, scene_index, "defects")
+    weights = np.array([p.weight for p in sc.products])
+    items = []
+    for _ in range(integer(r_prod, sc.products_per_image)):
+        choice = sc.products[int(r_prod.choice(len(sc.products), p=weights / weights.sum()))]
+        product = _product_params(choice, r_prod)
+        rot_euler, rot, facing = _rotation(choice.pose, uniform(r_prod, (0.0, 2 * math.pi)))
+        verts = base_mesh(product).vertices @ rot.T
+        lo, hi = verts.min(0), verts.max(0)
+        items.append((choice, product, rot_euler, facing, lo, hi))
+    spots, area = _arrange(
+        [float(np.linalg.norm(h[:2] - lo[:2]) / 2) for *_, lo, h in items],
+        [float(h[2] - lo[2]) for *_, lo, h in items],
+        0.4 * fov,
+        0.5 * cam.field_of_view_mm[1] / 1000,
+        bg_kind == "tray",
+        sc.allow_overlap,
+        r_prod,
+    )
+
+    # 2) the camera frames the arrangement; the narrowest decal follows from it
+    centre = np.mean([xy for xy, _, _ in spots], axis=0)
+    reach = max(float(np.linalg.norm(xy - centre)) + r for xy, r, _ in spots)
+    fov = min(max(fov, 2.3 * reach), 1.2 * cam.field_of_view_mm[1] / 1000)  # may crop a product
     wd_lo, wd_hi = (x / 1000 for x in cam.working_distance_mm)
     distance = min(max(fov * focal / cam.sensor_width_mm, wd_lo), wd_hi)
     fov = distance * cam.sensor_width_mm / focal
@@ -214,42 +247,21 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
     min_elev = (
         90.0 - cam.top_down_tilt_deg if kinds == ["top_down"] else cam.oblique_elevation_deg[0]
     )
-    # narrowest decal: min_width_px at the farthest point (+25%) of the most oblique view
+    # min_width_px at the farthest point (+25 %) of the most oblique view
     min_width = sc.min_defect_width_px * 1.25 * fov / width / math.sin(math.radians(min_elev))
+    objects, support = _background(sc, bg_kind, fov, area, preset, presets, r_bg, r_mat)
 
-    r_bg = stream(cfg.seed, scene_index, "background")
-    r_mat = stream(cfg.seed, scene_index, "materials")
-    r_light = stream(cfg.seed, scene_index, "lights")
-    preset = _weighted(r_light, sc.lighting.presets)
-    bg_kind = "table" if preset == "back" else _weighted(r_bg, sc.background.kinds)
-    objects, support = _background(sc, bg_kind, fov, preset, presets, r_bg, r_mat)
-    # half extents (x, y) of the area product centres + radii must stay in
-    area = (0.5 * fov, 0.4 * fov) if bg_kind == "tray" else (0.4 * fov, 0.4 * fov)
-
-    r_prod = stream(cfg.seed, scene_index, "products")
-    r_def = stream(cfg.seed, scene_index, "defects")
-    n_products = integer(r_prod, sc.products_per_image)
-    weights = np.array([p.weight for p in sc.products])
-    placed: list[tuple[np.ndarray, float, float]] = []  # centre xy, radius, top z
+    # 3) defects and objects
     next_id = 1
-    for j in range(n_products):
-        choice = sc.products[int(r_prod.choice(len(sc.products), p=weights / weights.sum()))]
-        product = _product_params(choice, r_prod)
-        rot_euler, rot, facing = _rotation(choice.pose, uniform(r_prod, (0.0, 2 * math.pi)))
-        verts = base_mesh(product).vertices @ rot.T
-        lo, hi = verts.min(0), verts.max(0)
-        radius = float(np.linalg.norm(hi[:2] - lo[:2]) / 2)
-        half = np.array(area) - radius
-        if (half <= 0).any():  # too big for the tray / view: centre it
-            half = np.zeros(2)
-        spot = _place(placed, radius, half, sc.allow_overlap, r_prod)
+    for j, ((choice, product, rot_euler, facing, lo, hi), spot) in enumerate(
+        zip(items, spots + [None] * (len(items) - len(spots)), strict=True)
+    ):
         if spot is None:
             continue
-        xy, z0 = spot
-        z0 = max(z0, support)
+        xy, _, z0 = spot
+        z0 += support
         centre_off = (lo[:2] + hi[:2]) / 2
         location = [float(xy[0] - centre_off[0]), float(xy[1] - centre_off[1]), float(z0 - lo[2])]
-        placed.append((xy, radius, z0 + float(hi[2] - lo[2])))
         extent = float(np.sort(hi - lo)[1])  # middle dimension: the visible face's smaller side
         good = is_good(sc, cfg.seed, scene_index, j, r_def)
         n_def = 0 if good else integer(r_def, sc.defects_per_product)
@@ -334,9 +346,7 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
             )
             next_id += 1
 
-    target = np.array([0.0, 0.0, support])
-    if placed:
-        target[:2] = np.mean([p[0] for p in placed], axis=0)
+    target = np.array([centre[0], centre[1], support])
     camera = _camera(sc, width, height, focal, distance, target, r_cam, cfg.render.views_per_scene)
     lights, world = _lights(sc, preset, distance, target, r_light)
     return SceneSpec(
@@ -365,6 +375,41 @@ def _weighted(rng: np.random.Generator, weights: Mapping[Any, float]) -> str:
     return names[int(rng.choice(len(names), p=w / w.sum()))]
 
 
+def _arrange(
+    radii: list[float],
+    heights: list[float],
+    scale: float,
+    max_scale: float,
+    tray: bool,
+    overlap: bool,
+    rng: np.random.Generator,
+) -> tuple[list[tuple[np.ndarray, float, float]], tuple[float, float]]:
+    """Footprint centres for products of the given radii (metres), all inside a
+    rectangle of half extents ``area`` (``scale`` x ``scale``, wider for trays).
+    The area grows by 25 % up to ``max_scale`` until every product fits; then the
+    products that do not fit are left out (the first one always fits, centred).
+    Returns [(xy, radius, resting z above the support)] for the placed prefix, area."""
+    placed: list[tuple[np.ndarray, float, float]] = []
+    area = (scale, scale)
+    scale = min(scale, max_scale)
+    for _ in range(8):
+        area = (1.25 * scale, scale) if tray else (scale, scale)
+        attempt: list[tuple[np.ndarray, float, float]] = []
+        stacked: list[tuple[np.ndarray, float, float]] = []
+        for r, h in zip(radii, heights, strict=True):
+            spot = _place(stacked, r, np.maximum(np.array(area) - r, 0.0), overlap, rng)
+            if spot is None:
+                break
+            attempt.append((spot[0], r, spot[1]))
+            stacked.append((spot[0], r, spot[1] + h))
+        if len(attempt) > len(placed):
+            placed = attempt
+        if len(placed) == len(radii) or scale >= max_scale:
+            break
+        scale = min(1.25 * scale, max_scale)
+    return placed, area
+
+
 def _place(
     placed: list[tuple[np.ndarray, float, float]],
     radius: float,
@@ -388,6 +433,7 @@ def _background(
     sc: DefectsScene,
     kind: str,
     fov: float,
+    area: tuple[float, float],
     preset: str,
     presets: dict[str, dict[str, Any]],
     rng: np.random.Generator,
@@ -395,12 +441,12 @@ def _background(
 ) -> tuple[list[ObjectSpec], float]:
     """Prop objects (instance 0) and the height products rest at."""
     bg = sc.background
-    size = 3.5 * fov
+    size = 3.5 * max(fov, 2 * area[0])
     if kind == "conveyor":
         ribs = rng.random() < bg.rib_probability
         params = {
             "length": size,
-            "width": 1.6 * fov,
+            "width": max(1.6 * fov, 2 * area[1] + 0.02),
             "rib_height": 0.0015 if ribs else 0.0,
             "rib_spacing": uniform(rng, (0.015, 0.03)),
         }
@@ -425,7 +471,13 @@ def _background(
         ]
         return objs, support_height("conveyor", params)
     if kind == "tray":
-        params = {"length": 1.1 * fov, "width": 0.9 * fov, "depth": 0.03, "wall": 0.004}
+        # the tray's inside holds the products' area (half extents ``area``)
+        params = {
+            "length": 2 * area[0] + 0.01,
+            "width": 2 * area[1] + 0.01,
+            "depth": 0.03,
+            "wall": 0.004,
+        }
         mat = sample_material(presets, str(r_mat.choice(bg.tray_materials)), r_mat)
         floor = ObjectSpec(
             name="floor",
