@@ -385,3 +385,26 @@ def test_pack_roundtrip_and_eligibility() -> None:
     assert not pipeline_of([{"CoarseDropout": {"fill_mask": 0}}]).bit_packed
     assert not pipeline_of([{"Affine": {"fill_mask": 1}}]).bit_packed
     assert not pipeline_of([{"Morphological": {}}]).bit_packed
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        {"CoarseDropout": {"fill_mask": 0, "p": 1.0}},
+        {"GridDropout": {"fill_mask": 0, "p": 1.0}},
+        {"Affine": {"rotate": [-40, 40], "p": 1.0}},
+    ],
+)
+def test_prepared_sample_is_not_modified_by_a_copy(transform: dict[str, Any]) -> None:
+    image, insts = make_scene(np.random.default_rng(2), 48, 64)
+    anns = []
+    for i, inst in enumerate(insts, start=1):
+        rle = coco.encode(inst["mask"])
+        anns.append({"id": i, "category_id": inst["category_id"], "segmentation": rle,
+                     "bbox": coco.bbox(rle), "area": coco.area(rle)})  # fmt: skip
+    prep = prepare_sample(anns, 48, 64)
+    masks, image_before = prep.masks.copy(), image.copy()
+    pl = pipeline_of([transform])
+    for copy in range(3):
+        augment_sample(image, prep, pl, sample_seed(0, 0, copy), flip_idx={})
+    assert np.array_equal(prep.masks, masks) and np.array_equal(image, image_before)
