@@ -11,6 +11,8 @@ import pytest
 from render.config import load_config, validate_config
 from render.errors import ConfigError
 from render.families import defects as fam
+from render.families.common import euler_xyz_to_matrix
+from render.geometry.assemblies import base_mesh
 from render.seeding import stream
 from render.spec import SceneSpec
 
@@ -165,3 +167,40 @@ def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
         mask = coco.decode(anns[o.instance_id]["segmentation"])
         parent = coco.decode(anns[o.parent_id]["segmentation"])
         assert mask.sum() == seen and not (mask & ~parent).any()
+
+
+def test_arrangement_respects_overlap_setting() -> None:
+    rng = np.random.default_rng(0)
+    radii, heights = [0.03, 0.03, 0.03], [0.01, 0.01, 0.01]
+    spots, area = fam._arrange(radii, heights, 0.05, 0.2, False, False, rng)
+    assert len(spots) == 3
+    for i, (a, ra, za) in enumerate(spots):
+        assert za == 0.0 and np.all(np.abs(a) + ra <= np.array(area) + 1e-9)
+        for b, rb, _ in spots[i + 1 :]:
+            assert np.linalg.norm(a - b) >= ra + rb
+    # crowded and allowed to overlap: some product rests on another one
+    stacked = [
+        fam._arrange(radii, heights, 0.05, 0.05, False, True, np.random.default_rng(s))[0]
+        for s in range(10)
+    ]
+    assert any(z > 0 for spots in stacked for _, _, z in spots)
+
+
+def test_products_stay_inside_the_tray(cfg) -> None:
+    seen = 0
+    for i in range(60):
+        spec = fam.sample_defects(cfg, i)
+        if spec.meta["background"] != "tray":
+            continue
+        tray = next(o for o in spec.objects if o.name == "tray").geometry.params
+        for o in spec.objects:
+            if o.instance_id and o.parent_id is None:
+                v = (
+                    base_mesh(o.geometry.params["product"]).vertices
+                    @ euler_xyz_to_matrix(o.rotation_euler).T
+                )
+                v = v + np.array(o.location)
+                assert np.abs(v[:, 0]).max() <= tray["length"] / 2 + 1e-6
+                assert np.abs(v[:, 1]).max() <= tray["width"] / 2 + 1e-6
+                seen += 1
+    assert seen > 0
