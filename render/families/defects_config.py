@@ -15,7 +15,6 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from render.cfgtypes import FloatRange, IntRange, Model
-from render.geometry.products import PARAM_SPACE
 
 ProductFamily = Literal[
     "plate", "tile", "can", "bottle", "gear", "washer", "hex_nut", "pcb", "mesh"
@@ -64,6 +63,10 @@ class ProductChoice(Model):
     def _check(self) -> ProductChoice:
         if (self.family == "mesh") != (self.mesh is not None):
             raise ValueError("mesh: set it exactly when family is 'mesh'")
+        # Imported here: products pulls in scipy.sparse (~1 s), and every CLI call and
+        # spawned worker imports this config module.
+        from render.geometry.products import PARAM_SPACE
+
         space = PARAM_SPACE.get(self.family, {})
         for key in self.params:
             if key not in space:
