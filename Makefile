@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv demo demo-generic test test-fast lint bench clean
 
 venv: $(STAMP)
 
@@ -18,11 +18,20 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The defective-product preset, 4 scenes at 512x512 (~1-2 min of Cycles on 2 CPU cores),
+# then the QC augmentation pipeline, each output validated, and a contact sheet to look at.
 demo: venv
-	$(BIN)/synthcv render configs/demo.yaml --out $(DEMO_OUT) --overwrite
+	$(BIN)/synthcv render configs/defects.yaml --out $(DEMO_OUT) --overwrite --set num_scenes=4
 	$(BIN)/synthcv validate $(DEMO_OUT)
 	$(BIN)/synthcv augment $(DEMO_OUT) --pipeline configs/augment/qc.yaml --out $(DEMO_OUT)-aug --copies 2 --overwrite
 	$(BIN)/synthcv validate $(DEMO_OUT)-aug
+	$(BIN)/python scripts/contact_sheet.py $(DEMO_OUT) --out $(DEMO_OUT)/sheet.png -n 4 --cols 2 --size 512
+	@echo "demo: dataset in $(DEMO_OUT), augmented copy in $(DEMO_OUT)-aug, overlays in $(DEMO_OUT)/sheet.png"
+
+# The generic family (primitives and meshes on a ground plane), 12 images at 256x256.
+demo-generic: venv
+	$(BIN)/synthcv render configs/demo.yaml --out out/demo-generic --overwrite
+	$(BIN)/synthcv validate out/demo-generic
 
 test: venv
 	$(BIN)/python -m pytest -q tests
