@@ -17,6 +17,7 @@ Usage: python scripts/bench_core.py [--parts pipeline,writer,quality] [--scenes 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import sys
@@ -51,7 +52,8 @@ def bench_pipeline(scenes: int, views: int, resolution: int, samples: int) -> di
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ds"
         t0 = time.perf_counter()
-        driver.run_render(cfg, out, workers=1, progress=False)
+        with contextlib.redirect_stdout(sys.stderr):  # keep stdout pure JSON
+            driver.run_render(cfg, out, workers=1, progress=False)
         wall = time.perf_counter() - t0
         shards = [json.loads(p.read_text()) for p in sorted((out / "shards").glob("*.json"))]
     images = sum(len(s["images"]) for s in shards)
@@ -138,15 +140,25 @@ def bench_quality(
 
 
 def bench_writer(frames: int) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import bench_writer
+    """Run scripts/bench_writer.py (ours vs BlenderProc's per-frame COCO writer)."""
+    import subprocess
 
-    return bench_writer.run(frames)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_writer.py"), "--frames", str(frames)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--parts", default="pipeline,writer,quality")
+    p.add_argument(
+        "--parts",
+        default="pipeline,quality",
+        help="comma-separated: pipeline, quality, writer (writer runs scripts/bench_writer.py, ~10 min)",
+    )
     p.add_argument("--scenes", type=int, default=3)
     p.add_argument("--views", type=int, default=2)
     p.add_argument("--resolution", type=int, default=512)
