@@ -293,6 +293,10 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     }
     scene_doc = spec.model_dump(mode="json")
     scene_doc["meta"] = meta
+    shown = {i for ids in annotated_meta.values() for i in ids}
+    for obj in scene_doc["objects"]:
+        if obj["instance_id"] > 0:
+            obj["visible"] = obj["instance_id"] in shown
     atomic_write_json(out_dir / "scenes" / scene_filename(scene), scene_doc)
     timings: dict[str, float] = dict(result.timings)
     for view in result.views:

@@ -95,6 +95,11 @@ class ObjectSpec(Spec):
     material: MaterialSpec
     physics: Literal["active", "passive", "none"] = "none"
     rest: RestSpec | None = None
+    visible: bool | None = Field(
+        None,
+        description="written into saved scenes: annotated in at least one view "
+        "(false: too few visible pixels, e.g. below min_defect_pixels); the renderer ignores it",
+    )
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="family data copied to annotations"
     )

@@ -154,6 +154,9 @@ def test_layout_and_contents(tmp_path: Path) -> None:
     assert scene["meta"]["visible_pixels"]["1"]["3"] == 2  # dent kept in the spec, not annotated
     assert scene["meta"]["visible_pixels"]["0"]["4"] == 0
     assert scene["meta"]["annotated"] == {"0": [1, 2, 3], "1": [1, 2]}
+    visible = {o["instance_id"]: o["visible"] for o in scene["objects"] if o["instance_id"] > 0}
+    assert visible[3] is True  # annotated in view 0 only
+    assert all(visible[i] is (i in (1, 2, 3)) for i in visible)
 
     # rgb is stored as RGB (not BGR) and losslessly in PNG
     spec, render = fake_scene(7)
