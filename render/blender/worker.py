@@ -23,7 +23,9 @@ from render.views import SceneRender
 
 
 def _redirect_output() -> str:
-    log_dir = Path(os.environ.get("SYNTHCV_LOG_DIR") or Path(tempfile.gettempdir()) / "synthcv-logs")
+    log_dir = Path(
+        os.environ.get("SYNTHCV_LOG_DIR") or Path(tempfile.gettempdir()) / "synthcv-logs"
+    )
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / f"worker-{os.getpid()}.log"
     sys.stdout.flush()

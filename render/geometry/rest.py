@@ -103,7 +103,7 @@ def rest_pose(vertices: np.ndarray, u: float, yaw: float) -> tuple[np.ndarray, f
         raise ValueError(f"u must lie in [0, 1), got {u}")
     faces = stable_faces(vertices)
     cum = np.cumsum([p for _, p in faces])
-    k = int(min(np.searchsorted(cum, u, side="right"), len(faces) - 1))
+    k = min(int(np.searchsorted(cum, u, side="right")), len(faces) - 1)
     normal = faces[k][0]
     rot = _align(normal, np.array([0.0, 0.0, -1.0]))
     cy, sy = np.cos(yaw), np.sin(yaw)
