@@ -34,13 +34,16 @@ demo-generic: venv
 	$(BIN)/synthcv validate out/demo-generic
 
 test: venv
+	$(BIN)/ruff check render augment scripts tests
 	$(BIN)/python -m pytest -q tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not blender" tests
 
 lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy render augment
+	$(BIN)/ruff check render augment scripts tests
+	$(BIN)/ruff format --check render augment scripts tests
+	$(BIN)/mypy render augment
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .mypy_cache
