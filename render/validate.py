@@ -135,8 +135,9 @@ def _check_annotation(
     aid = ann.get("id")
     h, w = size
     seg = ann.get("segmentation")
-    if seg is None:
-        problems.add(f"annotation {aid}: no segmentation")
+    if seg is None or seg == []:
+        # Box-only annotations are valid COCO (detection datasets): check the box alone.
+        _check_box_only(ann, size, problems)
         return None
     if isinstance(seg, dict):
         seg_size = seg.get("size")
@@ -169,6 +170,20 @@ def _check_annotation(
                 f"annotation {aid}: bbox {bbox} != polygon extent {extent} (1 px tolerance)"
             )
     return ann, rle, pix_bbox
+
+
+def _check_box_only(ann: dict[str, Any], size: tuple[int, int], problems: _Problems) -> None:
+    aid = ann.get("id")
+    h, w = size
+    bbox = ann.get("bbox")
+    if not (
+        isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
+    ):
+        problems.add(f"annotation {aid}: no segmentation and bbox is not [x, y, w, h]: {bbox!r}")
+        return
+    x, y, bw, bh = bbox
+    if bw <= 0 or bh <= 0 or x < 0 or y < 0 or x + bw > w + BBOX_TOL or y + bh > h + BBOX_TOL:
+        problems.add(f"annotation {aid}: bbox {bbox} is empty or outside the {w}x{h} image")
 
 
 def _ancestors(ann: dict[str, Any], by_instance: dict[Any, dict[str, Any]]) -> set[Any]:

@@ -212,3 +212,21 @@ def test_cli_summary_and_exit_codes(good: Path) -> None:
         f"{good}: INVALID, 1 problem line(s):",
         "  image 2002: file not found: images/000002_001.png",
     ]
+
+
+def test_box_only_annotations_are_valid_coco(good: Path) -> None:
+    """Detection datasets have boxes but no masks: valid, but the box must be in the image."""
+
+    def drop_masks(d: dict[str, Any]) -> None:
+        for a in d["annotations"]:
+            del a["segmentation"]
+
+    edit(good, drop_masks)
+    assert validate_dataset(good) == []
+
+    def box_outside(d: dict[str, Any]) -> None:
+        d["annotations"][0]["bbox"] = [35.0, 2.0, 10.0, 5.0]  # image is 40 wide
+
+    edit(good, box_outside)
+    problems = validate_dataset(good)
+    assert any("outside the 40x30 image" in p for p in problems), problems
