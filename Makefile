@@ -45,5 +45,11 @@ lint: venv
 	$(BIN)/ruff format --check render augment scripts tests
 	$(BIN)/mypy render augment
 
+# Benchmarks print JSON (figures in docs/benchmarks.md). bench_writer.py (~10 min) separately.
+bench: venv
+	$(BIN)/python scripts/bench_core.py
+	$(BIN)/python scripts/bench_defects.py
+	$(BIN)/python scripts/bench_augment.py
+
 clean:
 	rm -rf out .pytest_cache .ruff_cache .mypy_cache
