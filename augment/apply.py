@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
-from augment.pipeline import Pipeline, reseed, run_pipeline
+from augment.pipeline import Pipeline, pack_masks, reseed, run_pipeline
 from render import coco
 
 
@@ -79,6 +81,12 @@ class PreparedSample:
     keypoints: np.ndarray
     kp_slices: list[slice]
 
+    @cached_property
+    def planes(self) -> np.ndarray:
+        """``masks`` bit-packed (:func:`augment.pipeline.pack_masks`), built once per
+        image for bit-packed pipelines and shared, read-only, by every copy."""
+        return pack_masks(self.masks)
+
 
 def prepare_sample(
     annotations: Sequence[Mapping[str, Any]], height: int, width: int
@@ -88,11 +96,16 @@ def prepare_sample(
     with_mask = [i for i, a in enumerate(annotations) if _has_segmentation(a)]
     boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
     rles = [coco.segmentation_to_rle(annotations[i]["segmentation"], h, w) for i in with_mask]
-    masks = np.zeros((len(rles), h, w), np.uint8)
     pre_area = np.zeros(len(annotations))
-    for j, (i, rle) in enumerate(zip(with_mask, rles, strict=True)):
-        masks[j] = coco.decode(rle)
-        pre_area[i] = float(masks[j].sum(dtype=np.int64))
+    if rles:  # one pycocotools call each: (H, W, M) column-major 0/1 -> (M, H, W)
+        c_rles = [coco._to_c(r) for r in rles]
+        for i, r in zip(with_mask, c_rles, strict=True):
+            if [int(v) for v in r["size"]] != [h, w]:
+                raise ValueError(f"annotation {i}: mask is {r['size']}, image is {[h, w]}")
+        masks = np.ascontiguousarray(np.moveaxis(mask_utils.decode(c_rles), -1, 0))
+        pre_area[with_mask] = mask_utils.area(c_rles)
+    else:
+        masks = np.zeros((0, h, w), np.uint8)
     boxes = np.zeros((len(boxed), 4))
     for j, i in enumerate(boxed):
         x, y, bw, bh = (float(v) for v in annotations[i].get("bbox", (0, 0, 0, 0)))
@@ -159,8 +172,9 @@ def augment_sample(
     points = np.concatenate([all_kps[:, :2] - keypoint_center, probes])
 
     reseed(pipeline, seed)
+    planes = prep.planes if pipeline.bit_packed and len(prep.masks) > 1 else None
     out_img, out_masks, out_boxes, box_index, out_points = run_pipeline(
-        pipeline, image, prep.masks, boxes[valid_box], points
+        pipeline, image, prep.masks, boxes[valid_box], points, planes
     )
     oh, ow = out_img.shape[:2]
     p = out_points[-3:]
@@ -176,9 +190,11 @@ def augment_sample(
     post_area = np.zeros(len(anns))
     out_rle: dict[int, coco.RLE] = {}
     if with_mask:
-        for i, rle in zip(with_mask, coco.encode_many(out_masks), strict=True):
+        encoded = coco.encode_many(out_masks)
+        areas = mask_utils.area([coco._to_c(r) for r in encoded])
+        for i, rle, pixels in zip(with_mask, encoded, areas, strict=True):
             out_rle[i] = rle
-            post_area[i] = coco.area(rle)
+            post_area[i] = int(pixels)
     out_box: dict[int, list[float]] = {}
     boxed_valid = [i for i, ok in zip(boxed, valid_box, strict=True) if ok]
     for row, k in zip(out_boxes, box_index, strict=True):

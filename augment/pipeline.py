@@ -297,12 +297,17 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
 def pack_masks(masks: np.ndarray) -> np.ndarray:
     """(M, H, W) 0/1 uint8 -> (H, W, ceil(M / 8)) uint8, mask k in bit k % 8 of plane k // 8."""
     m, h, w = masks.shape
-    planes = np.zeros((h, w, (m + 7) // 8), np.uint8)
-    for p in range(planes.shape[2]):
-        plane = np.zeros((h, w), np.uint8)
-        for bit, k in enumerate(range(8 * p, min(m, 8 * p + 8))):
-            plane |= masks[k] << np.uint8(bit)
-        planes[:, :, p] = plane
+    n = (m + 7) // 8
+    if n == 1:  # the common case: one plane, built in place without a strided copy
+        plane = masks[0].copy()
+        tmp = np.empty((h, w), np.uint8)
+        for k in range(1, m):
+            np.left_shift(masks[k], np.uint8(k), out=tmp)
+            np.bitwise_or(plane, tmp, out=plane)
+        return plane[:, :, None]
+    planes = np.zeros((h, w, n), np.uint8)
+    for p in range(n):
+        planes[:, :, p] = pack_masks(masks[8 * p : 8 * p + 8])[:, :, 0]
     return planes
 
 
@@ -310,14 +315,16 @@ def unpack_masks(planes: np.ndarray, count: int) -> np.ndarray:
     """Inverse of :func:`pack_masks`: (H, W, C) uint8 -> (count, H, W) 0/1 uint8.
 
     The result is a view whose memory is column-major per mask (pycocotools'
-    order), so RLE encoding needs no transposing copy: the transpose happens here,
-    fused with the unpacking.
+    order), so RLE encoding needs no transposing copy: each plane is transposed
+    once (contiguously), then every mask is one shift and one mask of it.
     """
     h, w = planes.shape[:2]
     out = np.empty((count, w, h), np.uint8)
-    for k in range(count):
-        plane = planes[:, :, k // 8]
-        np.bitwise_and(plane.T >> np.uint8(k % 8), np.uint8(1), out=out[k])
+    for p in range((count + 7) // 8):
+        plane_t = np.ascontiguousarray(planes[:, :, p].T)
+        for k in range(8 * p, min(count, 8 * p + 8)):
+            np.right_shift(plane_t, np.uint8(k % 8), out=out[k])
+            np.bitwise_and(out[k], np.uint8(1), out=out[k])
     return out.transpose(0, 2, 1)
 
 
@@ -341,6 +348,7 @@ def run_pipeline(
     masks: np.ndarray,
     bboxes: np.ndarray,
     keypoints: np.ndarray,
+    planes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One albumentations call moving everything together.
 
@@ -349,6 +357,7 @@ def run_pipeline(
         masks: (M, H, W) uint8 0/1 instance masks; M may be 0.
         bboxes: (B, 4) float COCO ``[x, y, w, h]`` in pixels, for annotations without masks.
         keypoints: (K, 2) float ``xy`` in pixel-index coordinates.
+        planes: ``pack_masks(masks)`` if already computed (reused across copies).
 
     Returns:
         ``(image, masks, bboxes, bbox_index, keypoints)``: ``bbox_index`` (B',) int gives,
@@ -364,7 +373,7 @@ def run_pipeline(
     }
     packed = pipeline.bit_packed and len(masks) > 1
     if packed:
-        planes = pack_masks(masks)
+        planes = pack_masks(masks) if planes is None else planes
         data["mask"] = planes[:, :, 0] if planes.shape[2] == 1 else planes
     elif len(masks):
         data["masks"] = masks
