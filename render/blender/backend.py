@@ -243,10 +243,13 @@ def _setup_camera(spec: SceneSpec) -> None:
         cam.data.dof.focus_distance = c.focus_distance or 1.0
     else:
         cam.data.dof.use_dof = False
-    scene = bpy.context.scene
-    scene.render.use_motion_blur = c.motion_blur > 0
     if c.motion_blur > 0:
-        scene.render.motion_blur_shutter = c.motion_blur
+        # Views are animation frames: Blender would blur from one view's pose to the next.
+        raise RenderError(
+            "camera.motion_blur > 0 is not supported by the renderer; use MotionBlur in the "
+            "augment stage (configs/augment/qc.yaml)"
+        )
+    bpy.context.scene.render.use_motion_blur = False
     for frame, pose in enumerate(c.poses):
         bproc.camera.add_camera_pose(cam_math.opencv_to_blender(np.asarray(pose)), frame=frame)
 
