@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -97,12 +98,15 @@ def prepare_sample(
     boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
     rles = [coco.segmentation_to_rle(annotations[i]["segmentation"], h, w) for i in with_mask]
     pre_area = np.zeros(len(annotations))
-    if rles:  # one pycocotools call each: (H, W, M) column-major 0/1 -> (M, H, W)
+    if rles:  # one pycocotools call each; (H, W, M) column-major -> (M, H, W) by cv2
         c_rles = [coco._to_c(r) for r in rles]
         for i, r in zip(with_mask, c_rles, strict=True):
             if [int(v) for v in r["size"]] != [h, w]:
                 raise ValueError(f"annotation {i}: mask is {r['size']}, image is {[h, w]}")
-        masks = np.ascontiguousarray(np.moveaxis(mask_utils.decode(c_rles), -1, 0))
+        decoded = mask_utils.decode(c_rles)
+        masks = np.empty((len(rles), h, w), np.uint8)
+        for j in range(len(rles)):  # cv2.transpose: ~10x faster than numpy's strided copy
+            cv2.transpose(decoded[:, :, j].T, dst=masks[j])
         pre_area[with_mask] = mask_utils.area(c_rles)
     else:
         masks = np.zeros((0, h, w), np.uint8)
@@ -190,6 +194,13 @@ def augment_sample(
     post_area = np.zeros(len(anns))
     out_rle: dict[int, coco.RLE] = {}
     if with_mask:
+        if out_masks.dtype == np.uint8 and out_masks.flags.c_contiguous:
+            # unpacked masks: transpose each with cv2 so that pycocotools' column-major
+            # input needs no slow strided copy (bit-unpacked ones already are)
+            cols = np.empty((len(out_masks), ow, oh), np.uint8)
+            for k in range(len(out_masks)):
+                cv2.transpose(out_masks[k], dst=cols[k])
+            out_masks = cols.transpose(0, 2, 1)
         encoded = coco.encode_many(out_masks)
         areas = mask_utils.area([coco._to_c(r) for r in encoded])
         for i, rle, pixels in zip(with_mask, encoded, areas, strict=True):

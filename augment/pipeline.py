@@ -321,7 +321,7 @@ def unpack_masks(planes: np.ndarray, count: int) -> np.ndarray:
     h, w = planes.shape[:2]
     out = np.empty((count, w, h), np.uint8)
     for p in range((count + 7) // 8):
-        plane_t = np.ascontiguousarray(planes[:, :, p].T)
+        plane_t = cv2.transpose(np.ascontiguousarray(planes[:, :, p]))
         for k in range(8 * p, min(count, 8 * p + 8)):
             np.right_shift(plane_t, np.uint8(k % 8), out=out[k])
             np.bitwise_and(out[k], np.uint8(1), out=out[k])
