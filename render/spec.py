@@ -95,6 +95,13 @@ class ObjectSpec(Spec):
     material: MaterialSpec
     physics: Literal["active", "passive", "none"] = "none"
     rest: RestSpec | None = None
+    velocity: list[float] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="metres per frame; with camera.motion_blur > 0 the object moves this far "
+        "per frame during each view's exposure (a part on a running conveyor)",
+    )
     visible: bool | None = Field(
         None,
         description="written into saved scenes: annotated in at least one view "
@@ -133,7 +140,13 @@ class CameraSpec(Spec):
     clip_end: float = 100.0
     fstop: float | None = Field(None, description="depth of field if set")
     focus_distance: float | None = None
-    motion_blur: float = Field(0.0, description="shutter, in frames; 0 = off")
+    motion_blur: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="shutter, in frames (0 = off): objects with a velocity move during the "
+        "exposure [f, f + s] of each view f; views never blend into each other",
+    )
 
 
 class RenderSpec(Spec):

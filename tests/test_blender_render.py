@@ -79,3 +79,24 @@ def test_worker_reports_device_and_versions(cube_renders):
     assert info["blenderproc"] == "2.8.0"
     t = data["info"]["timings"][0]
     assert t["views"] == 1 and t["render_s"] > 0
+
+
+def test_motion_blur_moves_objects_without_blending_views(tmp_path):
+    """Views are animation frames: with the shutter open, a static scene must keep each
+    view's own instance map (no ghost of the neighbouring view), while an object with a
+    velocity is smeared in RGB."""
+    base, K, pose = cube_scene(samples=8)
+    other = cm.look_at(np.array([-1.8, -2.4, 1.2]), np.array([0.0, 0.0, 0.4]))
+    base.camera.poses = [pose.tolist(), other.tolist()]
+    still = base.model_copy(deep=True)
+    still.camera.motion_blur = 0.5
+    moving = still.model_copy(deep=True)
+    moving.objects[0].velocity = [0.8, 0.0, 0.0]  # 40 cm (~10 px) during the exposure
+    data = render_specs([base, still, moving], tmp_path)
+    for v in (0, 1):
+        np.testing.assert_array_equal(data[f"instance_0_{v}"], data[f"instance_1_{v}"])
+    sharp, blurred = data["rgb_0_0"].astype(int), data["rgb_2_0"].astype(int)
+    changed = np.abs(sharp - blurred).max(axis=2) > 15  # cube vs grey world: low contrast
+    assert changed.sum() > 20, "a moving object must be smeared"
+    assert (data["instance_0_0"] != data["instance_2_0"]).any()
+    assert np.abs(data["rgb_0_1"].astype(int) - data["rgb_1_1"].astype(int)).max(axis=2).mean() < 3

@@ -204,3 +204,27 @@ def test_products_stay_inside_the_tray(cfg) -> None:
                 assert np.abs(v[:, 1]).max() <= tray["width"] / 2 + 1e-6
                 seen += 1
     assert seen > 0
+
+
+def test_motion_blur_moves_every_part_together() -> None:
+    """With motion blur, products, their defects and components share one velocity that
+    covers ``motion_blur_px`` pixels at the working distance during the shutter."""
+    import math
+
+    cfg = load_config(
+        CONFIG,
+        ["scene.camera.motion_blur_probability=1", "scene.camera.motion_blur_px=[3,3]"],
+    )
+    for i in range(5):
+        spec = fam.sample_defects(cfg, i)
+        s = spec.camera.motion_blur
+        assert 0 < s < 1
+        moving = [o for o in spec.objects if o.velocity is not None]
+        assert moving and {o.instance_id > 0 for o in spec.objects if o.velocity is not None} == {
+            True
+        }
+        assert all(o.velocity is None for o in spec.objects if o.instance_id == 0)
+        assert len({tuple(o.velocity) for o in moving}) == 1
+        speed = math.hypot(*moving[0].velocity[:2])
+        pixel_m = spec.meta["field_of_view_m"] / spec.camera.width
+        assert speed * s == pytest.approx(3 * pixel_m)

@@ -243,15 +243,43 @@ def _setup_camera(spec: SceneSpec) -> None:
         cam.data.dof.focus_distance = c.focus_distance or 1.0
     else:
         cam.data.dof.use_dof = False
-    if c.motion_blur > 0:
-        # Views are animation frames: Blender would blur from one view's pose to the next.
-        raise RenderError(
-            "camera.motion_blur > 0 is not supported by the renderer; use MotionBlur in the "
-            "augment stage (configs/augment/qc.yaml)"
-        )
-    bpy.context.scene.render.use_motion_blur = False
     for frame, pose in enumerate(c.poses):
         bproc.camera.add_camera_pose(cam_math.opencv_to_blender(np.asarray(pose)), frame=frame)
+    _setup_motion_blur(spec)
+
+
+def _set_interpolation(obj: Any, kind: str) -> None:
+    action = obj.animation_data.action if obj.animation_data else None
+    for fcurve in action.fcurves if action else []:
+        for point in fcurve.keyframe_points:
+            point.interpolation = kind
+
+
+def _setup_motion_blur(spec: SceneSpec) -> None:
+    """Views are animation frames 0..n-1. The shutter opens at each view frame f
+    (position START) and stays open for s < 1 frames; the camera holds each view's
+    pose over [f, f + 1) (CONSTANT keys), so views never blend into each other.
+    Objects with a velocity move linearly over [f, f + s], centred on their pose."""
+    scene = bpy.context.scene
+    s = spec.camera.motion_blur
+    scene.render.use_motion_blur = s > 0
+    if s <= 0:
+        return
+    scene.render.motion_blur_shutter = s
+    scene.render.motion_blur_position = "START"
+    _set_interpolation(scene.camera, "CONSTANT")
+    for o in spec.objects:
+        if o.velocity is None:
+            continue
+        obj = bpy.data.objects[o.name]
+        base = np.asarray(obj.location, dtype=np.float64)
+        v = np.asarray(o.velocity, dtype=np.float64)
+        for f in range(len(spec.camera.poses)):
+            for t in (0.0, s):
+                obj.location = tuple(base + v * (t - s / 2))
+                obj.keyframe_insert(data_path="location", frame=f + t)
+        _set_interpolation(obj, "LINEAR")
+        obj.location = tuple(base)
 
 
 def _setup_render(spec: SceneSpec) -> None:

@@ -349,6 +349,10 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
     target = np.array([centre[0], centre[1], support])
     camera = _camera(sc, width, height, focal, distance, target, r_cam, cfg.render.views_per_scene)
     lights, world = _lights(sc, preset, distance, target, r_light)
+    if camera.motion_blur > 0:
+        objects = _moving_parts(
+            objects, camera.motion_blur, fov / width, sc, stream(cfg.seed, scene_index, "motion")
+        )
     return SceneSpec(
         family="defects",
         scene_index=scene_index,
@@ -367,6 +371,25 @@ def sample_defects(cfg: Config, scene_index: int) -> SceneSpec:
             "min_defect_width_m": min_width,
         },
     )
+
+
+def _moving_parts(
+    objects: list[ObjectSpec],
+    shutter: float,
+    pixel_m: float,
+    sc: DefectsScene,
+    rng: np.random.Generator,
+) -> list[ObjectSpec]:
+    """Parts on a running conveyor: every annotated object (products with their defects
+    and components) gets the same in-plane velocity, so it travels
+    ``motion_blur_px`` pixels (at the working distance) while the shutter is open."""
+    blur_m = uniform(rng, sc.camera.motion_blur_px) * pixel_m
+    angle = uniform(rng, (0.0, 2 * math.pi))
+    speed = blur_m / shutter  # metres per frame
+    velocity = [speed * math.cos(angle), speed * math.sin(angle), 0.0]
+    return [
+        o.model_copy(update={"velocity": velocity}) if o.instance_id > 0 else o for o in objects
+    ]
 
 
 def _weighted(rng: np.random.Generator, weights: Mapping[Any, float]) -> str:

@@ -125,19 +125,21 @@ class InspectionCamera(Model):
     defocus_probability: float = Field(0.2, ge=0, le=1)
     fstop: FloatRange = (4.0, 11.0)
     motion_blur_probability: float = Field(
-        0.0,
-        description="must be 0: render-time motion blur is not implemented (Blender would blur "
-        "between the views of a scene); use MotionBlur in the augment stage (configs/augment/qc.yaml)",
+        0.0, ge=0, le=1, description="share of scenes whose parts move during the exposure"
+    )
+    motion_blur_px: FloatRange = Field(
+        (1.0, 4.0), description="blur length in pixels (distance a part travels while exposed)"
     )
     motion_blur_shutter: FloatRange = (0.05, 0.2)
 
     @model_validator(mode="after")
     def _check(self) -> InspectionCamera:
-        if self.motion_blur_probability != 0:
+        if self.motion_blur_shutter[0] <= 0 or self.motion_blur_shutter[1] >= 1:
             raise ValueError(
-                "motion_blur_probability: render-time motion blur is not supported (it would blur "
-                "between views); set 0 and use MotionBlur in configs/augment/qc.yaml"
+                f"motion_blur_shutter: must lie in (0, 1) frames, got {list(self.motion_blur_shutter)}"
             )
+        if self.motion_blur_px[0] < 0:
+            raise ValueError(f"motion_blur_px: must be >= 0, got {list(self.motion_blur_px)}")
         if self.focal_length_mm[0] <= 0 or self.field_of_view_mm[0] <= 0:
             raise ValueError("focal_length_mm and field_of_view_mm must be > 0")
         if not any(w > 0 for w in self.views.values()):
