@@ -29,15 +29,21 @@ def vignette_gain(
     xs = (np.arange(width, dtype=np.float32) + 0.5 - cx) ** 2
     ys = (np.arange(height, dtype=np.float32) + 0.5 - cy) ** 2
     r_max2 = max(cx, width - cx) ** 2 + max(cy, height - cy) ** 2
-    r2 = ys[:, None] + xs[None, :]
-    return (1.0 - strength * (r2 / np.float32(r_max2))).astype(np.float32)
+    r2 = ys[:, None] + xs[None, :]  # the same float32 operations in place (no temporaries)
+    np.divide(r2, np.float32(r_max2), out=r2)
+    np.multiply(r2, strength, out=r2)
+    return np.subtract(1.0, r2, out=r2).astype(np.float32, copy=False)
 
 
 def apply_vignette(img: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """Multiply an image (H, W) or (H, W, C), uint8 or float32, by a gain map (H, W)."""
     g = gain if img.ndim == 2 else gain[:, :, None]
-    if img.dtype == np.uint8:
-        return np.clip(img.astype(np.float32) * g + 0.5, 0, 255).astype(np.uint8)
+    if img.dtype == np.uint8:  # float32 (x * g + 0.5) clipped and truncated, in place
+        f = img.astype(np.float32)
+        np.multiply(f, g, out=f)
+        np.add(f, np.float32(0.5), out=f)
+        np.clip(f, 0, 255, out=f)
+        return f.astype(np.uint8)
     return (img * g).astype(img.dtype)
 
 
