@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "plain_same_draws": (None, True),
             "plain_same_draws_1thread": (1, True),
         }
-        times: dict[str, list[float]] = {k: [] for k in plains} | {"ours_1": [], "ours_2": []}
+        times: dict[str, list[float]] = {k: [] for k in [*plains, "ours_1", "ours_2"]}
         phases: dict[str, list[dict[str, Any]]] = {"ours_1": [], "ours_2": []}
         plain_cpu: dict[str, list[float]] = {k: [] for k in plains}
         for _ in range(args.repeats):  # interleaved, so drifting load hits all alike
