@@ -96,13 +96,20 @@ def prepare_sample(
     h, w = height, width
     with_mask = [i for i, a in enumerate(annotations) if _has_segmentation(a)]
     boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
-    rles = [coco.segmentation_to_rle(annotations[i]["segmentation"], h, w) for i in with_mask]
+    rles = []
+    for i in with_mask:
+        where = f"annotation id {annotations[i].get('id')}"
+        try:
+            rle = coco.segmentation_to_rle(annotations[i]["segmentation"], h, w)
+            size = [int(v) for v in rle["size"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{where}: bad segmentation ({type(exc).__name__}: {exc})") from None
+        if size != [h, w]:
+            raise ValueError(f"{where}: segmentation size is {size}, the image is {[h, w]}")
+        rles.append(rle)
     pre_area = np.zeros(len(annotations))
     if rles:  # one pycocotools call each; (H, W, M) column-major -> (M, H, W) by cv2
         c_rles = [coco._to_c(r) for r in rles]
-        for i, r in zip(with_mask, c_rles, strict=True):
-            if [int(v) for v in r["size"]] != [h, w]:
-                raise ValueError(f"annotation {i}: mask is {r['size']}, image is {[h, w]}")
         decoded = mask_utils.decode(c_rles)
         masks = np.empty((len(rles), h, w), np.uint8)
         for j in range(len(rles)):  # cv2.transpose: ~10x faster than numpy's strided copy

@@ -70,10 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``synthcv augment``; returns the exit code (0 ok, 2 user error)."""
+    from augment.allocator import tune_allocator
     from augment.pipeline import load_pipeline
     from augment.writer import augment_dataset
     from render.errors import UserError
 
+    tune_allocator()  # this process is ours: reuse freed image buffers (augment/allocator.py)
     try:
         spec = load_pipeline(args.pipeline)
         overrides = {

@@ -27,7 +27,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from augment.apply import augment_sample, prepare_sample, sample_seed
+from augment.allocator import tune_allocator
+from augment.apply import PreparedSample, augment_sample, prepare_sample, sample_seed
 from augment.dataset_io import (
     SourceDataset,
     dump_json,
@@ -39,7 +40,7 @@ from augment.dataset_io import (
 )
 from augment.keypoints import flip_index
 from augment.pipeline import Pipeline, PipelineSpec, build_pipeline
-from render.errors import UserError
+from render.errors import DatasetError, UserError
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,20 @@ class WriteOptions:
 
 
 CHUNK = 4
-"""Images per pool task: reads and writes overlap within a chunk."""
+"""Most images per pool task: reads and writes overlap within a chunk."""
+
+
+def chunked(tasks: list[Any], workers: int) -> list[list[Any]]:
+    """Split ``tasks`` in order into pool messages of at most :data:`CHUNK` tasks,
+    shrinking towards the end (at most a ``2 * workers``-th of what is left) so
+    that the workers finish together instead of one idling while another works
+    through a last full chunk."""
+    chunks, i = [], 0
+    while i < len(tasks):
+        size = min(CHUNK, max(1, (len(tasks) - i) // (2 * workers)))
+        chunks.append(tasks[i : i + size])
+        i += size
+    return chunks
 
 
 def _stride(ids: list[int]) -> int:
@@ -103,12 +117,14 @@ def process_image(
     anns: list[dict[str, Any]],
     path: Path,
     image: np.ndarray,
+    prepared: PreparedSample | None,
     io: ThreadPoolExecutor,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[Future[None]]]:
-    """All output entries of one source image (already read: ``image`` (H, W, 3)
-    uint8 RGB): ``(images, annotations, n_dropped, pending_writes)``. Image files are
-    encoded and written on ``io`` threads (OpenCV releases the GIL) while the next
-    copy is augmented; the caller waits for ``pending_writes``."""
+    """All output entries of one source image, already read (``image`` (H, W, 3)
+    uint8 RGB) and its ``anns`` decoded (``prepared``, None when ``copies`` is 0):
+    ``(images, annotations, n_dropped, pending_writes)``. Image files are encoded and
+    written on ``io`` threads (OpenCV releases the GIL) while the next copy is
+    augmented; the caller waits for ``pending_writes``."""
     src_id = int(entry["id"])
     images: list[dict[str, Any]] = []
     out_anns: list[dict[str, Any]] = []
@@ -122,7 +138,6 @@ def process_image(
         images.append({**entry, "file_name": name})
         out_anns.extend(anns)
     dropped = 0
-    prepared = prepare_sample(anns, image.shape[0], image.shape[1]) if opts.copies else None
     for c in range(opts.copies):
         try:
             res = augment_sample(
@@ -166,23 +181,36 @@ def process_stream(
     previous outputs are written on two threads while this one is augmented. Every
     write has finished (or raised) when the iterator is exhausted."""
 
-    def read(task: Task) -> np.ndarray:
-        _, entry, _, path = task
-        return read_image(path, int(entry["width"]), int(entry["height"]))
+    def read(task: Task) -> tuple[np.ndarray, PreparedSample | None]:
+        """The image and its decoded annotations (masks packed if the pipeline
+        warps packed planes): off the augmenting thread, like the PNG decode."""
+        _, entry, anns, path = task
+        image = read_image(path, int(entry["width"]), int(entry["height"]))
+        if not opts.copies:
+            return image, None
+        try:
+            prepared = prepare_sample(anns, image.shape[0], image.shape[1])
+        except ValueError as exc:
+            raise DatasetError(f"{path}: {exc}") from None
+        if pipeline.bit_packed and len(prepared.masks) > 1:
+            _ = prepared.planes  # cached on the object
+        return image, prepared
 
     pending: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=2) as io:
-        reads: list[Future[np.ndarray] | None] = [io.submit(read, tasks[0])] if tasks else []
+        reads: list[Future[tuple[np.ndarray, PreparedSample | None]] | None] = (
+            [io.submit(read, tasks[0])] if tasks else []
+        )
         for k, task in enumerate(tasks):
             if k + 1 < len(tasks):
                 reads.append(io.submit(read, tasks[k + 1]))
             current, reads[k] = reads[k], None  # drop our reference to the decoded image
             if current is None:
                 raise RuntimeError(f"image {k} was read twice")
-            image = current.result()
+            image, prepared = current.result()
             index, entry, anns, path = task
             imgs, out_anns, dropped, writes = process_image(
-                pipeline, opts, entry, anns, path, image, io
+                pipeline, opts, entry, anns, path, image, prepared, io
             )
             pending.extend(writes)
             while len(pending) > 4:  # bound the memory held by queued images
@@ -197,6 +225,7 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(spec_json: str, opts: WriteOptions) -> None:
     cv2.setNumThreads(1)  # one process per core; OpenCV's own pool would oversubscribe
+    tune_allocator()  # our process: reuse freed image buffers (augment/allocator.py)
     _WORKER["pipeline"] = build_pipeline(PipelineSpec.model_validate_json(spec_json))
     _WORKER["opts"] = opts
 
@@ -243,8 +272,7 @@ def _executor(
     with pool:
 
         def run_pool(tasks: list[Task]) -> Iterator[tuple[int, Result]]:
-            chunks = [tasks[i : i + CHUNK] for i in range(0, len(tasks), CHUNK)]
-            for done in pool.imap_unordered(_work, chunks):
+            for done in pool.imap_unordered(_work, chunked(tasks, workers)):
                 yield from done
 
         yield run_pool

@@ -16,7 +16,7 @@ import pytest
 
 from augment import cli
 from augment.pipeline import load_pipeline, parse_pipeline
-from augment.writer import augment_dataset
+from augment.writer import CHUNK, augment_dataset, chunked
 from render import coco
 from render.validate import validate_dataset
 from tests.coco_fixtures import write_coco
@@ -89,6 +89,17 @@ def test_byte_identical_whatever_the_worker_count(augmented: dict[int, Path]) ->
     one.pop("dataset.json")
     two.pop("dataset.json")
     assert one == two
+
+
+@pytest.mark.parametrize(("n", "workers"), [(0, 2), (1, 2), (5, 3), (48, 2), (1000, 4)])
+def test_pool_chunks_keep_order_and_shrink_at_the_end(n: int, workers: int) -> None:
+    chunks = chunked(list(range(n)), workers)
+    assert [t for c in chunks for t in c] == list(range(n))
+    sizes = [len(c) for c in chunks]
+    assert all(1 <= s <= CHUNK for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    if n >= 2 * workers:  # the last round hands each worker a single image
+        assert sizes[-workers:] == [1] * workers
 
 
 def test_camera_K_is_dropped_only_where_geometry_changed(source: Path, tmp_path: Path) -> None:
@@ -184,6 +195,14 @@ def write_broken(root: Path, what: str) -> Path:
         doc = json.loads(ann.read_text())
         doc["annotations"][0]["image_id"] = 99
         ann.write_text(json.dumps(doc))
+    elif what in ("rle-size", "rle-no-size"):
+        doc = json.loads(ann.read_text())
+        seg = doc["annotations"][0]["segmentation"]
+        if what == "rle-size":
+            seg["size"] = [seg["size"][0] + 1, seg["size"][1]]
+        else:
+            del seg["size"]
+        ann.write_text(json.dumps(doc))
     return root
 
 
@@ -194,6 +213,8 @@ def write_broken(root: Path, what: str) -> Path:
         ("broken-json", "annotations.json: invalid JSON at line 1"),
         ("missing-image", "000001.png: image file not found ("),
         ("bad-image-ref", "annotations[0].image_id: no image with id 99"),
+        ("rle-size", "000001.png: annotation id 1: segmentation size is [49, 64], the image"),
+        ("rle-no-size", "000001.png: annotation id 1: bad segmentation (KeyError: 'size')"),
     ],
 )
 def test_bad_input_is_one_line_user_error(
