@@ -137,6 +137,12 @@ def prepare_sample(
     )
 
 
+def packed_planes(pipeline: Pipeline, prep: PreparedSample) -> np.ndarray | None:
+    """``prep``'s bit-packed masks if ``pipeline`` warps packed planes (built on
+    first use and cached), else None."""
+    return prep.planes if pipeline.bit_packed and len(prep.masks) > 1 else None
+
+
 def augment_sample(
     image: np.ndarray,
     annotations: Sequence[Mapping[str, Any]] | PreparedSample,
@@ -183,7 +189,7 @@ def augment_sample(
     points = np.concatenate([all_kps[:, :2] - keypoint_center, probes])
 
     reseed(pipeline, seed)
-    planes = prep.planes if pipeline.bit_packed and len(prep.masks) > 1 else None
+    planes = packed_planes(pipeline, prep)
     out_img, out_masks, out_boxes, box_index, out_points = run_pipeline(
         pipeline, image, prep.masks, boxes[valid_box], points, planes
     )

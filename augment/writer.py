@@ -28,7 +28,13 @@ import cv2
 import numpy as np
 
 from augment.allocator import tune_allocator
-from augment.apply import PreparedSample, augment_sample, prepare_sample, sample_seed
+from augment.apply import (
+    PreparedSample,
+    augment_sample,
+    packed_planes,
+    prepare_sample,
+    sample_seed,
+)
 from augment.dataset_io import (
     SourceDataset,
     dump_json,
@@ -192,8 +198,7 @@ def process_stream(
             prepared = prepare_sample(anns, image.shape[0], image.shape[1])
         except ValueError as exc:
             raise DatasetError(f"{path}: {exc}") from None
-        if pipeline.bit_packed and len(prepared.masks) > 1:
-            _ = prepared.planes  # cached on the object
+        packed_planes(pipeline, prepared)  # built and cached here, not when augmenting
         return image, prepared
 
     pending: list[Future[None]] = []
