@@ -17,12 +17,14 @@ the property tests check both, and the RLE itself, against pycocotools.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from render import coco
-from render.spec import ObjectSpec
+from render.keypoints import coco_keypoints, keypoint_visibility
+from render.spec import ObjectSpec, info_attributes
 
 MAX_INSTANCE_ID = 9999
 """Annotation ids are ``image_id * 10000 + instance_id``, so instance ids stay below 10000."""
@@ -81,15 +83,6 @@ def _ancestry(annotated: list[ObjectSpec]) -> dict[int, list[int]]:
             cur = parent[cur]
         chains[iid] = chain
     return chains
-
-
-def _min_pixels_for(obj: ObjectSpec, default: int) -> int:
-    value = obj.attributes.get("min_pixels", default)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValueError(
-            f"object {obj.name!r}: attributes.min_pixels must be an int >= 0, got {value!r}"
-        )
-    return int(value)
 
 
 class _Table:
@@ -168,12 +161,176 @@ class _Table:
         return out
 
 
+@dataclass
+class ViewMaps:
+    """What a renderer gives for one view, as annotation needs it.
+
+    instance: int (H, W), the ``instance_id`` of the nearest surface (0 = none);
+    depth: float (H, W) z-depth in metres, ``inf`` where no surface (needed for
+    keypoints); K: (3, 3) intrinsics and pose: (4, 4) camera-to-world, OpenCV
+    (needed for keypoints); amodal: instance maps of the amodal passes, each
+    rendering a set of ``amodal`` objects whose images do not overlap, nothing else.
+    """
+
+    instance: np.ndarray
+    depth: np.ndarray | None = None
+    K: np.ndarray | None = None
+    pose: np.ndarray | None = None
+    amodal: Sequence[np.ndarray] = field(default_factory=list)
+
+
+def _check_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+def _subtrees(annotated: list[ObjectSpec]) -> dict[int, list[int]]:
+    """instance_id -> [itself and every descendant's instance_id]."""
+    out: dict[int, list[int]] = {o.instance_id: [] for o in annotated}
+    for iid, chain in _ancestry(annotated).items():
+        for ancestor in chain:
+            out[ancestor].append(iid)
+    return out
+
+
+def _amodal_rle(maps: ViewMaps, ids: list[int], modal: coco.RLE) -> coco.RLE:
+    """The amodal mask of an instance made of ``ids``: every pixel an amodal pass
+    shows as one of them, plus its visible pixels (exact when all of ``ids`` were
+    rendered in amodal passes: then the visible pixels are already among them)."""
+    h, w = maps.instance.shape
+    mask = np.zeros((h, w), dtype=bool)
+    for amodal_map in maps.amodal:
+        if amodal_map.shape != (h, w):
+            raise ValueError(f"amodal map must be ({h}, {w}), got {amodal_map.shape}")
+        mask |= np.isin(amodal_map, ids)
+    return coco.merge([coco.encode(mask), modal])
+
+
+def _keypoint_fields(
+    obj: ObjectSpec, maps: ViewMaps, own: list[int]
+) -> tuple[list[float | int], int]:
+    if obj.keypoints is None:
+        raise ValueError(f"object {obj.name!r} has no keypoints")
+    if maps.depth is None or maps.K is None or maps.pose is None:
+        raise ValueError(
+            f"object {obj.name!r} has keypoints: the view needs depth, K and pose to flag them"
+        )
+    xy, v = keypoint_visibility(
+        np.asarray(obj.keypoints.points),
+        np.asarray(obj.keypoints.radius),
+        maps.K,
+        maps.pose,
+        maps.instance,
+        maps.depth,
+        own,
+    )
+    return coco_keypoints(xy, v)
+
+
+def annotate_maps(
+    maps: ViewMaps, objects: Sequence[ObjectSpec], image_id: int, min_pixels: int = 1
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """COCO annotations for one rendered view, and visible pixels per instance.
+
+    An object is annotated when its visible pixels (own + descendants) are > 0 and
+    >= its ``min_pixels`` if set, else ``min_pixels``. Each annotation: ``id =
+    image_id * 10000 + instance_id``, ``image_id``, ``category_id``,
+    ``segmentation`` (compressed RLE, ASCII counts), ``area`` (int pixels),
+    ``bbox`` ([x, y, w, h] floats, tight, ``w = xmax - xmin + 1``), ``iscrowd`` 0,
+    ``instance_name``, ``instance_id``, ``parent_id`` when set, ``attributes``
+    (from ``info``) when non-empty; with ``keypoints``: ``keypoints`` [x, y, v] * K
+    and ``num_keypoints``; with ``amodal``: ``segmentation_amodal``,
+    ``area_amodal``, ``bbox_amodal`` and ``visibility`` = area / area_amodal.
+    Instances with ``crowd_below_px`` whose visible box is shorter are instead
+    merged into one ``iscrowd: 1`` annotation per category (its id is that of its
+    lowest member instance, which has no annotation of its own in this view;
+    ``attributes.members`` lists the member instance ids).
+    Sorted by id. Returns (annotations, ``{instance_id: visible
+    pixels}`` for every annotated-kind object, 0 when not in view). Raises
+    ValueError naming the bad shape/dtype/ids.
+    """
+    instance_map = maps.instance
+    _check_map(instance_map)
+    image_id = _check_int("image_id", image_id)
+    min_pixels = _check_int("min_pixels", min_pixels)
+    annotated = _annotated_objects(objects)
+    table = _Table(instance_map, annotated)
+    visible = {o.instance_id: int(p) for o, p in zip(annotated, table.pixels, strict=True)}
+    thresholds = [max(1, o.min_pixels or min_pixels) for o in annotated]
+    keep = [k for k in range(len(annotated)) if table.pixels[k] >= thresholds[k]]
+    rles = table.rles(np.asarray(keep, dtype=np.intp))
+    subtree = _subtrees(annotated)
+    anns: list[dict[str, Any]] = []
+    crowd: dict[int, list[tuple[ObjectSpec, coco.RLE]]] = {}
+    for k, rle in zip(keep, rles, strict=True):
+        obj = annotated[k]
+        box = coco.bbox(rle)
+        if obj.crowd_below_px is not None and box[3] < obj.crowd_below_px:
+            crowd.setdefault(obj.category_id, []).append((obj, rle))
+            continue
+        ann: dict[str, Any] = {
+            "id": image_id * 10000 + obj.instance_id,
+            "image_id": image_id,
+            "category_id": obj.category_id,
+            "segmentation": rle,
+            "area": int(table.pixels[k]),
+            "bbox": box,
+            "iscrowd": 0,
+            "instance_name": obj.name,
+            "instance_id": obj.instance_id,
+        }
+        if obj.parent_id is not None:
+            ann["parent_id"] = obj.parent_id
+        attributes = info_attributes(obj.info)
+        if attributes:
+            ann["attributes"] = attributes
+        if obj.keypoints is not None:
+            ann["keypoints"], ann["num_keypoints"] = _keypoint_fields(
+                obj, maps, subtree[obj.instance_id]
+            )
+        if obj.amodal:
+            amodal = _amodal_rle(maps, subtree[obj.instance_id], rle)
+            ann["segmentation_amodal"] = amodal
+            ann["area_amodal"] = coco.area(amodal)
+            ann["bbox_amodal"] = coco.bbox(amodal)
+            ann["visibility"] = round(ann["area"] / ann["area_amodal"], 4)
+        anns.append(ann)
+    for category, members in sorted(crowd.items()):
+        merged = coco.merge([rle for _, rle in members])
+        region: dict[str, Any] = {
+            "id": image_id * 10000 + min(o.instance_id for o, _ in members),
+            "image_id": image_id,
+            "category_id": category,
+            "segmentation": merged,
+            "area": coco.area(merged),
+            "bbox": coco.bbox(merged),
+            "iscrowd": 1,
+            "instance_name": f"crowd_{len(members)}",
+            "attributes": {"members": sorted(o.instance_id for o, _ in members)},
+        }
+        first = members[0][0].keypoints
+        if first is not None:
+            region["keypoints"] = [0] * (3 * len(first.points))
+            region["num_keypoints"] = 0
+        anns.append(region)
+    anns.sort(key=lambda a: a["id"])
+    return anns, visible
+
+
+def annotate_view_with_visibility(
+    instance_map: np.ndarray, objects: Sequence[ObjectSpec], image_id: int, min_pixels: int = 1
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """:func:`annotate_maps` of an instance map alone (no keypoints, no amodal passes)."""
+    return annotate_maps(ViewMaps(instance=instance_map), objects, image_id, min_pixels)
+
+
 def visible_pixels(instance_map: np.ndarray, objects: Sequence[ObjectSpec]) -> dict[int, int]:
     """Visible pixels per annotated object, own + descendants.
 
     instance_map: int (H, W) ``instance_id`` of the nearest surface, 0 = background.
     Returns ``{instance_id: pixels}`` for every object with instance_id >= 1
-    (0 when not in view). Raises ValueError on bad input, as :func:`annotate_view`.
+    (0 when not in view). Raises ValueError on bad input, as :func:`annotate_maps`.
     """
     _check_map(instance_map)
     annotated = _annotated_objects(objects)
@@ -181,63 +338,8 @@ def visible_pixels(instance_map: np.ndarray, objects: Sequence[ObjectSpec]) -> d
     return {o.instance_id: int(p) for o, p in zip(annotated, table.pixels, strict=True)}
 
 
-def annotate_view_with_visibility(
-    instance_map: np.ndarray, objects: Sequence[ObjectSpec], image_id: int, min_pixels: int = 1
-) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """:func:`annotate_view` and :func:`visible_pixels` from one pass over the map."""
-    _check_map(instance_map)
-    if isinstance(image_id, bool) or not isinstance(image_id, int | np.integer) or image_id < 0:
-        raise ValueError(f"image_id must be an int >= 0, got {image_id!r}")
-    if (
-        isinstance(min_pixels, bool)
-        or not isinstance(min_pixels, int | np.integer)
-        or min_pixels < 0
-    ):
-        raise ValueError(f"min_pixels must be an int >= 0, got {min_pixels!r}")
-    annotated = _annotated_objects(objects)
-    table = _Table(instance_map, annotated)
-    visible = {o.instance_id: int(p) for o, p in zip(annotated, table.pixels, strict=True)}
-    thresholds = [max(1, _min_pixels_for(o, int(min_pixels))) for o in annotated]
-    keep = [k for k in range(len(annotated)) if table.pixels[k] >= thresholds[k]]
-    rles = table.rles(np.asarray(keep, dtype=np.intp))
-    anns: list[dict[str, Any]] = []
-    for k, rle in zip(keep, rles, strict=True):
-        obj = annotated[k]
-        ann: dict[str, Any] = {
-            "id": int(image_id) * 10000 + obj.instance_id,
-            "image_id": int(image_id),
-            "category_id": obj.category_id,
-            "segmentation": rle,
-            "area": int(table.pixels[k]),
-            "bbox": coco.bbox(rle),
-            "iscrowd": 0,
-            "instance_name": obj.name,
-            "instance_id": obj.instance_id,
-        }
-        if obj.parent_id is not None:
-            ann["parent_id"] = obj.parent_id
-        attributes = {key: v for key, v in obj.attributes.items() if key != "min_pixels"}
-        if attributes:
-            ann["attributes"] = attributes
-        anns.append(ann)
-    return anns, visible
-
-
 def annotate_view(
     instance_map: np.ndarray, objects: Sequence[ObjectSpec], image_id: int, min_pixels: int = 1
 ) -> list[dict[str, Any]]:
-    """COCO annotations for one rendered view.
-
-    instance_map: int (H, W), the ``instance_id`` of the nearest surface per pixel,
-    0 = background. objects: the scene's objects (instance_id 0 ones are ignored).
-    An object is annotated when its visible pixels (own + descendants) are > 0 and
-    >= ``attributes["min_pixels"]`` if set, else ``min_pixels``.
-
-    Each annotation: ``id = image_id * 10000 + instance_id``, ``image_id``,
-    ``category_id``, ``segmentation`` (compressed RLE, ASCII counts), ``area`` (int
-    pixels), ``bbox`` ([x, y, w, h] floats, pixels, tight, ``w = xmax - xmin + 1``),
-    ``iscrowd`` 0, ``instance_name``, ``instance_id``, ``parent_id`` when set,
-    ``attributes`` (the object's attributes minus ``min_pixels``) when non-empty.
-    Sorted by instance_id. Raises ValueError naming the bad shape/dtype/ids.
-    """
+    """COCO annotations for one rendered view's instance map (:func:`annotate_maps`)."""
     return annotate_view_with_visibility(instance_map, objects, image_id, min_pixels)[0]

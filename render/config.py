@@ -3,233 +3,61 @@
 ``load_config(path, overrides)`` reads a YAML file, applies ``--set a.b=c``
 overrides, validates, and resolves asset paths. Every problem is raised as a
 :class:`~render.errors.ConfigError` whose message is one line naming the YAML
-path, e.g. ``camera.distance: expected [min, max] with min <= max, got [3.0, 1.0]``.
+path, e.g. ``scene.camera.distance: expected [min, max] with min <= max, got [3.0, 1.0]``.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from render.cfgtypes import FloatRange, IntRange, Model
+from render.cfgtypes import Model
 from render.errors import ConfigError
-from render.families.defects_config import DefectsScene
+from render.families import FAMILIES
+from render.families.base import SceneModel
+from render.paths import PROJECT_ROOT
+from render.settings import AnnotationConfig, Category, RenderConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class RenderConfig(Model):
-    """Image size, sampling and output formats."""
-
-    resolution: tuple[int, int] = Field((256, 256), description="[width, height] in pixels")
-    samples: int = Field(16, ge=1, le=65536, description="Cycles samples per pixel")
-    denoiser: Literal["oidn", "none"] = "oidn"
-    device: Literal["auto", "cpu", "cuda", "optix"] = "auto"
-    views_per_scene: int = Field(2, ge=1, le=999)
-    image_format: Literal["png", "jpeg"] = "png"
-    jpeg_quality: int = Field(95, ge=1, le=100)
-    depth_format: Literal["png16", "npz", "none"] = Field(
-        "png16",
-        description="png16: uint16 PNG in millimetres (0 = no surface); npz: float32 metres",
-    )
-    max_bounces: int = Field(4, ge=0, le=64)
-    persistent_data: bool = Field(
-        False,
-        description="keep Cycles data between renders (~15% faster at 256x256, but the "
-        "image then depends on which scenes the worker rendered before)",
-    )
-
-    @field_validator("resolution")
-    @classmethod
-    def _resolution(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if not all(8 <= x <= 16384 for x in v):
-            raise ValueError(f"expected [width, height] in 8..16384, got {list(v)}")
-        return v
+if TYPE_CHECKING:
+    SceneConfig = SceneModel
+else:
+    # The tagged union of every registered family's scene section.
+    SceneConfig = Annotated[
+        Union[tuple(f.config for f in FAMILIES.values())],  # noqa: UP007 - built at runtime
+        Field(discriminator="family"),
+    ]
 
 
-class CameraConfig(Model):
-    """Pinhole camera looking at the scene centre from a sampled viewpoint."""
-
-    focal_length_mm: FloatRange = (35.0, 35.0)
-    sensor_width_mm: float = Field(36.0, gt=0)
-    distance: FloatRange = Field((1.5, 2.5), description="metres from the look-at point")
-    elevation_deg: FloatRange = (20.0, 70.0)
-    azimuth_deg: FloatRange = (0.0, 360.0)
-    roll_deg: FloatRange = (0.0, 0.0)
-    look_at_jitter: float = Field(0.1, ge=0, description="metres, uniform in a cube")
-
-    @model_validator(mode="after")
-    def _check(self) -> CameraConfig:
-        if self.distance[0] <= 0:
-            raise ValueError(f"distance: must be > 0, got {list(self.distance)}")
-        if self.focal_length_mm[0] <= 0:
-            raise ValueError(f"focal_length_mm: must be > 0, got {list(self.focal_length_mm)}")
-        if not (-90 <= self.elevation_deg[0] and self.elevation_deg[1] <= 90):
-            raise ValueError(
-                f"elevation_deg: must lie in [-90, 90], got {list(self.elevation_deg)}"
-            )
-        return self
-
-
-LightType = Literal["POINT", "AREA", "SUN", "SPOT"]
-_ALL_LIGHTS: tuple[LightType, ...] = ("POINT", "AREA", "SUN", "SPOT")
-
-
-class LightsConfig(Model):
-    """1..N lights of random type, power and colour temperature."""
-
-    count: IntRange = (1, 3)
-    types: list[LightType] = Field(default_factory=lambda: list(_ALL_LIGHTS), min_length=1)
-    power_w: FloatRange = Field((200.0, 1000.0), description="point/area/spot power, watts")
-    sun_strength: FloatRange = Field((1.0, 4.0), description="sun irradiance, W/m^2")
-    temperature_k: FloatRange = (2700.0, 7500.0)
-    distance: FloatRange = (2.0, 5.0)
-    elevation_deg: FloatRange = (25.0, 85.0)
-    area_size: FloatRange = (0.2, 1.0)
-    spot_angle_deg: FloatRange = (30.0, 80.0)
-
-    @model_validator(mode="after")
-    def _check(self) -> LightsConfig:
-        if self.count[0] < 0:
-            raise ValueError(f"count: must be >= 0, got {list(self.count)}")
-        return self
-
-
-class WorldConfig(Model):
-    """Uniform world (environment) light."""
-
-    strength: FloatRange = (0.2, 0.8)
-    temperature_k: FloatRange = (5000.0, 8000.0)
-
-
-class MaterialConfig(Model):
-    """Procedural principled material: HSV base colour, roughness, metallic, noise bump."""
-
-    hue: FloatRange = (0.0, 1.0)
-    saturation: FloatRange = (0.2, 0.9)
-    value: FloatRange = (0.2, 0.9)
-    roughness: FloatRange = (0.1, 0.9)
-    metallic: FloatRange = (0.0, 1.0)
-    bump_strength: FloatRange = (0.0, 0.3)
-    noise_scale: FloatRange = (5.0, 50.0)
-
-
-class ShapeConfig(Model):
-    """One kind of object: a Blender primitive or a mesh file, in one category."""
-
-    category: str
-    primitive: Literal["CUBE", "SPHERE", "CYLINDER", "CONE", "MONKEY"] | None = None
-    mesh: str | None = Field(
-        None, description="OBJ/STL/PLY/GLB path; relative to the config or project root"
-    )
-    size: FloatRange = Field((0.15, 0.35), description="largest dimension in metres")
-    weight: float = Field(1.0, gt=0, description="relative sampling weight")
-    unit_scale: float = Field(1.0, gt=0, description="mesh only: metres per file unit (mm: 0.001)")
-    up_axis: Literal["X", "Y", "Z", "-X", "-Y", "-Z"] = Field(
-        "Z", description="mesh only: the file's up axis (many CAD/GLB exports use Y)"
-    )
-    name: str | None = Field(
-        None, description="object name prefix; default: primitive name or mesh file stem"
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> ShapeConfig:
-        if (self.primitive is None) == (self.mesh is None):
-            raise ValueError("set exactly one of primitive or mesh")
-        if self.primitive is not None and (self.unit_scale != 1.0 or self.up_axis != "Z"):
-            raise ValueError("unit_scale and up_axis apply to mesh shapes only")
-        if self.size[0] <= 0:
-            raise ValueError(f"size: must be > 0, got {list(self.size)}")
-        return self
-
-
-class GroundConfig(Model):
-    size: float = Field(6.0, gt=0, description="edge length of the square ground plane, metres")
-    material: MaterialConfig = MaterialConfig(metallic=(0.0, 0.1), saturation=(0.0, 0.3))
-
-
-class GenericScene(Model):
-    """Generic family: objects on a ground plane (resting on a stable face, or dropped
-    and settled by rigid-body physics)."""
-
-    family: Literal["generic"] = "generic"
-    objects: IntRange = (2, 5)
-    shapes: list[ShapeConfig] = Field(min_length=1)
-    spread: float = Field(0.5, gt=0, description="objects start within this xy radius, metres")
-    drop_height: FloatRange = (0.1, 0.6)
-    placement: Literal["rest", "physics", "float"] = Field(
-        "rest",
-        description="rest: each object lies on a stable face on the ground, no overlaps "
-        "(deterministic, default); physics: dropped and settled by Bullet (BlenderProc) - "
-        "not reproducible across processes, replay reuses the recorded poses; "
-        "float: objects stay where sampled",
-    )
-    materials: MaterialConfig = MaterialConfig()
-    ground: GroundConfig = GroundConfig()
-
-    @model_validator(mode="after")
-    def _check(self) -> GenericScene:
-        if self.objects[0] < 1:
-            raise ValueError(f"objects: must be >= 1, got {list(self.objects)}")
-        return self
-
-    def category_names(self) -> list[str]:
-        """Category names this family annotates (each must be in ``categories``)."""
-        return sorted({s.category for s in self.shapes})
-
-    def asset_fields(self, data: dict[str, Any]) -> list[tuple[str, str, Callable[[str], None]]]:
-        """(yaml path under scene, path value, setter) for every asset file in ``data``,
-        the JSON dump of this model."""
-        out: list[tuple[str, str, Callable[[str], None]]] = []
-        for i, shape in enumerate(data["shapes"]):
-            if shape.get("mesh"):
-                out.append((f"shapes[{i}].mesh", shape["mesh"], partial(shape.__setitem__, "mesh")))
-        return out
-
-
-class Category(Model):
-    id: int = Field(description="COCO category id, >= 1 (0 is the instance pass's background)")
-    name: str = Field(min_length=1)
-    supercategory: str = ""
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(
-                f"category ids start at 1 (0 is the background in the instance pass), got {v}"
-            )
-        return v
-
-
-class AnnotationConfig(Model):
-    min_pixels: int = Field(
-        1, ge=1, description="instances with fewer visible pixels are not annotated"
-    )
-
-
-SceneConfig = Annotated[GenericScene | DefectsScene, Field(discriminator="family")]
+_MOVED = ("camera", "lights", "world")
 
 
 class Config(Model):
-    """A whole render job."""
+    """A whole render job: the job-wide sections and one scene family's ``scene``
+    section (which brings that family's camera, lights and world)."""
 
     seed: int = Field(0, ge=0, lt=2**63)
     num_scenes: int = Field(4, ge=1)
     render: RenderConfig = RenderConfig()
-    camera: CameraConfig = CameraConfig()
-    lights: LightsConfig = LightsConfig()
-    world: WorldConfig = WorldConfig()
     categories: list[Category] = Field(min_length=1)
     annotation: AnnotationConfig = AnnotationConfig()
     scene: SceneConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_sections(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in _MOVED:
+                if key in data:
+                    raise ValueError(
+                        f"{key}: this section moved under scene (scene.{key}): each scene "
+                        "family brings its own camera, lights and world"
+                    )
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Config:
@@ -243,6 +71,15 @@ class Config(Model):
         for needed in self.scene.category_names():
             if needed not in names:
                 raise ValueError(f"scene: category {needed!r} is not in categories {names}")
+        by_name = {c.name: c for c in self.categories}
+        for name, points in self.scene.keypoint_categories().items():
+            have = by_name[name].keypoints
+            if have is None or tuple(have) != tuple(points):
+                raise ValueError(
+                    f"categories: {name!r} needs keypoints {list(points)} "
+                    "(write keypoints: coco for COCO's 17), "
+                    f"got {have}"
+                )
         return self
 
     def category_id(self, name: str) -> int:
@@ -254,8 +91,6 @@ class Config(Model):
 
 # --------------------------------------------------------------------------- loading
 
-
-_FAMILIES: dict[str, type[Model]] = {"generic": GenericScene, "defects": DefectsScene}
 
 _BOUND_WORDS = {
     "greater_than_equal": (">=", "ge"),
@@ -277,7 +112,7 @@ def format_validation_error(err: ValidationError) -> str:
     loc = [str(p) for p in e["loc"]]
     family: str | None = None
     # Drop the discriminator tag pydantic inserts for tagged unions (scene.generic.x -> scene.x).
-    if len(loc) >= 2 and loc[0] == "scene" and loc[1] in _FAMILIES:
+    if len(loc) >= 2 and loc[0] == "scene" and loc[1] in FAMILIES:
         family = loc[1]
         loc = [loc[0], *loc[2:]]
     msg = e["msg"]
@@ -304,9 +139,9 @@ def format_validation_error(err: ValidationError) -> str:
         return f"{path}: required key is missing"
     if kind == "union_tag_invalid":
         tag = e.get("input", {}).get("family")
-        return f"{path}.family: unknown family {tag!r}; valid: {', '.join(_FAMILIES)}"
+        return f"{path}.family: unknown family {tag!r}; valid: {', '.join(FAMILIES)}"
     if kind == "union_tag_not_found":
-        return f"{path}.family: required key is missing; valid: {', '.join(_FAMILIES)}"
+        return f"{path}.family: required key is missing; valid: {', '.join(FAMILIES)}"
     if kind in _BOUND_WORDS:
         word, key = _BOUND_WORDS[kind]
         bound = ctx.get(key)
@@ -344,7 +179,7 @@ def _model_at(loc: list[str], family: str | None = None) -> type[Model] | None:
         if p.isdigit():
             continue
         if model is Config and p == "scene":
-            model = _FAMILIES.get(family or "")
+            model = FAMILIES[family].config if family in FAMILIES else None
             if model is None:
                 return None
             continue

@@ -33,7 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from render.annotate import annotate_view_with_visibility
+from render.annotate import ViewMaps, annotate_maps
 from render.config import Config
 from render.errors import DatasetError, UserError
 from render.spec import SceneSpec, scene_filename
@@ -209,6 +209,13 @@ def read_depth(path: Path) -> np.ndarray:
 # --------------------------------------------------------------------------- writing
 
 
+def _instances_of(ann: dict[str, Any]) -> list[int]:
+    """Instance ids an annotation stands for: its own, or a crowd region's members."""
+    if "instance_id" in ann:
+        return [int(ann["instance_id"])]
+    return [int(i) for i in ann.get("attributes", {}).get("members", [])]
+
+
 def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config) -> dict[str, Any]:
     """Annotate and write every view of one rendered scene, then commit its shard.
 
@@ -251,9 +258,14 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
             )
         iid = image_id(scene, v)
         t0 = time.perf_counter()
-        anns, visible = annotate_view_with_visibility(
-            view.instance, spec.objects, iid, cfg.annotation.min_pixels
+        maps = ViewMaps(
+            instance=view.instance,
+            depth=view.depth,
+            K=np.asarray(spec.camera.K, dtype=np.float64),
+            pose=np.asarray(poses[v], dtype=np.float64),
+            amodal=view.amodal,
         )
+        anns, visible = annotate_maps(maps, spec.objects, iid, cfg.annotation.min_pixels)
         t1 = time.perf_counter()
         img_bytes = encode_image(view.rgb, fmt, cfg.render.jpeg_quality)
         rel_depth = depth_path(scene, v, depth_fmt)
@@ -280,7 +292,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         )
         annotations.extend(anns)
         visible_meta[str(v)] = {str(k): n for k, n in visible.items()}
-        annotated_meta[str(v)] = [a["instance_id"] for a in anns]
+        annotated_meta[str(v)] = sorted(i for a in anns for i in _instances_of(a))
     counts: dict[str, int] = {}
     for a in annotations:
         counts[names[a["category_id"]]] = counts.get(names[a["category_id"]], 0) + 1
@@ -414,9 +426,7 @@ def merge(
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": [
-            {"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in cfg.categories
-        ],
+        "categories": [c.coco() for c in cfg.categories],
     }
     atomic_write_json(out_dir / "annotations.json", doc)
     return {

@@ -12,3 +12,10 @@ class ConfigError(UserError):
 
 class DatasetError(UserError):
     """A dataset directory on disk is missing, unreadable or inconsistent."""
+
+
+class RenderError(RuntimeError):
+    """The renderer cannot build or render what a SceneSpec asks for.
+
+    Defined here, not in ``render/blender/``: a worker sends it back to the driver
+    pickled, and unpickling must not import Blender into the driver process."""

@@ -12,11 +12,11 @@ the principal point at the image centre (pixel centres at integer + 0.5).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
 
 class Spec(BaseModel):
@@ -26,19 +26,33 @@ class Spec(BaseModel):
 class MaterialSpec(Spec):
     """A Principled BSDF with optional procedural texture and bump.
 
-    ``base_color`` is linear RGB in [0, 1]. ``texture``: ``noise`` modulates colour
-    and bump with a 3-D noise; ``brushed`` stretches it along the object's X axis
-    (machined/brushed metal). ``inputs`` sets further Principled BSDF inputs by
-    their Blender 4.2 names, e.g. ``{"Anisotropic": 0.7, "Coat Weight": 0.3}``.
+    ``base_color`` is linear RGB in [0, 1]. ``texture``:
+
+    - ``noise`` modulates colour and bump with a 3-D noise; ``brushed`` stretches it
+      along the object's X axis (machined/brushed metal), ``strands`` along Z (hair);
+    - ``stripes``: bands of ``base_color`` and ``color2`` along Z, ``pattern_scale``
+      metres per pair; ``denim``: twill weave of ``base_color`` with faded noise;
+      ``print``: ``color2`` dots/blobs on ``base_color``; ``bricks``: brick wall,
+      ``color2`` = mortar; ``pattern_scale`` sets the size of every pattern.
+
+    ``coordinates``: what drives the texture: ``object`` space, or the mesh's
+    ``rest`` point attribute (rest-pose coordinates: patterns follow a posed body).
+    ``inputs`` sets further Principled BSDF inputs by their Blender 4.2 names, e.g.
+    ``{"Anisotropic": 0.7, "Coat Weight": 0.3}``.
     """
 
     base_color: list[float] = Field(min_length=3, max_length=3)
     roughness: float = 0.5
     metallic: float = 0.0
-    texture: Literal["none", "noise", "brushed"] = "noise"
+    texture: Literal[
+        "none", "noise", "brushed", "strands", "stripes", "denim", "print", "bricks"
+    ] = "noise"
     noise_scale: float = 20.0
     color_variation: float = 0.1
     bump_strength: float = 0.0
+    color2: list[float] | None = Field(None, min_length=3, max_length=3)
+    pattern_scale: float = Field(0.05, gt=0, description="metres per pattern repetition")
+    coordinates: Literal["object", "rest"] = "object"
     inputs: dict[str, float] = Field(default_factory=dict)
     image: str | None = Field(None, description="optional image texture path (base colour)")
 
@@ -75,6 +89,80 @@ class RestSpec(Spec):
     yaw: float = 0.0
 
 
+# --------------------------------------------------------------------------- per-family data
+
+
+class ShapeInfo(Spec):
+    """Generic family: which configured shape an object is."""
+
+    kind: Literal["shape"] = "shape"
+    shape: str
+
+
+class ProductInfo(Spec):
+    """Defects family: a product, its parametric family, and whether it is defect-free."""
+
+    kind: Literal["product"] = "product"
+    family: str
+    good: bool
+    defects: int = Field(ge=0)
+
+
+class DefectInfo(Spec):
+    """Defects family: one defect, its type and nominal sizes in millimetres."""
+
+    kind: Literal["defect"] = "defect"
+    type: str
+    size_mm: float
+    depth_mm: float | None = None
+    width_mm: float | None = None
+
+
+class PersonInfo(Spec):
+    """Pedestrians family: who a person is and what they do (for filtering and stats)."""
+
+    kind: Literal["person"] = "person"
+    age_years: float
+    gender: float = Field(ge=0, le=1, description="anny's gender: 0 male .. 1 female")
+    height_m: float
+    skin_tone: float = Field(ge=0, le=1, description="0 lightest .. 1 darkest")
+    activity: str
+    clothing: list[str] = Field(default_factory=list)
+    accessories: list[str] = Field(default_factory=list)
+
+
+ObjectInfo = Annotated[
+    ShapeInfo | ProductInfo | DefectInfo | PersonInfo, Field(discriminator="kind")
+]
+
+
+def info_attributes(info: ObjectInfo | None) -> dict[str, Any]:
+    """What an annotation's ``attributes`` carry for ``info`` (its fields minus
+    ``kind``, unset optional sizes left out)."""
+    if info is None:
+        return {}
+    return info.model_dump(mode="json", exclude={"kind"}, exclude_none=True)
+
+
+class KeypointsSpec(Spec):
+    """Named 3-D keypoints of an instance (e.g. COCO's 17 person joints).
+
+    ``points``: (K, 3) world coordinates in metres, in the order of the category's
+    ``keypoints``. ``radius``: (K,) metres, how deep inside the body each point
+    lies: the body's own surface up to this far in front of a joint does not hide
+    it (see :mod:`render.keypoints`)."""
+
+    points: list[list[float]]
+    radius: list[float]
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, v: list[list[float]]) -> list[list[float]]:
+        if any(len(p) != 3 for p in v):
+            raise ValueError("points must be [x, y, z] triples")
+        return v
+
+
 class ObjectSpec(Spec):
     """One object. ``instance_id`` >= 1 is annotated with ``category_id``; 0 means
     not annotated (ground, props). ``parent_id`` nests an instance in another's mask
@@ -93,6 +181,10 @@ class ObjectSpec(Spec):
     )
     scale: list[float] = Field(default_factory=lambda: [1.0, 1.0, 1.0], min_length=3, max_length=3)
     material: MaterialSpec
+    material_slots: list[MaterialSpec] = Field(
+        default_factory=list,
+        description="further materials, used by faces whose mesh material_index is k >= 1",
+    )
     physics: Literal["active", "passive", "none"] = "none"
     rest: RestSpec | None = None
     velocity: list[float] | None = Field(
@@ -107,9 +199,25 @@ class ObjectSpec(Spec):
         description="written into saved scenes: annotated in at least one view "
         "(false: too few visible pixels, e.g. below min_defect_pixels); the renderer ignores it",
     )
-    attributes: dict[str, Any] = Field(
-        default_factory=dict, description="family data copied to annotations"
+    min_pixels: int | None = Field(
+        None,
+        ge=1,
+        description="annotate only with at least this many visible pixels "
+        "(default: the job's annotation.min_pixels)",
     )
+    keypoints: KeypointsSpec | None = None
+    amodal: bool = Field(
+        False,
+        description="also render this instance's amodal (unoccluded) mask: annotations get "
+        "segmentation_amodal, bbox_amodal, area_amodal and visibility",
+    )
+    crowd_below_px: float | None = Field(
+        None,
+        gt=0,
+        description="when its visible box is shorter than this (pixels), the instance is "
+        "annotated only as part of its category's iscrowd region in that image",
+    )
+    info: ObjectInfo | None = Field(None, description="family data copied to annotations")
 
 
 class LightSpec(Spec):
@@ -126,9 +234,32 @@ class LightSpec(Spec):
     size_y: float | None = None
 
 
+class SkySpec(Spec):
+    """Blender's Nishita sky (physically based daylight) as the world background.
+
+    Angles in radians: ``sun_elevation`` above the horizon, ``sun_rotation`` about
+    world +Z (Blender's convention: 0 puts the sun towards -Y... measured by the
+    backend exactly as Blender's sky texture node takes it). The sun disc is off:
+    direct sunlight comes from a SUN light in ``lights``, so shadows are sharp and
+    sampled efficiently."""
+
+    sun_elevation: float
+    sun_rotation: float
+    altitude: float = Field(0.0, ge=0, description="metres above sea level")
+    air_density: float = Field(1.0, ge=0)
+    dust_density: float = Field(1.0, ge=0)
+    ozone_density: float = Field(1.0, ge=0)
+
+
 class WorldSpec(Spec):
+    """World light: a uniform ``color`` x ``strength`` background, or, with ``sky``,
+    the sky texture x ``strength`` mixed towards ``color`` by ``overcast`` (0 = clear
+    sky, 1 = uniform grey-ish overcast)."""
+
     color: list[float] = Field(min_length=3, max_length=3)
     strength: float = 0.5
+    sky: SkySpec | None = None
+    overcast: float = Field(0.0, ge=0, le=1)
 
 
 class CameraSpec(Spec):

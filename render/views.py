@@ -18,12 +18,16 @@ class ViewResult:
     rgb: uint8 (H, W, 3), sRGB. depth: float32 (H, W), metres along the camera's
     optical axis (z-depth), ``inf`` where no surface. instance: int32 (H, W), the
     ``instance_id`` of the nearest surface (0 = background / not annotated).
+    amodal: int32 (H, W) maps of the amodal passes (objects with ``amodal: true``
+    rendered a few at a time, nothing else in the scene, so each shows every pixel
+    of those objects, occluded or not); empty when the scene has none.
     """
 
     rgb: np.ndarray
     depth: np.ndarray
     instance: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    amodal: list[np.ndarray] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         h, w = self.instance.shape[:2]
@@ -37,6 +41,9 @@ class ViewResult:
             raise ValueError(
                 f"instance must be 2-D int, got {self.instance.dtype} {self.instance.shape}"
             )
+        for m in self.amodal:
+            if m.shape != (h, w) or not np.issubdtype(m.dtype, np.integer):
+                raise ValueError(f"amodal maps must be int ({h}, {w}), got {m.dtype} {m.shape}")
 
 
 @dataclass

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from render.config import load_config
-from render.geometry import build
-from render.geometry.assemblies import _cached
+from render.families import build_geometry as build
+from render.families.defects.assemblies import _cached
 from render.sampling import sample_scene
 
 

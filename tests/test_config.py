@@ -67,14 +67,14 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("wrong type", lambda d: d["render"].update(samples="abc"), "render.samples: expected an integer, got 'abc'"),
     ("float for int", lambda d: d["render"].update(samples=1.5), "render.samples: expected an integer, got 1.5"),
     ("bad literal", lambda d: d["render"].update(denoiser="optix"), "render.denoiser: Input should be 'oidn' or 'none', got 'optix'"),
-    ("inverted range", lambda d: d["camera"].update(distance=[3, 1]), "camera.distance: expected [min, max] with min <= max, got [3, 1]"),
-    ("empty range", lambda d: d["camera"].update(distance=[]), "camera.distance: expected [min, max] of numbers, got []"),
-    ("short range", lambda d: d["camera"].update(distance=[1]), "camera.distance: expected [min, max] of numbers, got [1]"),
-    ("string range", lambda d: d["camera"].update(distance="far"), "camera.distance: expected [min, max] of numbers, got 'far'"),
-    ("bool range", lambda d: d["camera"].update(distance=True), "camera.distance: expected [min, max] of numbers, got True"),
-    ("non-int int range", lambda d: d["lights"].update(count=[1, 2.5]), "lights.count: expected [min, max] of ints, got [1, 2.5]"),
-    ("negative distance", lambda d: d["camera"].update(distance=[-1, 2]), "camera.distance: must be > 0, got [-1.0, 2.0]"),
-    ("negative light count", lambda d: d["lights"].update(count=[-1, 2]), "lights.count: must be >= 0, got [-1, 2]"),
+    ("inverted range", lambda d: d["scene"]["camera"].update(distance=[3, 1]), "scene.camera.distance: expected [min, max] with min <= max, got [3, 1]"),
+    ("empty range", lambda d: d["scene"]["camera"].update(distance=[]), "scene.camera.distance: expected [min, max] of numbers, got []"),
+    ("short range", lambda d: d["scene"]["camera"].update(distance=[1]), "scene.camera.distance: expected [min, max] of numbers, got [1]"),
+    ("string range", lambda d: d["scene"]["camera"].update(distance="far"), "scene.camera.distance: expected [min, max] of numbers, got 'far'"),
+    ("bool range", lambda d: d["scene"]["camera"].update(distance=True), "scene.camera.distance: expected [min, max] of numbers, got True"),
+    ("non-int int range", lambda d: d["scene"]["lights"].update(count=[1, 2.5]), "scene.lights.count: expected [min, max] of ints, got [1, 2.5]"),
+    ("negative distance", lambda d: d["scene"]["camera"].update(distance=[-1, 2]), "scene.camera.distance: must be > 0, got [-1.0, 2.0]"),
+    ("negative light count", lambda d: d["scene"]["lights"].update(count=[-1, 2]), "scene.lights.count: must be >= 0, got [-1, 2]"),
     ("zero objects", lambda d: d["scene"].update(objects=[0, 2]), "scene.objects: must be >= 1, got [0, 2]"),
     ("negative num_scenes", lambda d: d.update(num_scenes=-1), "num_scenes: must be >= 1, got -1"),
     ("negative seed", lambda d: d.update(seed=-5), "seed: must be >= 0, got -5"),
@@ -93,7 +93,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("bad up axis", lambda d: d["scene"]["shapes"][5].update(up_axis="W"), "scene.shapes[5].up_axis: Input should be"),
     ("zero weight", lambda d: d["scene"]["shapes"][0].update(weight=0), "scene.shapes[0].weight: must be > 0, got 0"),
     ("shapes not a list", lambda d: d["scene"].update(shapes=5), "scene.shapes: Input should be a valid list, got 5"),
-    ("elevation out of range", lambda d: d["camera"].update(elevation_deg=[10, 100]), "camera.elevation_deg: must lie in [-90, 90], got [10.0, 100.0]"),
+    ("elevation out of range", lambda d: d["scene"]["camera"].update(elevation_deg=[10, 100]), "scene.camera.elevation_deg: must lie in [-90, 90], got [10.0, 100.0]"),
 ]  # fmt: skip
 
 
@@ -131,20 +131,20 @@ def test_overrides_nested_and_list_index(tmp_path: Path) -> None:
         path,
         [
             "render.samples=64",
-            "camera.distance=[2, 3]",
+            "scene.camera.distance=[2, 3]",
             "scene.shapes.0.size=0.25",
             "categories.0.name=box",
             "scene.shapes.0.category=box",
-            "lights.types=[SUN]",
-            "world.strength=0.5",
+            "scene.lights.types=[SUN]",
+            "scene.world.strength=0.5",
         ],
     )
     assert cfg.render.samples == 64
-    assert cfg.camera.distance == (2.0, 3.0)
+    assert cfg.scene.camera.distance == (2.0, 3.0)
     assert cfg.scene.shapes[0].size == (0.25, 0.25)  # type: ignore[union-attr]
     assert cfg.categories[0].name == "box"
-    assert cfg.lights.types == ["SUN"]
-    assert cfg.world.strength == (0.5, 0.5)
+    assert cfg.scene.lights.types == ["SUN"]
+    assert cfg.scene.world.strength == (0.5, 0.5)
     # the file itself is unchanged
     assert load_config(path).render.samples == BASE["render"]["samples"]
 
@@ -222,12 +222,13 @@ def test_schema() -> None:
 def test_range_property(lo: float, hi: float) -> None:
     """Any positive [lo, hi] is accepted iff lo <= hi; a rejection names the field and both values."""
     data = copy.deepcopy(BASE)
-    data["camera"]["distance"] = [lo, hi]
+    data["scene"]["camera"]["distance"] = [lo, hi]
     if lo <= hi:
-        assert validate_config(data).camera.distance == (lo, hi)
+        assert validate_config(data).scene.camera.distance == (lo, hi)
     else:
         with pytest.raises(ConfigError) as info:
             validate_config(data)
-        assert f"camera.distance: expected [min, max] with min <= max, got [{lo!r}, {hi!r}]" in str(
-            info.value
+        assert (
+            f"scene.camera.distance: expected [min, max] with min <= max, got [{lo!r}, {hi!r}]"
+            in str(info.value)
         )

@@ -18,6 +18,7 @@ from render.errors import DatasetError, UserError
 from render.seeding import stream
 from render.spec import (
     CameraSpec,
+    DefectInfo,
     GeometrySpec,
     MaterialSpec,
     ObjectSpec,
@@ -44,7 +45,12 @@ def make_config(**render: object) -> Config:
 
 
 def _obj(
-    name: str, iid: int, category: int, parent: int | None = None, **attrs: object
+    name: str,
+    iid: int,
+    category: int,
+    parent: int | None = None,
+    min_pixels: int | None = None,
+    info: DefectInfo | None = None,
 ) -> ObjectSpec:
     return ObjectSpec(
         name=name,
@@ -53,7 +59,8 @@ def _obj(
         parent_id=parent,
         geometry=GeometrySpec(kind="primitive", primitive="CUBE"),
         material=MaterialSpec(base_color=[0.2, 0.3, 0.4]),
-        attributes=dict(attrs),
+        min_pixels=min_pixels,
+        info=info,
     )
 
 
@@ -64,7 +71,14 @@ def fake_scene(scene_index: int, views: int = 2, seed: int = 0) -> tuple[SceneSp
         _obj("ground", 0, 0),
         _obj("box1", 1, 1),
         _obj("box2", 2, 1),
-        _obj("dent", 3, 3, parent=1, min_pixels=3, depth_mm=0.4),
+        _obj(
+            "dent",
+            3,
+            3,
+            parent=1,
+            min_pixels=3,
+            info=DefectInfo(type="dent", size_mm=5.0, depth_mm=0.4),
+        ),
         _obj("box4", 4, 1),
     ]
     poses = []
@@ -145,7 +159,8 @@ def test_layout_and_contents(tmp_path: Path) -> None:
     ann_ids = [a["id"] for a in shard["annotations"]]
     assert ann_ids == [70010001, 70010002, 70010003, 70020001, 70020002]
     dent = shard["annotations"][2]
-    assert dent["parent_id"] == 1 and dent["attributes"] == {"depth_mm": 0.4}
+    assert dent["parent_id"] == 1
+    assert dent["attributes"] == {"type": "dent", "size_mm": 5.0, "depth_mm": 0.4}
 
     scene = json.loads((out / "scenes/000007.json").read_text())
     assert SceneSpec.model_validate(scene).scene_index == 7

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.geometry import assemblies
-from render.geometry import defects as dg
+from render.families.defects import assemblies
+from render.families.defects import surface as dg
 
 PLATE = {
     "family": "plate",

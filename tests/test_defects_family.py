@@ -10,11 +10,12 @@ import pytest
 
 from render.config import load_config, validate_config
 from render.errors import ConfigError
-from render.families import defects as fam
 from render.families.common import euler_xyz_to_matrix
-from render.geometry.assemblies import base_mesh
+from render.families.defects import layout
+from render.families.defects import sampler as fam
+from render.families.defects.assemblies import base_mesh
 from render.seeding import stream
-from render.spec import SceneSpec
+from render.spec import DefectInfo, ProductInfo, SceneSpec
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "defects.yaml"
 
@@ -52,8 +53,9 @@ def test_scene_structure(cfg) -> None:
             )
             assert o.location == parent.location and o.rotation_euler == parent.rotation_euler
             if names[o.category_id] != "component":
-                assert o.attributes["min_pixels"] == cfg.scene.min_defect_pixels
-                assert o.attributes["type"] == names[o.category_id]
+                assert o.min_pixels == cfg.scene.min_defect_pixels
+                assert isinstance(o.info, DefectInfo)
+                assert o.info.type == names[o.category_id]
         ids = [o.instance_id for o in spec.objects if o.instance_id > 0]
         assert len(ids) == len(set(ids))
         assert len(spec.camera.poses) == cfg.render.views_per_scene
@@ -98,7 +100,8 @@ def test_balance_of_sampled_scenes(cfg) -> None:
         for o in fam.sample_defects(cfg, i).objects:
             if o.instance_id and o.parent_id is None:
                 products += 1
-                good += o.attributes["good"]
+                assert isinstance(o.info, ProductInfo)
+                good += o.info.good
             elif o.parent_id is not None and names[o.category_id] != "component":
                 counts[names[o.category_id]] = counts.get(names[o.category_id], 0) + 1
     n = sum(counts.values())
@@ -161,9 +164,9 @@ def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
     for o in defects:
         seen = visible.get(str(o.instance_id), 0)
         if o.instance_id not in anns:
-            assert seen < o.attributes.get("min_pixels", 1)  # too small: kept in the spec only
+            assert seen < (o.min_pixels or 1)  # too small: kept in the spec only
             continue
-        assert seen >= o.attributes.get("min_pixels", 1)
+        assert seen >= (o.min_pixels or 1)
         mask = coco.decode(anns[o.instance_id]["segmentation"])
         parent = coco.decode(anns[o.parent_id]["segmentation"])
         assert mask.sum() == seen and not (mask & ~parent).any()
@@ -172,7 +175,7 @@ def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
 def test_arrangement_respects_overlap_setting() -> None:
     rng = np.random.default_rng(0)
     radii, heights = [0.03, 0.03, 0.03], [0.01, 0.01, 0.01]
-    spots, area = fam._arrange(radii, heights, 0.05, 0.2, False, False, rng)
+    spots, area = layout.arrange(radii, heights, 0.05, 0.2, False, False, rng)
     assert len(spots) == 3
     for i, (a, ra, za) in enumerate(spots):
         assert za == 0.0 and np.all(np.abs(a) + ra <= np.array(area) + 1e-9)
@@ -180,7 +183,7 @@ def test_arrangement_respects_overlap_setting() -> None:
             assert np.linalg.norm(a - b) >= ra + rb
     # crowded and allowed to overlap: some product rests on another one
     stacked = [
-        fam._arrange(radii, heights, 0.05, 0.05, False, True, np.random.default_rng(s))[0]
+        layout.arrange(radii, heights, 0.05, 0.05, False, True, np.random.default_rng(s))[0]
         for s in range(10)
     ]
     assert any(z > 0 for spots in stacked for _, _, z in spots)

@@ -8,15 +8,15 @@ import trimesh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from render.geometry import build
-from render.geometry.products import (
+from render.families import build_geometry as build
+from render.families.defects.products import (
     FAMILIES,
     INTEGER_PARAMS,
     PARAM_SPACE,
     build_product,
     pcb_components,
 )
-from render.geometry.props import PROPS
+from render.families.defects.props import PROPS
 
 
 def _params(family: str, u: float) -> dict:

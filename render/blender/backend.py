@@ -6,7 +6,6 @@ so a spec re-renders bit for bit on the same machine and device.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,16 @@ import bpy
 import numpy as np
 
 from render import camera as cam_math
-from render import geometry
+from render.amodal import plan_groups, projected_box
 from render.blender import bootstrap
-from render.spec import GeometrySpec, LightSpec, MaterialSpec, ObjectSpec, SceneSpec
+from render.blender.objects import build_objects
+from render.blender.shading import build_light, setup_world
+from render.errors import RenderError
+from render.spec import ObjectSpec, SceneSpec
 from render.views import SceneRender, ViewResult
 
 _DEVICE_TYPES = {"auto": ["OPTIX", "CUDA", "HIP"], "cuda": ["CUDA"], "optix": ["OPTIX"], "cpu": []}
 _state: dict[str, Any] = {"outputs": False, "device": None}
-
-
-class RenderError(RuntimeError):
-    """The backend cannot build or render what the spec asks for."""
 
 
 # --------------------------------------------------------------------------- setup
@@ -125,10 +123,10 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     bproc.clean_up(clean_up_camera=False)
     _purge_orphans()
     _reset_physics_world()
-    objects = _build_objects(spec)
+    objects = build_objects(spec)
     for light in spec.lights:
-        _build_light(light)
-    bproc.renderer.set_world_background(list(spec.world.color), strength=spec.world.strength)
+        build_light(light)
+    setup_world(spec.world)
     _rest_objects(objects)
     settled = spec.meta.get("settled_poses") if isinstance(spec.meta, dict) else None
     if spec.physics and any(o.physics == "active" for o in spec.objects):
@@ -155,11 +153,12 @@ def render_spec(spec: SceneSpec) -> SceneRender:
         if depth.ndim == 3:
             depth = depth[..., 0]
         depth = np.where(depth >= spec.camera.clip_end * 0.999, np.inf, depth).astype(np.float32)
-        inst = np.asarray(data["instance"][i])
-        if inst.ndim == 3:
-            inst = inst[..., 0]
-        views.append(ViewResult(rgb=rgb, depth=depth, instance=np.rint(inst).astype(np.int32)))
+        views.append(ViewResult(rgb=rgb, depth=depth, instance=_instance_map(data, i)))
     t_read = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    passes = _amodal_passes(spec, objects, views)
+    t_amodal = time.perf_counter() - t3
 
     # Physics runs under Blender's undo, which invalidates Python references: look up by name.
     poses = {o.name: np.asarray(bpy.data.objects[o.name].matrix_world).tolist() for o, _ in objects}
@@ -167,9 +166,77 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     return SceneRender(
         views=views,
         object_poses=poses,
-        timings={"build_s": t_build, "render_s": t_render, "readback_s": t_read, "views": n},
+        timings={
+            "build_s": t_build,
+            "render_s": t_render,
+            "readback_s": t_read,
+            "amodal_s": t_amodal,
+            "amodal_passes": passes,
+            "views": n,
+        },
         info=dict(_state["device"]),
     )
+
+
+def _instance_map(data: dict[str, Any], view: int) -> np.ndarray:
+    inst = np.asarray(data["instance"][view])
+    if inst.ndim == 3:
+        inst = inst[..., 0]
+    return np.rint(inst).astype(np.int32)
+
+
+def _world_vertices(obj: Any) -> np.ndarray:
+    """(N, 3) float64 world coordinates of a mesh object's vertices."""
+    mesh = obj.data
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
+    mesh.vertices.foreach_get("co", co)
+    mw = np.asarray(obj.matrix_world, dtype=np.float64)
+    return co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
+
+
+def _amodal_passes(
+    spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]], views: list[ViewResult]
+) -> int:
+    """Render the amodal passes (see :mod:`render.amodal`) and append their instance
+    maps to each view's ``amodal``. 1 sample, no bounces, no denoiser: only the
+    object-index pass matters. Returns the number of passes."""
+    amodal = [(o, obj) for o, obj in objects if o.amodal and o.instance_id > 0]
+    if not amodal:
+        return 0
+    bproc = bootstrap.import_blenderproc()
+    from blenderproc.python.writer.WriterUtility import _WriterUtility
+
+    c = spec.camera
+    boxes = {
+        o.name: [
+            projected_box(_world_vertices(obj), c.K, pose, c.width, c.height) for pose in c.poses
+        ]
+        for o, obj in amodal
+    }
+    groups = plan_groups(boxes)
+    if not groups:
+        return 0
+    scene = bpy.context.scene
+    bproc.renderer.set_max_amount_of_samples(1)
+    bproc.renderer.set_denoiser(None)
+    bproc.renderer.set_light_bounces(
+        diffuse_bounces=0, glossy_bounces=0, max_bounces=0, transmission_bounces=0
+    )
+    everything = list(scene.objects)
+    hidden = {ob.name: ob.hide_render for ob in everything}
+    try:
+        for group in groups:
+            show = set(group)
+            for ob in everything:
+                ob.hide_render = ob.type != "CAMERA" and ob.name not in show
+            bproc.renderer.render(return_data=False, verbose=False)
+            data = _WriterUtility.load_registered_outputs({"instance"})
+            for i, view in enumerate(views):
+                view.amodal.append(_instance_map(data, i))
+    finally:
+        for ob in everything:
+            ob.hide_render = hidden[ob.name]
+    return len(groups)
 
 
 def _rest_objects(objects: list[tuple[ObjectSpec, Any]]) -> None:
@@ -301,279 +368,3 @@ def _setup_render(spec: SceneSpec) -> None:
 
 
 # --------------------------------------------------------------------------- objects
-
-
-def _build_objects(spec: SceneSpec) -> list[tuple[ObjectSpec, Any]]:
-    bproc = bootstrap.import_blenderproc()
-    from blenderproc.python.types.MeshObjectUtility import MeshObject
-
-    names = [o.name for o in spec.objects]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise RenderError(f"scene {spec.scene_index}: object names must be unique, repeated: {dup}")
-    parts_cache: dict[str, dict[str, geometry.Mesh]] = {}
-    built: list[tuple[ObjectSpec, Any]] = []
-    for o in spec.objects:
-        obj = _make_geometry(o, parts_cache)
-        obj.name = o.name
-        if obj.name != o.name:
-            raise RenderError(f"object name {o.name!r} is taken in Blender (got {obj.name!r})")
-        obj.location = o.location
-        obj.rotation_euler = o.rotation_euler
-        obj.scale = [a * b for a, b in zip(obj.scale, o.scale, strict=True)]
-        obj.pass_index = o.instance_id
-        mat = _make_material(o.name, o.material)
-        obj.data.materials.clear()
-        obj.data.materials.append(mat)
-        mo = MeshObject(obj)
-        if o.physics != "none":
-            mo.enable_rigidbody(
-                active=o.physics == "active",
-                collision_shape="CONVEX_HULL" if o.physics == "active" else "MESH",
-                friction=0.8,
-                linear_damping=0.1,
-                angular_damping=0.2,
-            )
-        built.append((o, obj))
-    bpy.context.view_layer.update()
-    del bproc
-    return built
-
-
-def _make_geometry(o: ObjectSpec, cache: dict[str, dict[str, geometry.Mesh]]) -> Any:
-    g = o.geometry
-    if g.kind == "primitive":
-        return _primitive(g)
-    if g.kind == "mesh_file":
-        return _mesh_file(g, o.name)
-    if g.kind == "procedural":
-        if not g.generator or not g.part:
-            raise RenderError(f"{o.name}: procedural geometry needs generator and part")
-        key = g.generator + repr(sorted(g.params.items()))
-        if key not in cache:
-            cache[key] = geometry.build(g.generator, g.params)
-        parts = cache[key]
-        if g.part not in parts:
-            raise RenderError(
-                f"{o.name}: generator {g.generator!r} has no part {g.part!r}; parts: {sorted(parts)}"
-            )
-        return _mesh_object(o.name, parts[g.part], smooth=g.smooth or parts[g.part].smooth)
-    raise RenderError(f"{o.name}: unknown geometry kind {g.kind!r}")
-
-
-_PRIMITIVES = {
-    "PLANE": lambda: bpy.ops.mesh.primitive_plane_add(size=2.0),
-    "CUBE": lambda: bpy.ops.mesh.primitive_cube_add(size=2.0),
-    "SPHERE": lambda: bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=48, ring_count=24),
-    "CYLINDER": lambda: bpy.ops.mesh.primitive_cylinder_add(radius=1.0, depth=2.0, vertices=64),
-    "CONE": lambda: bpy.ops.mesh.primitive_cone_add(radius1=1.0, depth=2.0, vertices=64),
-    "MONKEY": lambda: bpy.ops.mesh.primitive_monkey_add(size=2.0),
-}
-
-
-def _primitive(g: GeometrySpec) -> Any:
-    name = (g.primitive or "").upper()
-    if name not in _PRIMITIVES:
-        raise RenderError(f"unknown primitive {g.primitive!r}; valid: {sorted(_PRIMITIVES)}")
-    _PRIMITIVES[name]()
-    obj = bpy.context.active_object
-    if name in ("SPHERE", "MONKEY"):
-        obj.data.shade_smooth()
-    elif name in ("CYLINDER", "CONE"):
-        _smooth_by_angle(obj)
-    if name == "MONKEY":
-        sub = obj.modifiers.new("subsurf", "SUBSURF")
-        sub.levels = sub.render_levels = 1
-    if g.size:
-        _fit_size(obj, g.size)
-    return obj
-
-
-def _smooth_by_angle(obj: Any, angle_deg: float = 35.0) -> None:
-    # Flat caps, smooth sides: split normals by face angle (4.1+ replaced auto-smooth).
-    obj.data.shade_smooth()
-    mesh = obj.data
-    mesh.set_sharp_from_angle(angle=math.radians(angle_deg))
-
-
-def _fit_size(obj: Any, size: float) -> None:
-    """Scale the mesh data so its largest bounding-box dimension is ``size`` metres."""
-    v = np.array([vtx.co[:] for vtx in obj.data.vertices])
-    extent = float((v.max(axis=0) - v.min(axis=0)).max()) if len(v) else 0.0
-    if extent <= 0:
-        raise RenderError(f"{obj.name}: mesh has zero extent")
-    s = size / extent
-    for vtx in obj.data.vertices:
-        vtx.co = (vtx.co[0] * s, vtx.co[1] * s, vtx.co[2] * s)
-    obj.data.update()
-
-
-_UP_ROTATIONS = {  # rotate the file's up axis onto +Z
-    "Z": (0.0, 0.0, 0.0),
-    "-Z": (math.pi, 0.0, 0.0),
-    "Y": (math.pi / 2, 0.0, 0.0),
-    "-Y": (-math.pi / 2, 0.0, 0.0),
-    "X": (0.0, -math.pi / 2, 0.0),
-    "-X": (0.0, math.pi / 2, 0.0),
-}
-
-
-def _mesh_file(g: GeometrySpec, name: str) -> Any:
-    """Load OBJ/STL/PLY/GLB/GLTF as one mesh object, axes converted, centred on its
-    bounding box bottom-centre... no: centred on its bounding-box centre."""
-    if not g.path:
-        raise RenderError(f"{name}: mesh_file geometry needs a path")
-    path = Path(g.path)
-    suffix = path.suffix.lower()
-    before = set(bpy.data.objects)
-    if suffix == ".obj":
-        bpy.ops.wm.obj_import(
-            filepath=str(path), forward_axis="Y", up_axis="Z", validate_meshes=True
-        )
-    elif suffix == ".stl":
-        bpy.ops.wm.stl_import(filepath=str(path), forward_axis="Y", up_axis="Z")
-    elif suffix == ".ply":
-        bpy.ops.wm.ply_import(filepath=str(path), forward_axis="Y", up_axis="Z")
-    elif suffix in (".glb", ".gltf"):
-        bpy.ops.import_scene.gltf(filepath=str(path))
-    else:
-        raise RenderError(
-            f"{path}: unsupported mesh format {suffix!r}; use .obj, .stl, .ply, .glb or .gltf"
-        )
-    new = [o for o in bpy.data.objects if o not in before and o.type == "MESH"]
-    for o in bpy.data.objects:
-        if o not in before and o.type != "MESH":
-            bpy.data.objects.remove(o, do_unlink=True)
-    if not new:
-        raise RenderError(f"{path}: the file contains no mesh")
-    verts: list[np.ndarray] = []
-    faces: list[np.ndarray] = []
-    offset = 0
-    for o in new:
-        o.data.calc_loop_triangles()
-        mw = np.asarray(o.matrix_world)
-        v = np.array([vtx.co[:] for vtx in o.data.vertices], dtype=np.float64)
-        v = v @ mw[:3, :3].T + mw[:3, 3]
-        t = np.array([tri.vertices[:] for tri in o.data.loop_triangles], dtype=np.int64).reshape(
-            -1, 3
-        )
-        verts.append(v)
-        faces.append(t + offset)
-        offset += len(v)
-        bpy.data.objects.remove(o, do_unlink=True)
-    v = np.concatenate(verts) * g.unit_scale
-    rx, ry, rz = _UP_ROTATIONS[g.up_axis]
-    rot = _euler_matrix(rx, ry, rz)
-    v = v @ rot.T
-    v -= (v.max(axis=0) + v.min(axis=0)) / 2
-    if g.size:
-        v *= g.size / float((v.max(axis=0) - v.min(axis=0)).max())
-    return _mesh_object(name, geometry.Mesh(v, np.concatenate(faces)), smooth=g.smooth)
-
-
-def _euler_matrix(rx: float, ry: float, rz: float) -> np.ndarray:
-    cx, sx, cy, sy, cz, sz = (
-        math.cos(rx),
-        math.sin(rx),
-        math.cos(ry),
-        math.sin(ry),
-        math.cos(rz),
-        math.sin(rz),
-    )
-    mx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    my = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    mz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return mz @ my @ mx
-
-
-def _mesh_object(name: str, mesh: geometry.Mesh, smooth: bool) -> Any:
-    data = bpy.data.meshes.new(name)
-    data.from_pydata(mesh.vertices.tolist(), [], mesh.faces.tolist())
-    data.validate(clean_customdata=False)
-    data.update()
-    if smooth:
-        data.shade_smooth()
-        data.set_sharp_from_angle(angle=math.radians(40.0))
-    obj = bpy.data.objects.new(name, data)
-    bpy.context.scene.collection.objects.link(obj)
-    return obj
-
-
-# --------------------------------------------------------------------------- materials
-
-
-def _make_material(name: str, m: MaterialSpec) -> Any:
-    mat = bpy.data.materials.new(f"{name}_mat")
-    mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    bsdf = nodes.get("Principled BSDF")
-    base = (*m.base_color, 1.0)
-    bsdf.inputs["Base Color"].default_value = base
-    bsdf.inputs["Roughness"].default_value = m.roughness
-    bsdf.inputs["Metallic"].default_value = m.metallic
-    for key, value in m.inputs.items():
-        if key not in bsdf.inputs:
-            valid = sorted(i.name for i in bsdf.inputs if i.type == "VALUE")
-            raise RenderError(
-                f"material {name}: Principled BSDF has no input {key!r}; valid: {valid}"
-            )
-        bsdf.inputs[key].default_value = value
-    if m.image:
-        tex = nodes.new("ShaderNodeTexImage")
-        tex.image = bpy.data.images.load(m.image, check_existing=True)
-        links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
-    elif m.texture != "none" and (m.color_variation > 0 or m.bump_strength > 0):
-        coord = nodes.new("ShaderNodeTexCoord")
-        mapping = nodes.new("ShaderNodeMapping")
-        s = m.noise_scale
-        mapping.inputs["Scale"].default_value = (
-            (s * 0.02, s, s) if m.texture == "brushed" else (s, s, s)
-        )
-        noise = nodes.new("ShaderNodeTexNoise")
-        noise.inputs["Detail"].default_value = 8.0
-        noise.inputs["Roughness"].default_value = 0.6
-        links.new(coord.outputs["Object"], mapping.inputs["Vector"])
-        links.new(mapping.outputs["Vector"], noise.inputs["Vector"])
-        if m.color_variation > 0:
-            ramp = nodes.new("ShaderNodeValToRGB")
-            v = m.color_variation
-            ramp.color_ramp.elements[0].color = tuple(
-                [max(0.0, c * (1 - v)) for c in m.base_color] + [1.0]
-            )
-            ramp.color_ramp.elements[1].color = tuple(
-                [min(1.0, c * (1 + v)) for c in m.base_color] + [1.0]
-            )
-            links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
-            links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
-        if m.bump_strength > 0:
-            bump = nodes.new("ShaderNodeBump")
-            bump.inputs["Strength"].default_value = m.bump_strength
-            bump.inputs["Distance"].default_value = 0.001
-            links.new(noise.outputs["Fac"], bump.inputs["Height"])
-            links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
-    return mat
-
-
-# --------------------------------------------------------------------------- lights
-
-
-def _build_light(light: LightSpec) -> None:
-    data = bpy.data.lights.new(name=f"light_{light.type.lower()}", type=light.type)
-    data.energy = light.energy
-    data.color = light.color
-    if light.type in ("POINT", "SPOT"):
-        data.shadow_soft_size = light.size
-    if light.type == "SPOT":
-        data.spot_size = light.spot_angle
-        data.spot_blend = 0.3
-    if light.type == "AREA":
-        data.shape = light.shape
-        data.size = light.size
-        if light.shape in ("RECTANGLE", "ELLIPSE"):
-            data.size_y = light.size_y if light.size_y is not None else light.size
-    if light.type == "SUN":
-        data.angle = min(light.size, math.pi)
-    obj = bpy.data.objects.new(name=data.name, object_data=data)
-    obj.location = light.location
-    obj.rotation_euler = light.rotation_euler
-    bpy.context.scene.collection.objects.link(obj)

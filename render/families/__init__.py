@@ -1,1 +1,74 @@
-"""Scene families: each turns its config section into SceneSpec objects (pure Python)."""
+"""The scene families: one registry entry each (config model, sampler, generators).
+
+Adding a family means writing its folder under ``render/families/`` and one entry
+in :data:`FAMILIES`; the job config (:mod:`render.config`), the sampler dispatch
+(:mod:`render.sampling`) and the Blender backend's geometry lookup
+(:func:`build_geometry`) all read this registry. Config models are imported here
+(they are cheap); samplers and generators by name when first used, so the CLI
+does not pay for scipy or torch it does not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from render.families.base import Family, load_function
+from render.families.defects.config import DefectsScene
+from render.families.generic.config import GenericScene
+from render.geometry import Mesh
+
+_DEFECTS = "render.families.defects.assemblies"
+_PROPS = "render.families.defects.props"
+
+FAMILIES: dict[str, Family] = {
+    "generic": Family(
+        name="generic",
+        config=GenericScene,
+        sampler="render.families.generic.sampler:sample_generic",
+        generators={"box": "render.geometry.shapes:box_generator"},
+    ),
+    "defects": Family(
+        name="defects",
+        config=DefectsScene,
+        sampler="render.families.defects.sampler:sample_defects",
+        generators={
+            "product_with_defects": f"{_DEFECTS}:product_with_defects",
+            "conveyor": f"{_PROPS}:conveyor",
+            "inspection_table": f"{_PROPS}:table",
+            "tray": f"{_PROPS}:tray",
+        },
+    ),
+}
+
+
+def family(name: str) -> Family:
+    """The registered family ``name``; KeyError lists the valid names."""
+    if name not in FAMILIES:
+        raise KeyError(f"unknown scene family {name!r}; valid: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def _generator_paths() -> dict[str, str]:
+    paths: dict[str, str] = {}
+    for fam in FAMILIES.values():
+        for gen, path in fam.generators.items():
+            if gen in paths and paths[gen] != path:
+                raise ValueError(f"geometry generator {gen!r} is registered by two families")
+            paths[gen] = path
+    return paths
+
+
+@cache
+def generator(name: str) -> Callable[[dict[str, Any]], dict[str, Mesh]]:
+    """The geometry generator ``name`` of any family; KeyError lists the valid names."""
+    paths = _generator_paths()
+    if name not in paths:
+        raise KeyError(f"unknown geometry generator {name!r}; valid: {sorted(paths)}")
+    return load_function(paths[name])
+
+
+def build_geometry(name: str, params: dict[str, Any]) -> dict[str, Mesh]:
+    """Run generator ``name`` on ``params``: named mesh parts in one local frame."""
+    return generator(name)(params)

@@ -1,4 +1,5 @@
-"""Sampling helpers shared by the scene families: materials, lights, world, cameras.
+"""Sampling helpers shared by the scene families: draws, colours, rotations, Cycles
+settings. Config-free: each family's own sections are sampled in its folder.
 
 Every function takes its ``numpy.random.Generator`` explicitly and makes no other
 random choice; callers draw each stage from its own named stream
@@ -11,22 +12,15 @@ RGB in [0, 1]. Camera poses are 4x4 camera-to-world in the OpenCV convention.
 
 from __future__ import annotations
 
-import colorsys
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from render import camera as cam_math
-from render.config import (
-    CameraConfig,
-    Config,
-    LightsConfig,
-    MaterialConfig,
-    RenderConfig,
-    WorldConfig,
-)
+from render.families.base import Job
 from render.seeding import derive_int
-from render.spec import CameraSpec, LightSpec, MaterialSpec, RenderSpec, WorldSpec
+from render.spec import RenderSpec
 
 
 def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
@@ -69,25 +63,6 @@ def kelvin_to_rgb(kelvin: float) -> list[float]:
     lin = [srgb_to_linear(c) for c in srgb]
     peak = max(lin)
     return [c / peak for c in lin]
-
-
-def sample_material(cfg: MaterialConfig, rng: np.random.Generator) -> MaterialSpec:
-    """A procedural noise-textured principled material.
-
-    Hue, saturation and value are drawn in HSV of the sRGB display colour, then
-    converted to the linear ``base_color`` Blender expects."""
-    h = uniform(rng, cfg.hue) % 1.0
-    s = uniform(rng, cfg.saturation)
-    v = uniform(rng, cfg.value)
-    srgb = colorsys.hsv_to_rgb(h, s, v)
-    return MaterialSpec(
-        base_color=[srgb_to_linear(c) for c in srgb],
-        roughness=uniform(rng, cfg.roughness),
-        metallic=uniform(rng, cfg.metallic),
-        texture="noise",
-        noise_scale=uniform(rng, cfg.noise_scale),
-        bump_strength=uniform(rng, cfg.bump_strength),
-    )
 
 
 def matrix_to_euler_xyz(r: np.ndarray) -> list[float]:
@@ -145,74 +120,7 @@ def random_rotation_euler(rng: np.random.Generator) -> list[float]:
     return matrix_to_euler_xyz(r)
 
 
-def sample_lights(
-    cfg: LightsConfig, rng: np.random.Generator, target: np.ndarray
-) -> list[LightSpec]:
-    """``cfg.count`` lights on a sphere around ``target`` (world (3,), metres), each
-    rotated so its -Z axis points at the target.
-
-    ``energy`` is watts for POINT/AREA/SPOT and W/m^2 for SUN; ``spot_angle`` is the
-    full cone angle in radians; ``size`` is the area light's edge (metres)."""
-    target = np.asarray(target, dtype=np.float64)
-    lights: list[LightSpec] = []
-    for _ in range(integer(rng, cfg.count)):
-        kind = cfg.types[int(rng.integers(len(cfg.types)))]
-        dist = uniform(rng, cfg.distance)
-        elev = math.radians(uniform(rng, cfg.elevation_deg))
-        azim = math.radians(float(rng.uniform(0.0, 360.0)))
-        loc = cam_math.spherical_eye(target, dist, elev, azim)
-        power = uniform(rng, cfg.power_w)
-        sun = uniform(rng, cfg.sun_strength)
-        size = uniform(rng, cfg.area_size)
-        spot = math.radians(uniform(rng, cfg.spot_angle_deg))
-        color = kelvin_to_rgb(uniform(rng, cfg.temperature_k))
-        lights.append(
-            LightSpec(
-                type=kind,
-                location=[float(x) for x in loc],
-                rotation_euler=aim_neg_z(loc, target),
-                energy=sun if kind == "SUN" else power,
-                color=color,
-                size=size if kind == "AREA" else 0.1,
-                spot_angle=spot,
-            )
-        )
-    return lights
-
-
-def sample_world(cfg: WorldConfig, rng: np.random.Generator) -> WorldSpec:
-    """Uniform environment light: black-body colour, strength in Blender units."""
-    strength = uniform(rng, cfg.strength)
-    return WorldSpec(color=kelvin_to_rgb(uniform(rng, cfg.temperature_k)), strength=strength)
-
-
-def sample_cameras(
-    cam: CameraConfig, render: RenderConfig, rng: np.random.Generator, target: np.ndarray
-) -> CameraSpec:
-    """``render.views_per_scene`` poses looking at ``target`` (world (3,), metres)
-    jittered per view by up to ``cam.look_at_jitter`` metres per axis.
-
-    One focal length per scene gives one K (3x3, pixels, principal point at
-    W/2, H/2); poses are 4x4 camera-to-world, OpenCV convention."""
-    width, height = render.resolution
-    focal = uniform(rng, cam.focal_length_mm)
-    k = cam_math.intrinsics(focal, cam.sensor_width_mm, width, height)
-    target = np.asarray(target, dtype=np.float64)
-    poses: list[list[list[float]]] = []
-    for _ in range(render.views_per_scene):
-        dist = uniform(rng, cam.distance)
-        elev = math.radians(uniform(rng, cam.elevation_deg))
-        azim = math.radians(uniform(rng, cam.azimuth_deg))
-        rol = math.radians(uniform(rng, cam.roll_deg))
-        jitter = rng.uniform(-cam.look_at_jitter, cam.look_at_jitter, size=3)
-        aim = target + jitter
-        eye = cam_math.spherical_eye(aim, dist, elev, azim)
-        pose = cam_math.roll(cam_math.look_at(eye, aim), rol)
-        poses.append(pose.tolist())
-    return CameraSpec(width=width, height=height, K=k.tolist(), poses=poses)
-
-
-def render_spec(cfg: Config, scene_index: int) -> RenderSpec:
+def render_spec(cfg: Job, scene_index: int) -> RenderSpec:
     """Cycles settings of one scene; its sampling seed is derived, not shared."""
     r = cfg.render
     return RenderSpec(
@@ -222,3 +130,13 @@ def render_spec(cfg: Config, scene_index: int) -> RenderSpec:
         cycles_seed=derive_int(cfg.seed, scene_index, "cycles"),
         persistent_data=r.persistent_data,
     )
+
+
+def weighted_choice(rng: np.random.Generator, weights: Mapping[Any, float]) -> Any:
+    """One key of ``weights`` (key -> weight >= 0), drawn with probability
+    proportional to its weight; keys of weight 0 are never drawn."""
+    names = [k for k, w in weights.items() if w > 0]
+    if not names:
+        raise ValueError(f"weights: need a weight > 0, got {dict(weights)}")
+    w = np.array([weights[k] for k in names], dtype=np.float64)
+    return names[int(rng.choice(len(names), p=w / w.sum()))]

@@ -1,16 +1,14 @@
 """Procedural geometry as data: vertex and face arrays, pure numpy.
 
-``build(generator, params)`` returns named mesh parts; the Blender backend turns
-each part referenced by an :class:`~render.spec.ObjectSpec` (geometry kind
-``procedural``) into a Blender mesh object. Generators are registered explicitly
-in :data:`GENERATORS` (no import-time registration magic).
+A scene family's generators (``render.families.FAMILIES[name].generators``)
+return named :class:`Mesh` parts; the Blender backend turns each part referenced
+by an :class:`~render.spec.ObjectSpec` (geometry kind ``procedural``) into a
+Blender mesh object (:func:`render.families.build_geometry` finds the generator).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +20,11 @@ class Mesh:
     vertices: float64 (N, 3); faces: int64 (M, 3) vertex indices, counter-clockwise
     seen from outside (outward normals). ``smooth``: shade smooth in Blender.
     ``watertight``: the generator promises a closed 2-manifold.
+    ``material_index``: optional int (M,) material slot per face (0 = the object's
+    ``material``, k >= 1 = its ``material_slots[k - 1]``).
+    ``point_attributes``: optional per-vertex float arrays (N,) or (N, 3), e.g.
+    ``"rest"``: rest-pose coordinates, so textures follow a posed body; the
+    backend exposes them to shaders under their names.
     """
 
     vertices: np.ndarray
@@ -29,6 +32,8 @@ class Mesh:
     smooth: bool = False
     watertight: bool = False
     uv: np.ndarray | None = field(default=None, compare=False)
+    material_index: np.ndarray | None = field(default=None, compare=False)
+    point_attributes: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
@@ -39,27 +44,13 @@ class Mesh:
             raise ValueError(
                 f"face indices must lie in [0, {len(self.vertices)}), got [{self.faces.min()}, {self.faces.max()}]"
             )
-
-
-Generator = Callable[[dict[str, Any]], dict[str, Mesh]]
-
-
-def _registry() -> dict[str, Generator]:
-    # Explicit imports keep the registry readable and free of import-time side effects.
-    from render.geometry import shapes
-
-    registry: dict[str, Generator] = dict(shapes.GENERATORS)
-    try:
-        from render.geometry import assemblies
-    except ImportError:  # the defects family's generators are optional during development
-        return registry
-    registry.update(assemblies.GENERATORS)
-    return registry
-
-
-def build(generator: str, params: dict[str, Any]) -> dict[str, Mesh]:
-    """Run generator ``generator`` on ``params``; KeyError lists the valid names."""
-    registry = _registry()
-    if generator not in registry:
-        raise KeyError(f"unknown geometry generator {generator!r}; valid: {sorted(registry)}")
-    return registry[generator](params)
+        if self.material_index is not None and self.material_index.shape != (len(self.faces),):
+            raise ValueError(
+                f"material_index must be ({len(self.faces)},), got {self.material_index.shape}"
+            )
+        for name, values in self.point_attributes.items():
+            if values.shape[0] != len(self.vertices) or values.ndim not in (1, 2):
+                raise ValueError(
+                    f"point attribute {name!r} must be ({len(self.vertices)},) or "
+                    f"({len(self.vertices)}, k), got {values.shape}"
+                )

@@ -7,7 +7,7 @@ mesh where no suitable surface was found) and, for PCBs, ``components``.
 
 params::
 
-    product:  {"family": "plate", "length": 0.1, ...}      # render.geometry.products
+    product:  {"family": "plate", "length": 0.1, ...}      # render.families.defects.products
               or {"family": "mesh", "path": ..., "unit_scale": 1.0, "up_axis": "Z", "size": 0.08}
     facing:   [x, y, z]  local direction that ends up pointing at the cameras (world +Z)
     min_width: metres, the narrowest decal allowed (2 px at the farthest camera)
@@ -28,14 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from render.families.defects import surface as dg
+from render.families.defects.config import DEFECT_TYPES
+from render.families.defects.products import build_product, pcb_components
 from render.geometry import Mesh
-from render.geometry import defects as dg
-from render.geometry.products import build_product, pcb_components
-from render.geometry.props import PROPS
 
 DEPRESSIONS = ("dent", "chip")
-DECALS = ("scratch", "crack", "stain")
-DEFECT_TYPES = ("scratch", "dent", "crack", "stain", "chip")
+DECALS = tuple(t for t in DEFECT_TYPES if t not in DEPRESSIONS)
 MIN_OFFSET = 2e-4
 OFFSET_STEP = 5e-5
 """Each decal is lifted OFFSET_STEP more than the previous one, so overlapping
@@ -268,15 +267,3 @@ def product_with_defects(params: dict[str, Any]) -> dict[str, Mesh]:
     """See the module docstring. Results are cached per params (the sampler and the
     backend may both ask for the same product)."""
     return _cached(json.dumps(params, sort_keys=True))
-
-
-def _prop(kind: str) -> Any:
-    return lambda params: PROPS[kind](params)
-
-
-GENERATORS = {
-    "product_with_defects": product_with_defects,
-    "conveyor": _prop("conveyor"),
-    "inspection_table": _prop("table"),
-    "tray": _prop("tray"),
-}

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from render.geometry import Mesh
-from render.geometry.products import _box, _strip, merge
+from render.geometry.build import box_piece as _box
+from render.geometry.build import merge
+from render.geometry.build import strip as _strip
 
 
 def _boxes(boxes: list[tuple[tuple[float, float, float], tuple[float, float, float]]]) -> Mesh:

@@ -31,11 +31,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from render.geometry import Mesh
+from render.geometry.build import box_piece as _box
+from render.geometry.build import merge
+from render.geometry.build import strip as _strip
 
 MAX_SAG = 2e-5
 """Largest chord sag (metres) of curved product surfaces."""
@@ -88,26 +88,6 @@ def _segments(radius: float, multiple: int = 8) -> int:
     """Segments of a circle of ``radius`` so the chord sag is <= MAX_SAG."""
     n = math.pi / math.acos(max(-1.0, 1.0 - MAX_SAG / max(radius, 1e-9)))
     return max(multiple, int(math.ceil(n / multiple)) * multiple)
-
-
-def merge(pieces: list[tuple[np.ndarray, np.ndarray]], smooth: bool = False) -> Mesh:
-    """Concatenate (vertices, faces) pieces, weld coincident vertices (< 10 nm apart),
-    drop degenerate faces and unused vertices; the result is a watertight Mesh."""
-    verts = np.concatenate([p[0] for p in pieces])
-    offsets = np.cumsum([0] + [len(p[0]) for p in pieces[:-1]])
-    faces = np.concatenate([p[1] + o for p, o in zip(pieces, offsets, strict=True)])
-    # Weld by distance (a rounding grid would split pairs that straddle a cell edge).
-    pairs = cKDTree(verts).query_pairs(1e-8, output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(verts),) * 2)
-    _, label = connected_components(graph, directed=False)
-    _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
-    faces = inverse.reshape(-1)[faces]
-    ok = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
-    faces = faces[ok]
-    used, faces = np.unique(faces, return_inverse=True)
-    return Mesh(
-        verts[first][used], faces.reshape(-1, 3).astype(np.int64), smooth=smooth, watertight=True
-    )
 
 
 def revolve(profile: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -213,16 +193,6 @@ def _grid_face(
             i0a, i1a = inner, np.roll(inner, -1)
             faces += [np.stack([o0, o1, i1a], -1), np.stack([o0, i1a, i0a], -1)]
     return np.concatenate(verts), np.concatenate(faces).astype(np.int64), loops
-
-
-def _strip(loop_a: np.ndarray, loop_b: np.ndarray, flip: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Quads between two closed loops of equal length (N, 3)."""
-    n = len(loop_a)
-    verts = np.concatenate([loop_a, loop_b])
-    a = np.arange(n)
-    b = (a + 1) % n
-    faces = np.concatenate([np.stack([a, b, b + n], -1), np.stack([a, b + n, a + n], -1)])
-    return verts, (faces[:, ::-1] if flip else faces).astype(np.int64)
 
 
 def _boundary(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -429,15 +399,6 @@ def pcb(params: dict[str, Any]) -> Mesh:
             "hole_radius": 0.0016,
         }
     )
-
-
-def _box(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    v = np.array(
-        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-    )
-    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
-    f = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
-    return v, f
 
 
 def pcb_components(

@@ -1,4 +1,4 @@
-"""Config model of the defective-product family (sampled by render/families/defects.py).
+"""Config model of the defective-product family (sampled by ``sampler.py`` here).
 
 Sizes in this section are millimetres (what a QC engineer measures); the
 SceneSpec and geometry use metres. The family brings its own inspection camera,
@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
 from render.cfgtypes import FloatRange, IntRange, Model
+from render.families.base import SceneModel
 
 ProductFamily = Literal[
     "plate", "tile", "can", "bottle", "gear", "washer", "hex_nut", "pcb", "mesh"
 ]
 DefectType = Literal["scratch", "dent", "crack", "stain", "chip"]
+DEFECT_TYPES: tuple[DefectType, ...] = get_args(DefectType)
+"""Every defect type, in the order used for balancing: the one list of them."""
 ViewKind = Literal["top_down", "oblique"]
 LightPreset = Literal["ring", "dome", "raking", "back"]
 BackgroundKind = Literal["conveyor", "table", "tray"]
@@ -65,7 +68,7 @@ class ProductChoice(Model):
             raise ValueError("mesh: set it exactly when family is 'mesh'")
         # Imported here: products pulls in scipy.sparse (~1 s), and every CLI call and
         # spawned worker imports this config module.
-        from render.geometry.products import PARAM_SPACE
+        from render.families.defects.products import PARAM_SPACE
 
         space = PARAM_SPACE.get(self.family, {})
         for key in self.params:
@@ -172,7 +175,7 @@ class BackgroundConfig(Model):
     rib_probability: float = Field(0.5, ge=0, le=1)
 
 
-class DefectsScene(Model):
+class DefectsScene(SceneModel):
     """Defective-product family: 1..N products on an inspection background, each
     good or with 1..K defects, seen by a machine-vision camera."""
 

@@ -14,24 +14,45 @@
 
 from __future__ import annotations
 
+import colorsys
 import math
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from render.config import Config, GenericScene, ShapeConfig
+from render import camera as cam_math
+from render.families.base import Job
 from render.families.common import (
+    aim_neg_z,
+    integer,
+    kelvin_to_rgb,
     random_rotation_euler,
     render_spec,
-    sample_cameras,
-    sample_lights,
-    sample_material,
-    sample_world,
+    srgb_to_linear,
     uniform,
 )
+from render.families.generic.config import (
+    CameraConfig,
+    GenericScene,
+    LightsConfig,
+    MaterialConfig,
+    ShapeConfig,
+    WorldConfig,
+)
 from render.seeding import stream
-from render.spec import GeometrySpec, ObjectSpec, RestSpec, SceneSpec
+from render.settings import RenderConfig
+from render.spec import (
+    CameraSpec,
+    GeometrySpec,
+    LightSpec,
+    MaterialSpec,
+    ObjectSpec,
+    RestSpec,
+    SceneSpec,
+    ShapeInfo,
+    WorldSpec,
+)
 
 _SMOOTH_PRIMITIVES = {"SPHERE", "MONKEY"}
 _GAP = 0.01  # metres between stacked bounding spheres
@@ -106,7 +127,93 @@ def place_on_ground(rng: np.random.Generator, radii: np.ndarray, spread: float) 
     return xy
 
 
-def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
+def sample_material(cfg: MaterialConfig, rng: np.random.Generator) -> MaterialSpec:
+    """A procedural noise-textured principled material.
+
+    Hue, saturation and value are drawn in HSV of the sRGB display colour, then
+    converted to the linear ``base_color`` Blender expects."""
+    h = uniform(rng, cfg.hue) % 1.0
+    s = uniform(rng, cfg.saturation)
+    v = uniform(rng, cfg.value)
+    srgb = colorsys.hsv_to_rgb(h, s, v)
+    return MaterialSpec(
+        base_color=[srgb_to_linear(c) for c in srgb],
+        roughness=uniform(rng, cfg.roughness),
+        metallic=uniform(rng, cfg.metallic),
+        texture="noise",
+        noise_scale=uniform(rng, cfg.noise_scale),
+        bump_strength=uniform(rng, cfg.bump_strength),
+    )
+
+
+def sample_lights(
+    cfg: LightsConfig, rng: np.random.Generator, target: np.ndarray
+) -> list[LightSpec]:
+    """``cfg.count`` lights on a sphere around ``target`` (world (3,), metres), each
+    rotated so its -Z axis points at the target.
+
+    ``energy`` is watts for POINT/AREA/SPOT and W/m^2 for SUN; ``spot_angle`` is the
+    full cone angle in radians; ``size`` is the area light's edge (metres)."""
+    target = np.asarray(target, dtype=np.float64)
+    lights: list[LightSpec] = []
+    for _ in range(integer(rng, cfg.count)):
+        kind = cfg.types[int(rng.integers(len(cfg.types)))]
+        dist = uniform(rng, cfg.distance)
+        elev = math.radians(uniform(rng, cfg.elevation_deg))
+        azim = math.radians(float(rng.uniform(0.0, 360.0)))
+        loc = cam_math.spherical_eye(target, dist, elev, azim)
+        power = uniform(rng, cfg.power_w)
+        sun = uniform(rng, cfg.sun_strength)
+        size = uniform(rng, cfg.area_size)
+        spot = math.radians(uniform(rng, cfg.spot_angle_deg))
+        color = kelvin_to_rgb(uniform(rng, cfg.temperature_k))
+        lights.append(
+            LightSpec(
+                type=kind,
+                location=[float(x) for x in loc],
+                rotation_euler=aim_neg_z(loc, target),
+                energy=sun if kind == "SUN" else power,
+                color=color,
+                size=size if kind == "AREA" else 0.1,
+                spot_angle=spot,
+            )
+        )
+    return lights
+
+
+def sample_world(cfg: WorldConfig, rng: np.random.Generator) -> WorldSpec:
+    """Uniform environment light: black-body colour, strength in Blender units."""
+    strength = uniform(rng, cfg.strength)
+    return WorldSpec(color=kelvin_to_rgb(uniform(rng, cfg.temperature_k)), strength=strength)
+
+
+def sample_cameras(
+    cam: CameraConfig, render: RenderConfig, rng: np.random.Generator, target: np.ndarray
+) -> CameraSpec:
+    """``render.views_per_scene`` poses looking at ``target`` (world (3,), metres)
+    jittered per view by up to ``cam.look_at_jitter`` metres per axis.
+
+    One focal length per scene gives one K (3x3, pixels, principal point at
+    W/2, H/2); poses are 4x4 camera-to-world, OpenCV convention."""
+    width, height = render.resolution
+    focal = uniform(rng, cam.focal_length_mm)
+    k = cam_math.intrinsics(focal, cam.sensor_width_mm, width, height)
+    target = np.asarray(target, dtype=np.float64)
+    poses: list[list[list[float]]] = []
+    for _ in range(render.views_per_scene):
+        dist = uniform(rng, cam.distance)
+        elev = math.radians(uniform(rng, cam.elevation_deg))
+        azim = math.radians(uniform(rng, cam.azimuth_deg))
+        rol = math.radians(uniform(rng, cam.roll_deg))
+        jitter = rng.uniform(-cam.look_at_jitter, cam.look_at_jitter, size=3)
+        aim = target + jitter
+        eye = cam_math.spherical_eye(aim, dist, elev, azim)
+        pose = cam_math.roll(cam_math.look_at(eye, aim), rol)
+        poses.append(pose.tolist())
+    return CameraSpec(width=width, height=height, K=k.tolist(), poses=poses)
+
+
+def sample_generic(cfg: Job, scene_index: int) -> SceneSpec:
     """The SceneSpec of generic scene ``scene_index``: a ground plane (instance 0,
     not annotated) and N annotated objects (instance ids 1..N)."""
     scene = cfg.scene
@@ -161,7 +268,7 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
                 material=sample_material(scene.materials, rng_mat),
                 physics=physics,
                 rest=rests[i],
-                attributes={"shape": label},
+                info=ShapeInfo(shape=label),
             )
         )
 
@@ -172,10 +279,10 @@ def sample_generic(cfg: Config, scene_index: int) -> SceneSpec:
         scene_index=scene_index,
         seed=cfg.seed,
         objects=objects,
-        lights=sample_lights(cfg.lights, stream(cfg.seed, scene_index, "lights"), target),
-        world=sample_world(cfg.world, stream(cfg.seed, scene_index, "world")),
+        lights=sample_lights(scene.lights, stream(cfg.seed, scene_index, "lights"), target),
+        world=sample_world(scene.world, stream(cfg.seed, scene_index, "world")),
         camera=sample_cameras(
-            cfg.camera, cfg.render, stream(cfg.seed, scene_index, "camera"), target
+            scene.camera, cfg.render, stream(cfg.seed, scene_index, "camera"), target
         ),
         render=render_spec(cfg, scene_index),
         physics=use_physics,

@@ -1,0 +1,89 @@
+"""Mesh building blocks shared by the families' generators (pure numpy).
+
+A *piece* is a ``(vertices (N, 3) float64, faces (M, 3) int64)`` pair; pieces are
+combined with :func:`merge`. Metres, +Z up, faces counter-clockwise from outside.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from render.geometry import Mesh
+
+Piece = tuple[np.ndarray, np.ndarray]
+
+
+def merge(pieces: list[Piece], smooth: bool = False) -> Mesh:
+    """Concatenate (vertices, faces) pieces, weld coincident vertices (< 10 nm apart),
+    drop degenerate faces and unused vertices; the result is a watertight Mesh."""
+    verts = np.concatenate([p[0] for p in pieces])
+    offsets = np.cumsum([0] + [len(p[0]) for p in pieces[:-1]])
+    faces = np.concatenate([p[1] + o for p, o in zip(pieces, offsets, strict=True)])
+    # Weld by distance (a rounding grid would split pairs that straddle a cell edge).
+    pairs = cKDTree(verts).query_pairs(1e-8, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(verts),) * 2)
+    _, label = connected_components(graph, directed=False)
+    _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+    faces = inverse.reshape(-1)[faces]
+    ok = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    faces = faces[ok]
+    used, faces = np.unique(faces, return_inverse=True)
+    return Mesh(
+        verts[first][used], faces.reshape(-1, 3).astype(np.int64), smooth=smooth, watertight=True
+    )
+
+
+def strip(loop_a: np.ndarray, loop_b: np.ndarray, flip: bool) -> Piece:
+    """Quads between two closed loops of equal length (N, 3)."""
+    n = len(loop_a)
+    verts = np.concatenate([loop_a, loop_b])
+    a = np.arange(n)
+    b = (a + 1) % n
+    faces = np.concatenate([np.stack([a, b, b + n], -1), np.stack([a, b + n, a + n], -1)])
+    return verts, (faces[:, ::-1] if flip else faces).astype(np.int64)
+
+
+def box_piece(lo: np.ndarray, hi: np.ndarray) -> Piece:
+    """An axis-aligned box from corner ``lo`` to corner ``hi`` (both (3,), metres)."""
+    v = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    f = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
+    return v, f
+
+
+def cylinder_piece(
+    radius: float,
+    z0: float,
+    z1: float,
+    segments: int = 16,
+    centre: tuple[float, float] = (0.0, 0.0),
+) -> Piece:
+    """A closed cylinder about a vertical axis at ``centre`` (x, y), from ``z0`` to ``z1``."""
+    a = 2 * np.pi * np.arange(segments) / segments
+    ring = np.stack([centre[0] + radius * np.cos(a), centre[1] + radius * np.sin(a)], -1)
+    bottom = np.column_stack([ring, np.full(segments, z0)])
+    top = np.column_stack([ring, np.full(segments, z1)])
+    verts = np.concatenate([bottom, top, [[centre[0], centre[1], z0], [centre[0], centre[1], z1]]])
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    cb, ct = 2 * segments, 2 * segments + 1
+    faces = np.concatenate(
+        [
+            np.stack([i, j, j + segments], -1),
+            np.stack([i, j + segments, i + segments], -1),
+            np.stack([np.full(segments, cb), j, i], -1),
+            np.stack([np.full(segments, ct), i + segments, j + segments], -1),
+        ]
+    )
+    return verts, faces.astype(np.int64)
+
+
+def transform_piece(piece: Piece, rotation: np.ndarray, translation: np.ndarray) -> Piece:
+    """``piece`` rotated by the 3x3 ``rotation`` about the origin, then translated."""
+    v, f = piece
+    return v @ np.asarray(rotation).T + np.asarray(translation), f

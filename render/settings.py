@@ -1,0 +1,111 @@
+"""Job-wide config sections every scene family shares: render settings, COCO
+categories, annotation thresholds.
+
+These sit below the scene families (a family's sampler reads them through
+:class:`render.families.base.Job`); the whole job config that combines them with
+a family's ``scene`` section is assembled above the families, in
+:mod:`render.config`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from render.cfgtypes import Model
+from render.keypoints import COCO_KEYPOINTS, COCO_SKELETON
+
+
+class RenderConfig(Model):
+    """Image size, sampling and output formats."""
+
+    resolution: tuple[int, int] = Field((256, 256), description="[width, height] in pixels")
+    samples: int = Field(16, ge=1, le=65536, description="Cycles samples per pixel")
+    denoiser: Literal["oidn", "none"] = "oidn"
+    device: Literal["auto", "cpu", "cuda", "optix"] = "auto"
+    views_per_scene: int = Field(2, ge=1, le=999)
+    image_format: Literal["png", "jpeg"] = "png"
+    jpeg_quality: int = Field(95, ge=1, le=100)
+    depth_format: Literal["png16", "npz", "none"] = Field(
+        "png16",
+        description="png16: uint16 PNG in millimetres (0 = no surface); npz: float32 metres",
+    )
+    max_bounces: int = Field(4, ge=0, le=64)
+    persistent_data: bool = Field(
+        False,
+        description="keep Cycles data between renders (~15% faster at 256x256, but the "
+        "image then depends on which scenes the worker rendered before)",
+    )
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not all(8 <= x <= 16384 for x in v):
+            raise ValueError(f"expected [width, height] in 8..16384, got {list(v)}")
+        return v
+
+
+class Category(Model):
+    """A COCO category. ``keypoints`` (names, in order) and ``skeleton`` (1-based
+    index pairs) make it a keypoint category; ``keypoints: coco`` is shorthand for
+    COCO's 17 person keypoints and their skeleton."""
+
+    id: int = Field(description="COCO category id, >= 1 (0 is the instance pass's background)")
+    name: str = Field(min_length=1)
+    supercategory: str = ""
+    keypoints: list[str] | None = Field(
+        None, description="keypoint names in order, or 'coco' for COCO's 17 person keypoints"
+    )
+    skeleton: list[tuple[int, int]] | None = Field(
+        None, description="limbs as 1-based keypoint index pairs (COCO convention)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coco_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("keypoints") == "coco":
+            data = {**data, "keypoints": list(COCO_KEYPOINTS)}
+            data.setdefault("skeleton", [list(p) for p in COCO_SKELETON])
+        return data
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(
+                f"category ids start at 1 (0 is the background in the instance pass), got {v}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _check_keypoints(self) -> Category:
+        if self.keypoints is None:
+            if self.skeleton is not None:
+                raise ValueError("skeleton: needs keypoints")
+            return self
+        if len(set(self.keypoints)) != len(self.keypoints) or not self.keypoints:
+            raise ValueError(f"keypoints: expected unique names, got {self.keypoints}")
+        n = len(self.keypoints)
+        for a, b in self.skeleton or []:
+            if not (1 <= a <= n and 1 <= b <= n):
+                raise ValueError(f"skeleton: pair [{a}, {b}] outside 1..{n}")
+        return self
+
+    def coco(self) -> dict[str, Any]:
+        """The COCO ``categories`` entry."""
+        entry: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "supercategory": self.supercategory,
+        }
+        if self.keypoints is not None:
+            entry["keypoints"] = list(self.keypoints)
+            entry["skeleton"] = [list(p) for p in self.skeleton or []]
+        return entry
+
+
+class AnnotationConfig(Model):
+    min_pixels: int = Field(
+        1, ge=1, description="instances with fewer visible pixels are not annotated"
+    )
