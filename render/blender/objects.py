@@ -44,7 +44,8 @@ def build_objects(spec: SceneSpec) -> list[tuple[ObjectSpec, Any]]:
         obj.rotation_euler = o.rotation_euler
         obj.scale = [a * b for a, b in zip(obj.scale, o.scale, strict=True)]
         obj.pass_index = o.instance_id
-        obj.data.materials.clear()
+        if len(obj.data.materials):  # clear() also resets every face's material index
+            obj.data.materials.clear()
         for k, m in enumerate([o.material, *o.material_slots]):
             obj.data.materials.append(make_material(f"{o.name}_{k}" if k else o.name, m))
         mo = MeshObject(obj)

@@ -104,17 +104,25 @@ def _bump(mat: Any, bsdf: Any, height: Any, strength: float, distance: float) ->
     mat.node_tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
 
 
+def _socket(sockets: Any, identifier: str) -> Any:
+    """A node socket by identifier (Mix nodes have several sockets named "A")."""
+    return next(s for s in sockets if s.identifier == identifier)
+
+
 def _mix(mat: Any, fac: Any, a: Any, b: Any) -> Any:
     """Colour ``a`` where ``fac`` is 0, ``b`` where it is 1 (sockets or RGB lists)."""
     node = mat.node_tree.nodes.new("ShaderNodeMix")
     node.data_type = "RGBA"
-    mat.node_tree.links.new(fac, node.inputs["Factor_Float"])
-    for socket, value in ((node.inputs["A_Color"], a), (node.inputs["B_Color"], b)):
+    mat.node_tree.links.new(fac, _socket(node.inputs, "Factor_Float"))
+    for socket, value in (
+        (_socket(node.inputs, "A_Color"), a),
+        (_socket(node.inputs, "B_Color"), b),
+    ):
         if isinstance(value, list | tuple):
             socket.default_value = (*value[:3], 1.0)
         else:
             mat.node_tree.links.new(value, socket)
-    return node.outputs["Result_Color"]
+    return _socket(node.outputs, "Result_Color")
 
 
 def _math(mat: Any, op: str, a: Any, b: float) -> Any:
@@ -231,7 +239,7 @@ def setup_world(w: WorldSpec) -> None:
     sky.ozone_density = w.sky.ozone_density
     mix = nodes.new("ShaderNodeMix")
     mix.data_type = "RGBA"
-    mix.inputs["Factor_Float"].default_value = w.overcast
-    links.new(sky.outputs["Color"], mix.inputs["A_Color"])
-    mix.inputs["B_Color"].default_value = (*w.color, 1.0)
-    links.new(mix.outputs["Result_Color"], nodes["Background"].inputs["Color"])
+    _socket(mix.inputs, "Factor_Float").default_value = w.overcast
+    links.new(sky.outputs["Color"], _socket(mix.inputs, "A_Color"))
+    _socket(mix.inputs, "B_Color").default_value = (*w.color, 1.0)
+    links.new(_socket(mix.outputs, "Result_Color"), nodes["Background"].inputs["Color"])

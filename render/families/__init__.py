@@ -17,10 +17,12 @@ from typing import Any
 from render.families.base import Family, load_function
 from render.families.defects.config import DefectsScene
 from render.families.generic.config import GenericScene
+from render.families.pedestrians.config import PedestriansScene
 from render.geometry import Mesh
 
 _DEFECTS = "render.families.defects.assemblies"
 _PROPS = "render.families.defects.props"
+_STREET = "render.families.pedestrians.street"
 
 FAMILIES: dict[str, Family] = {
     "generic": Family(
@@ -39,6 +41,18 @@ FAMILIES: dict[str, Family] = {
             "inspection_table": f"{_PROPS}:table",
             "tray": f"{_PROPS}:tray",
         },
+    ),
+    "pedestrians": Family(
+        name="pedestrians",
+        config=PedestriansScene,
+        sampler="render.families.pedestrians.sampler:sample_pedestrians",
+        generators={
+            "people": "render.families.pedestrians.people:people_parts",
+            "street": f"{_STREET}:street_parts",
+            "building": f"{_STREET}:building_parts",
+            "furniture": f"{_STREET}:furniture_parts",
+        },
+        prepare="render.families.pedestrians.body:prepare",
     ),
 }
 

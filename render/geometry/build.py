@@ -83,6 +83,23 @@ def cylinder_piece(
     return verts, faces.astype(np.int64)
 
 
+def cone_piece(radius: float, z0: float, z1: float, segments: int = 16) -> Piece:
+    """A closed cone about +Z: base disc of ``radius`` at ``z0``, apex at ``z1``."""
+    a = 2 * np.pi * np.arange(segments) / segments
+    ring = np.column_stack([radius * np.cos(a), radius * np.sin(a), np.full(segments, z0)])
+    verts = np.concatenate([ring, [[0.0, 0.0, z1], [0.0, 0.0, z0]]])
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    apex, centre = segments, segments + 1
+    faces = np.concatenate(
+        [
+            np.stack([i, j, np.full(segments, apex)], -1),
+            np.stack([np.full(segments, centre), j, i], -1),
+        ]
+    )
+    return verts, faces.astype(np.int64)
+
+
 def transform_piece(piece: Piece, rotation: np.ndarray, translation: np.ndarray) -> Piece:
     """``piece`` rotated by the 3x3 ``rotation`` about the origin, then translated."""
     v, f = piece

@@ -1,0 +1,173 @@
+"""Cameras and light of a street scene (pure numpy sampling).
+
+Camera rigs: a dashcam on the road looking down the street; a CCTV camera on a
+facade looking along and across the street, tilted down; a drone above the
+street looking down. Light: day (sun + clear Nishita sky), overcast (weak soft
+sun, greyed sky), dusk (low warm sun, dim sky, street lights on). Frames: world Z
+up, metres; camera poses camera-to-world, OpenCV convention.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from render import camera as cam_math
+from render.families.common import aim_neg_z, kelvin_to_rgb, uniform, weighted_choice
+from render.families.pedestrians.config import SkyConfig, StreetCamera
+from render.families.pedestrians.street import Street
+from render.settings import RenderConfig
+from render.spec import CameraSpec, LightSpec, SkySpec, WorldSpec
+
+
+@dataclass(frozen=True)
+class Shot:
+    """The camera of a scene and where people should be for it to see them:
+    ``focus`` (x, y) ground point it looks at, ``reach`` metres around it."""
+
+    camera: CameraSpec
+    rig: str
+    focus: tuple[float, float]
+    reach: float
+    focal_px: float
+
+
+def _pose(eye: np.ndarray, direction: np.ndarray, roll: float) -> list[list[float]]:
+    pose = cam_math.look_at(eye, eye + direction)
+    return cam_math.roll(pose, roll).tolist()  # type: ignore[no-any-return]
+
+
+def sample_shot(
+    cfg: StreetCamera, render: RenderConfig, street: Street, rng: np.random.Generator
+) -> Shot:
+    """One rig per scene, one focal length; ``render.views_per_scene`` poses of it."""
+    rig = weighted_choice(rng, cfg.rigs)
+    width, height = render.resolution
+    focal = uniform(
+        rng,
+        {"dashcam": cfg.dashcam_focal_mm, "cctv": cfg.cctv_focal_mm, "drone": cfg.drone_focal_mm}[
+            rig
+        ],
+    )
+    k = cam_math.intrinsics(focal, cfg.sensor_width_mm, width, height)
+    poses = []
+    half = street.length / 2
+    focus = np.zeros(2)
+    reach = 20.0
+    for _ in range(render.views_per_scene):
+        if rig == "dashcam":
+            lane = -street.road_width / 4
+            eye = np.array(
+                [
+                    uniform(rng, (-half + 5, -half + 25)),
+                    lane + uniform(rng, (-0.4, 0.4)),
+                    uniform(rng, cfg.dashcam_height_m),
+                ]
+            )
+            yaw = uniform(rng, (-0.12, 0.12))
+            pitch = uniform(rng, (-0.06, 0.02))
+            d = np.array(
+                [math.cos(yaw) * math.cos(pitch), math.sin(yaw) * math.cos(pitch), math.sin(pitch)]
+            )
+            poses.append(_pose(eye, d, uniform(rng, (-0.02, 0.02))))
+            focus, reach = eye[:2] + 22 * d[:2], 24.0
+        elif rig == "cctv":
+            side = 1.0 if rng.random() < 0.5 else -1.0
+            h = uniform(rng, cfg.cctv_height_m)
+            eye = np.array([uniform(rng, (-half + 10, 0.0)), side * (street.facade - 0.3), h])
+            tilt = math.radians(uniform(rng, cfg.cctv_tilt_deg))
+            across = uniform(rng, (0.15, 0.9))
+            dist = h / math.tan(tilt)
+            ground = eye[:2] + dist * np.array([math.cos(across), -side * math.sin(across)])
+            d = np.array([*(ground - eye[:2]), -h])
+            poses.append(_pose(eye, d / np.linalg.norm(d), uniform(rng, (-0.03, 0.03))))
+            focus, reach = ground, max(8.0, 1.3 * dist)
+        else:  # drone
+            h = uniform(rng, cfg.drone_height_m)
+            tilt = math.radians(uniform(rng, cfg.drone_tilt_deg))
+            yaw = uniform(rng, (0.0, 2 * math.pi))
+            dist = h / math.tan(tilt)
+            ground = np.array(
+                [uniform(rng, (-half / 2, half / 2)), uniform(rng, (-street.facade, street.facade))]
+            )
+            eye = np.array([*(ground - dist * np.array([math.cos(yaw), math.sin(yaw)])), h])
+            d = np.array([*(ground - eye[:2]), -h])
+            poses.append(_pose(eye, d / np.linalg.norm(d), 0.0))
+            focus, reach = ground, max(10.0, 0.9 * h / math.sin(tilt))
+    blur = 0.5 if rng.random() < cfg.motion_blur_probability else 0.0
+    camera = CameraSpec(
+        width=width,
+        height=height,
+        K=k.tolist(),
+        poses=poses,
+        clip_start=0.05,
+        clip_end=400.0,
+        motion_blur=blur,
+    )
+    return Shot(camera, rig, (float(focus[0]), float(focus[1])), reach, float(k[0, 0]))
+
+
+def sample_light(
+    cfg: SkyConfig, street: Street, rng: np.random.Generator
+) -> tuple[list[LightSpec], WorldSpec, str]:
+    """Sun, sky and (at dusk) street lights. Returns lights, world, time of day."""
+    when = weighted_choice(rng, cfg.time_of_day)
+    elev = math.radians(
+        uniform(rng, cfg.dusk_sun_elevation_deg if when == "dusk" else cfg.sun_elevation_deg)
+    )
+    azim = uniform(rng, (0.0, 2 * math.pi))
+    toward = np.array(
+        [math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim), math.sin(elev)]
+    )
+    sun_at = 100.0 * toward
+    temp = {"day": (5200.0, 6200.0), "overcast": (6000.0, 7000.0), "dusk": (2300.0, 3200.0)}[when]
+    strength = {"day": (3.0, 4.5), "overcast": (0.3, 0.8), "dusk": (0.4, 1.2)}[when]
+    angle = {"day": 0.02, "overcast": 0.35, "dusk": 0.05}[when]
+    lights = [
+        LightSpec(
+            type="SUN",
+            location=sun_at.tolist(),
+            rotation_euler=aim_neg_z(sun_at, np.zeros(3)),
+            energy=uniform(rng, strength) if elev > 0 else 0.0,
+            color=kelvin_to_rgb(uniform(rng, temp)),
+            size=angle,
+        )
+    ]
+    sky = SkySpec(
+        sun_elevation=max(elev, math.radians(0.5)),
+        sun_rotation=azim - math.pi / 2,  # Blender's sky puts the sun at rotation + 90 deg
+        air_density=uniform(rng, (0.8, 1.6)),
+        dust_density=uniform(rng, (0.5, 3.0) if when != "day" else (0.3, 1.5)),
+    )
+    grey = uniform(rng, (0.55, 0.8))
+    world = WorldSpec(
+        color=[grey, grey, grey * 1.03],
+        strength={
+            "day": uniform(rng, (0.25, 0.4)),
+            "overcast": uniform(rng, (0.5, 0.9)),
+            "dusk": uniform(rng, (0.06, 0.15)),
+        }[when],
+        sky=sky,
+        overcast={"day": 0.0, "overcast": uniform(rng, (0.6, 0.9)), "dusk": 0.1}[when],
+    )
+    if when == "dusk":
+        for item in street.items:
+            if item.kind != "streetlight":
+                continue
+            h, arm = item.params["height"], item.params["arm"]
+            c, s = math.cos(item.yaw), math.sin(item.yaw)
+            at = np.array([item.x + c * (arm - 0.15), item.y + s * (arm - 0.15), h - 0.25])
+            lights.append(
+                LightSpec(
+                    type="SPOT",
+                    location=at.tolist(),
+                    rotation_euler=[0.0, 0.0, 0.0],
+                    energy=uniform(rng, cfg.street_light_power_w),
+                    color=kelvin_to_rgb(uniform(rng, (2700.0, 4000.0))),
+                    size=0.15,
+                    spot_angle=math.radians(130),
+                )
+            )
+    return lights, world, when
