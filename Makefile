@@ -6,9 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo demo-generic test test-fast lint bench clean
+.PHONY: venv models demo demo-generic test test-fast lint bench clean
 
 venv: $(STAMP)
+
+# One-time per machine: the anny body model the pedestrians family needs, built into
+# $$SYNTHCV_CACHE_DIR or ~/.cache/synthcv (1-6 min the first time, instant afterwards).
+models: venv
+	$(BIN)/synthcv cache build
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,26 +23,32 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# The defective-product preset, 4 scenes at 512x512 (~1-2 min of Cycles on 2 CPU cores),
-# then the QC augmentation pipeline, each output validated, and a contact sheet to look at.
-demo: venv
-	$(BIN)/synthcv render configs/defects.yaml --out $(DEMO_OUT) --overwrite --set num_scenes=4
-	$(BIN)/synthcv validate $(DEMO_OUT)
-	$(BIN)/synthcv augment $(DEMO_OUT) --pipeline configs/augment/qc.yaml --out $(DEMO_OUT)-aug --copies 2 --overwrite
-	$(BIN)/synthcv validate $(DEMO_OUT)-aug
-	$(BIN)/python scripts/contact_sheet.py $(DEMO_OUT) --out $(DEMO_OUT)/sheet.png -n 4 --cols 2 --size 512
-	@echo "demo: dataset in $(DEMO_OUT), augmented copy in $(DEMO_OUT)-aug, overlays in $(DEMO_OUT)/sheet.png"
+# Each scene family, a few scenes: the defective-product preset (4 scenes at 512x512) and
+# the pedestrians preset (3 scenes at 640x480), ~3-4 min of Cycles on 2 CPU cores; each
+# augmented (QC / street pipelines), every output validated, contact sheets to look at.
+demo: models
+	$(BIN)/synthcv render configs/defects.yaml --out $(DEMO_OUT)/defects --overwrite --set num_scenes=4
+	$(BIN)/synthcv validate $(DEMO_OUT)/defects
+	$(BIN)/synthcv augment $(DEMO_OUT)/defects --pipeline configs/augment/qc.yaml --out $(DEMO_OUT)/defects-aug --copies 2 --overwrite
+	$(BIN)/synthcv validate $(DEMO_OUT)/defects-aug
+	$(BIN)/python scripts/contact_sheet.py $(DEMO_OUT)/defects --out $(DEMO_OUT)/defects/sheet.png -n 4 --cols 2 --size 512
+	$(BIN)/synthcv render configs/pedestrians.yaml --out $(DEMO_OUT)/pedestrians --overwrite --set num_scenes=3
+	$(BIN)/synthcv validate $(DEMO_OUT)/pedestrians
+	$(BIN)/synthcv augment $(DEMO_OUT)/pedestrians --pipeline configs/augment/street.yaml --out $(DEMO_OUT)/pedestrians-aug --copies 2 --overwrite
+	$(BIN)/synthcv validate $(DEMO_OUT)/pedestrians-aug
+	$(BIN)/python scripts/contact_sheet.py $(DEMO_OUT)/pedestrians --out $(DEMO_OUT)/pedestrians/sheet.png -n 3 --cols 3 --size 640
+	@echo "demo: datasets in $(DEMO_OUT)/{defects,pedestrians}, augmented copies beside them, overlays in each sheet.png"
 
 # The generic family (primitives and meshes on a ground plane), 12 images at 256x256.
 demo-generic: venv
 	$(BIN)/synthcv render configs/demo.yaml --out out/demo-generic --overwrite
 	$(BIN)/synthcv validate out/demo-generic
 
-test: venv
+test: models
 	$(BIN)/ruff check render augment scripts tests
 	$(BIN)/python -m pytest -q tests
 
-test-fast: venv
+test-fast: models
 	$(BIN)/python -m pytest -q -m "not blender" tests
 
 lint: venv

@@ -1,4 +1,4 @@
-"""``synthcv`` command line: render, validate, augment, replay, report, schema.
+"""``synthcv`` command line: render, validate, augment, replay, report, cache, schema.
 
 Every user error (bad config, argument, dataset) is printed as one line
 ``synthcv: error: <message>`` on stderr with exit code 2 and no traceback.
@@ -152,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory")
 
+    p = sub.add_parser(
+        "cache",
+        help="show or build per-machine model caches",
+        description="Per-machine caches live outside the repository in $SYNTHCV_CACHE_DIR "
+        "(default ~/.cache/synthcv). 'status' shows them; 'build' builds the anny body "
+        "model the pedestrians family needs (once, 1-6 minutes; a render builds it too).",
+    )
+    p.add_argument("action", nargs="?", choices=("status", "build"), default="status")
+
     sub.add_parser(
         "schema",
         help="print the config's JSON schema",
@@ -292,6 +301,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from render.families.pedestrians import body
+
+    if args.action == "build":
+        folder = body.build_cache(lambda m: print(f"synthcv: {m}", file=sys.stderr))
+        print(f"anny body model: ready in {folder}")
+        return 0
+    folder = body.cache_dir()
+    state = "ready" if body.cache_ready(folder) else "missing (run: synthcv cache build)"
+    print(f"anny body model ({body.TOPOLOGY}): {state}: {folder}")
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from render.config import config_schema
 
@@ -314,6 +336,7 @@ COMMANDS = {
     "replay": _cmd_replay,
     "report": _cmd_report,
     "schema": _cmd_schema,
+    "cache": _cmd_cache,
 }
 
 

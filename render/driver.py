@@ -33,11 +33,17 @@ from typing import Any
 from render import dataset
 from render.config import Config
 from render.errors import UserError
+from render.families import family
+from render.families.base import load_function
 from render.sampling import sample_scene
 from render.spec import SceneSpec
 from render.versions import package_versions
 
 MAX_ATTEMPTS = 2
+KEYPOINT_CONVENTION = (
+    "keypoints: [x, y, v] in COCO pixel-index coordinates (pixel centres at integers); "
+    "v = 2 visible, 1 in the image but occluded, 0 outside the image (x = y = 0)"
+)
 CAMERA_CONVENTION = (
     "camera_pose: 4x4 camera-to-world, OpenCV (x right, y down, z forward), metres; "
     "camera_K: pixels, principal point at W/2,H/2"
@@ -310,6 +316,8 @@ def _payload(
         "seed": cfg.seed,
         "config": cfg.model_dump(mode="json"),
         "camera_convention": CAMERA_CONVENTION,
+        "keypoint_center": 0.0,
+        "keypoint_convention": KEYPOINT_CONVENTION,
         "versions": package_versions(),
         "workers": {"count": workers, "info": worker_info},
         "scenes": merged.get("scenes", 0),
@@ -327,6 +335,16 @@ def _payload(
             "wall_s": this_run.get("wall_s", 0.0),
         },
     }
+
+
+def _prepare_family(cfg: Config) -> None:
+    """Build the family's one-time resources (e.g. the body model cache) in the
+    driver, before any worker starts: workers only load them."""
+    fam = family(cfg.scene.family)
+    if fam.prepare is not None:
+        load_function(fam.prepare)(
+            cfg, lambda message: print(f"synthcv: {message}", file=sys.stderr)
+        )
 
 
 def run_render(
@@ -365,6 +383,7 @@ def run_render(
         indices = list(range(cfg.num_scenes)) if scene_indices is None else list(scene_indices)
         by_index = {}
     dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
+    _prepare_family(cfg)
     done = dataset.completed_scenes(out_dir) if resume else set()
     todo = [i for i in indices if i not in done]
     info = {

@@ -1,7 +1,8 @@
 """Render SceneSpec JSON files in a fresh process (as the driver's workers do).
 
 Usage: python tests/blender_runner.py OUT.npz SPEC.json [SPEC.json ...]
-Saves rgb_i_v, depth_i_v, instance_i_v for spec i, view v, and the worker info.
+Saves rgb_i_v, depth_i_v, instance_i_v (and amodal_i_v_k, the k-th amodal pass) for
+spec i, view v, and the worker info.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main(argv: list[str]) -> int:
             arrays[f"rgb_{i}_{v}"] = view.rgb
             arrays[f"depth_{i}_{v}"] = view.depth
             arrays[f"instance_{i}_{v}"] = view.instance
+            for k, amodal in enumerate(view.amodal):
+                arrays[f"amodal_{i}_{v}_{k}"] = amodal
     arrays["info"] = np.array(json.dumps({"info": info, "timings": timings}))
     np.savez(out, **arrays)
     return 0

@@ -85,7 +85,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("duplicate category id", lambda d: d["categories"].append({"id": 1, "name": "x"}), "categories: duplicate id 1"),
     ("unknown category", lambda d: d["categories"].pop(), "scene: category 'torus' is not in categories"),
     ("missing asset", lambda d: d["scene"]["shapes"][5].update(mesh="assets/meshes/nope.obj"), "scene.shapes[5].mesh: asset file not found: assets/meshes/nope.obj"),
-    ("unknown family", lambda d: d["scene"].update(family="people"), "scene.family: unknown family 'people'; valid: generic, defects"),
+    ("unknown family", lambda d: d["scene"].update(family="people"), "scene.family: unknown family 'people'; valid: generic, defects, pedestrians"),
     ("missing family", lambda d: d["scene"].pop("family"), "scene.family: required key is missing"),
     ("missing scene", lambda d: d.pop("scene"), "scene: required key is missing"),
     ("primitive and mesh", lambda d: d["scene"]["shapes"][0].update(mesh="x.obj"), "scene.shapes[0]: set exactly one of primitive or mesh"),

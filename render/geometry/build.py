@@ -100,6 +100,61 @@ def cone_piece(radius: float, z0: float, z1: float, segments: int = 16) -> Piece
     return verts, faces.astype(np.int64)
 
 
+def prism_piece(profile: np.ndarray, y0: float, y1: float) -> Piece:
+    """A closed prism: the convex (x, z) polygon ``profile`` (N, 2) extruded along Y
+    from ``y0`` to ``y1``; faces are oriented outward whatever the profile's order."""
+    p = np.asarray(profile, dtype=np.float64)
+    n = len(p)
+    front = np.column_stack([p[:, 0], np.full(n, y0), p[:, 1]])
+    back = np.column_stack([p[:, 0], np.full(n, y1), p[:, 1]])
+    verts = np.concatenate([front, back])
+    i = np.arange(n)
+    j = (i + 1) % n
+    fan = np.arange(1, n - 1)
+    faces = np.concatenate(
+        [
+            np.stack([i, j, j + n], -1),
+            np.stack([i, j + n, i + n], -1),
+            np.stack([np.zeros(n - 2, int), fan, fan + 1], -1),
+            np.stack([np.full(n - 2, n), fan + 1 + n, fan + n], -1),
+        ]
+    )
+    centre = verts.mean(axis=0)
+    tri = verts[faces]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    inward = np.einsum("ij,ij->i", normal, tri.mean(axis=1) - centre) < 0
+    faces[inward] = faces[inward][:, ::-1]
+    return verts, faces.astype(np.int64)
+
+
+def sphere_piece(
+    radius: tuple[float, float, float],
+    centre: tuple[float, float, float],
+    rings: int = 10,
+    segments: int = 16,
+) -> Piece:
+    """A closed UV ellipsoid with semi-axes ``radius`` (x, y, z) about ``centre``."""
+    theta = np.linspace(0, np.pi, rings + 1)[1:-1]
+    phi = 2 * np.pi * np.arange(segments) / segments
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    ring = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], -1).reshape(-1, 3)
+    verts = np.concatenate([[[0.0, 0.0, 1.0]], ring, [[0.0, 0.0, -1.0]]]) * np.asarray(
+        radius
+    ) + np.asarray(centre)
+    top, bottom = 0, len(verts) - 1
+    faces = []
+    for s in range(segments):
+        s2 = (s + 1) % segments
+        faces.append([top, 1 + s, 1 + s2])
+        for r in range(rings - 2):
+            a, b = 1 + r * segments + s, 1 + r * segments + s2
+            c, d = a + segments, b + segments
+            faces += [[a, c, d], [a, d, b]]
+        last = 1 + (rings - 2) * segments
+        faces.append([bottom, last + s2, last + s])
+    return verts, np.asarray(faces, dtype=np.int64)
+
+
 def transform_piece(piece: Piece, rotation: np.ndarray, translation: np.ndarray) -> Piece:
     """``piece`` rotated by the 3x3 ``rotation`` about the origin, then translated."""
     v, f = piece

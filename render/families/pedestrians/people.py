@@ -24,7 +24,13 @@ import numpy as np
 
 from render.families.pedestrians import regions
 from render.families.pedestrians.body import Bodies, BodyModel, load_model
-from render.families.pedestrians.pose import PoseParams, arm_penetration, pose_rotations, rig_from
+from render.families.pedestrians.pose import (
+    ArmAction,
+    PoseParams,
+    arm_penetration,
+    pose_rotations,
+    rig_from,
+)
 from render.geometry import Mesh
 from render.geometry.build import box_piece, cylinder_piece, merge
 
@@ -78,14 +84,16 @@ def penetrations(model: BodyModel, bodies: Bodies) -> np.ndarray:
 
 
 def pose_people(
-    people: list[Person], max_rounds: int = 8, model: BodyModel | None = None
+    people: list[Person], max_rounds: int = 10, model: BodyModel | None = None
 ) -> tuple[list[Person], np.ndarray, Bodies, Bodies]:
     """Pose a batch of people. An arm that sinks deeper than
     :data:`PENETRATION_TOLERANCE` into its torso is moved out (``pose.spread``) and
-    the body posed again, up to ``max_rounds`` times.
+    that body posed again; after ``max_rounds // 2`` rounds a person whose arms
+    still sink in drops the arm action for a relaxed one ("hang", or "swing" when
+    walking or running). Only the failing bodies are posed again each round.
 
-    Returns the people (with their final ``spread``), their pose rotations
-    (B, 104, 3), the posed bodies and the same bodies at the zero pose."""
+    Returns the people (with their final ``spread`` and arm action), their pose
+    rotations (B, 104, 3), the posed bodies and the same bodies at the zero pose."""
     model = model or load_model()
     if not people:
         empty = np.zeros((0, 0, 3))
@@ -100,18 +108,38 @@ def pose_people(
         for i in range(len(people))
     ]
     people = list(people)
-    for _ in range(max_rounds):
-        rotations = np.stack([pose_rotations(r, p.pose) for r, p in zip(rigs, people, strict=True)])
-        bodies = model.forward(pheno, rotations)
-        depth = penetrations(model, bodies)
+    rotations = np.stack([pose_rotations(r, p.pose) for r, p in zip(rigs, people, strict=True)])
+    bodies = model.forward(pheno, rotations)
+    todo = np.arange(len(people))
+    for round_ in range(max_rounds):
+        depth = penetrations(model, _subset(bodies, todo))
         bad = depth > PENETRATION_TOLERANCE
-        if not bad.any():
+        todo = todo[bad.any(axis=1)]
+        bad = bad[bad.any(axis=1)]
+        if len(todo) == 0:
             break
-        for i in np.flatnonzero(bad.any(axis=1)):
-            left, right = people[i].pose.spread
-            spread = (left + _SPREAD_STEP * bool(bad[i, 0]), right + _SPREAD_STEP * bool(bad[i, 1]))
-            people[i] = replace(people[i], pose=replace(people[i].pose, spread=spread))
+        for i, sides in zip(todo, bad, strict=True):
+            p = people[i].pose
+            if round_ == max_rounds // 2 and p.arms not in ("hang", "swing"):
+                relaxed: ArmAction = "swing" if p.activity in ("walk", "run") else "hang"
+                people[i] = replace(people[i], pose=replace(p, arms=relaxed, spread=(0.0, 0.0)))
+                continue
+            spread = (p.spread[0] + _SPREAD_STEP * sides[0], p.spread[1] + _SPREAD_STEP * sides[1])
+            people[i] = replace(people[i], pose=replace(p, spread=spread))
+        rotations[todo] = np.stack([pose_rotations(rigs[i], people[i].pose) for i in todo])
+        again = model.forward(pheno[todo], rotations[todo])
+        for field_name in ("vertices", "keypoints", "bone_poses"):
+            getattr(bodies, field_name)[todo] = getattr(again, field_name)
     return people, rotations, bodies, rest
+
+
+def _subset(bodies: Bodies, index: np.ndarray) -> Bodies:
+    return Bodies(
+        *(
+            getattr(bodies, f)[index]
+            for f in ("vertices", "keypoints", "bone_poses", "rest_vertices", "rest_keypoints")
+        )
+    )
 
 
 # --------------------------------------------------------------------------- gear

@@ -143,6 +143,17 @@ def _visible_height(shot: Shot, foot: np.ndarray, height: float) -> float:
     return best
 
 
+def _along(shot: Shot, min_px: float, rng: np.random.Generator) -> float:
+    """An x position along the street where the camera sees people: for a dashcam
+    from 3 m ahead to where an adult is ``min_px`` tall, more often near than far;
+    else uniform within ``reach`` of the point the camera looks at."""
+    if shot.rig == "dashcam":
+        eye_x = float(np.asarray(shot.camera.poses[0])[0, 3])
+        far = min(60.0, shot.focal_px * 1.7 / min_px)
+        return eye_x + 3.0 + (far - 3.0) * float(rng.random()) ** 1.6
+    return shot.focus[0] + uniform(rng, (-shot.reach, shot.reach))
+
+
 def _clear(
     x: float, y: float, r: float, taken: list[tuple[float, float, float]], gap: float
 ) -> bool:
@@ -166,7 +177,6 @@ def _place(
     min_px = sc.people.min_height_px * (0.3 if sc.crowd.enabled else 1.0)
     placed: list[Placed] = []
     half = street.length / 2 - 1.0
-    fx, fy = shot.focus
     order = sorted(range(len(drafts)), key=lambda i: drafts[i].person.pose.activity != "sit")
     for i in order:
         d, v = drafts[i], meshes[i].vertices
@@ -187,7 +197,7 @@ def _place(
                 x = uniform(rng, street.crossing)
                 y = uniform(rng, (-street.edge, street.edge))
             else:
-                x = float(np.clip(fx + uniform(rng, (-shot.reach, shot.reach)), -half, half))
+                x = float(np.clip(_along(shot, min_px, rng), -half, half))
                 side = 1.0 if rng.random() < 0.5 else -1.0
                 y = side * uniform(rng, (street.edge + 0.3, street.facade - 0.3))
             if not _clear(x, y, radius, taken, sc.people.gap_m):
@@ -248,8 +258,25 @@ def _mat(color: list[float], roughness: float, **kw: object) -> MaterialSpec:
     return MaterialSpec(base_color=color, roughness=roughness, **kw)  # type: ignore[arg-type]
 
 
+_EXTRA_MATERIALS = {
+    "lamp": lambda rng: _mat([1.0, 0.85, 0.6], 0.3),
+    "lamp_lit": lambda rng: _mat([1.0, 0.85, 0.6], 0.3, inputs={"Emission Strength": 6.0}),
+    "glass": lambda rng: _mat(
+        [0.015, 0.017, 0.02], 0.04, texture="none", inputs={"Coat Weight": 1.0}
+    ),
+    "tyres": lambda rng: _mat([0.015, 0.015, 0.015], 0.7, texture="none"),
+    "crown": lambda rng: _mat(
+        [0.03 + 0.04 * float(rng.random()), 0.07 + 0.07 * float(rng.random()), 0.02],
+        0.8,
+        noise_scale=8.0,
+        color_variation=0.5,
+        bump_strength=0.8,
+    ),
+}
+
+
 def _street_objects(
-    street: Street, seats: dict[int, float], rng: np.random.Generator
+    street: Street, seats: dict[int, float], lit: bool, rng: np.random.Generator
 ) -> list[ObjectSpec]:
     """Road, sidewalks, markings, buildings, furniture and parked cars (instance 0)."""
     wet = street.wet
@@ -263,7 +290,7 @@ def _street_objects(
             ),
             material=_mat(
                 [asphalt] * 3,
-                0.12 if wet else 0.85,
+                0.28 if wet else 0.85,
                 noise_scale=uniform(rng, (8.0, 20.0)),
                 color_variation=0.35,
                 bump_strength=0.25,
@@ -372,13 +399,9 @@ def _street_objects(
                 **pose,
             )
         )  # type: ignore[arg-type]
-        extra = {"streetlight": "lamp", "car": "glass"}.get(it.kind)
-        if extra:
-            lamp = (
-                _mat([1.0, 0.85, 0.6], 0.3, inputs={"Emission Strength": 3.0})
-                if extra == "lamp"
-                else _mat([0.02, 0.02, 0.025], 0.05, texture="none")
-            )
+        for extra in {"streetlight": ("lamp",), "car": ("glass", "tyres"), "tree": ("crown",)}.get(
+            it.kind, ()
+        ):
             objs.append(
                 ObjectSpec(
                     name=f"{it.kind}_{k}_{extra}",
@@ -386,11 +409,26 @@ def _street_objects(
                     geometry=GeometrySpec(
                         kind="procedural", generator="furniture", params=params, part=extra
                     ),
-                    material=lamp,
-                    **pose,
+                    material=_EXTRA_MATERIALS["lamp_lit" if extra == "lamp" and lit else extra](
+                        rng
+                    ),
+                    **pose,  # type: ignore[arg-type]
                 )
-            )  # type: ignore[arg-type]
+            )
     return objs
+
+
+def _clear_view(street: Street, shot: Shot) -> Street:
+    """The street without the items a camera would sit inside or right against (a
+    CCTV camera in a tree crown, a dashcam behind a car): nothing within 3 m of a
+    camera horizontally, or within a tree's crown reach."""
+    eyes = [np.asarray(p)[:2, 3] for p in shot.camera.poses]
+    keep = []
+    for it in street.items:
+        reach = 3.0 + (float(it.params.get("crown", 0.0)) if it.kind == "tree" else 0.0)
+        if all(math.hypot(it.x - e[0], it.y - e[1]) > reach for e in eyes):
+            keep.append(it)
+    return replace(street, items=keep)
 
 
 def _keypoint_radius(keypoints: np.ndarray, vertices: np.ndarray) -> list[float]:
@@ -408,6 +446,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     model = load_model()
     street = sample_street(sc.street, stream(cfg.seed, scene_index, "street"))
     shot = sample_shot(sc.camera, cfg.render, street, stream(cfg.seed, scene_index, "camera"))
+    street = _clear_view(street, shot)
     lights, world, when = sample_light(sc.sky, street, stream(cfg.seed, scene_index, "light"))
     r_people = stream(cfg.seed, scene_index, "people")
     benches_seen = sum(
@@ -429,7 +468,9 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         sc, street, shot, drafts, meshes, stream(cfg.seed, scene_index, "placement")
     )
 
-    objects = _street_objects(street, seats, stream(cfg.seed, scene_index, "street_materials"))
+    objects = _street_objects(
+        street, seats, when == "dusk", stream(cfg.seed, scene_index, "street_materials")
+    )
     params = {
         "people": [
             ppl.person_to_params(drafts[p.index].person, rotations[p.index], model.bones)

@@ -24,10 +24,12 @@ from render.geometry.build import (
     cone_piece,
     cylinder_piece,
     merge,
+    prism_piece,
+    sphere_piece,
     transform_piece,
 )
 
-FURNITURE = ("streetlight", "sign", "bench", "bin", "bicycle")
+FURNITURE = ("streetlight", "sign", "bench", "bin", "bicycle", "tree")
 FOOTPRINT = {
     "streetlight": 0.25,
     "sign": 0.2,
@@ -35,6 +37,7 @@ FOOTPRINT = {
     "bin": 0.35,
     "bicycle": 0.95,
     "car": 2.4,
+    "tree": 0.45,
     "umbrella": 0.5,
 }
 """Radius (metres) people keep clear of each item's position (benches: when not sitting)."""
@@ -127,11 +130,11 @@ def sample_street(cfg: StreetConfig, rng: np.random.Generator) -> Street:
         per_10 = uniform(rng, cfg.furniture_per_10m)
         n = int(rng.poisson(per_10 * length / 10))
         for _ in range(n):
-            kind = str(rng.choice(FURNITURE, p=[0.3, 0.2, 0.2, 0.15, 0.15]))
+            kind = str(rng.choice(FURNITURE, p=[0.22, 0.15, 0.15, 0.12, 0.12, 0.24]))
             x = uniform(rng, (-length / 2 + 2, length / 2 - 2))
             if crossing and crossing[0] - 1.5 < x < crossing[1] + 1.5:
                 continue
-            near_curb = kind in ("streetlight", "sign", "bin")
+            near_curb = kind in ("streetlight", "sign", "bin", "tree")
             y = side * (curb_y + (0.5 if near_curb else uniform(rng, (0.8, walk - 0.8))))
             yaw = 0.0 if side < 0 else math.pi  # face the road
             params: dict[str, Any] = {}
@@ -143,6 +146,8 @@ def sample_street(cfg: StreetConfig, rng: np.random.Generator) -> Street:
                 params = {"seat_height": 0.45, "length": uniform(rng, (1.5, 2.2))}
             elif kind == "bicycle":
                 yaw = uniform(rng, (-0.3, 0.3))
+            elif kind == "tree":
+                params = {"height": uniform(rng, (4.0, 9.0)), "crown": uniform(rng, (1.2, 2.6))}
             items.append(Item(kind, x, y, yaw, params))
         n_cars = int(rng.poisson(uniform(rng, cfg.parked_cars_per_10m) * length / 10))
         for _ in range(n_cars):
@@ -262,7 +267,8 @@ def _wheel(radius: float, width: float, x: float, y: float) -> Piece:
 def furniture_parts(params: dict[str, Any]) -> dict[str, Mesh]:
     """Generator ``furniture``: one item of ``kind`` at its local origin on the ground,
     its long side along local X. Parts: ``item``; streetlights also ``lamp`` (the
-    emitter); cars also ``glass``."""
+    emitter); cars also ``glass`` and ``tyres``; trees also ``crown``; umbrellas
+    also ``canopy``."""
     kind = params["kind"]
     pieces: list[Piece] = []
     extra: dict[str, list[Piece]] = {}
@@ -303,19 +309,44 @@ def furniture_parts(params: dict[str, Any]) -> dict[str, Mesh]:
         r, pole = float(params.get("radius", 0.5)), float(params.get("pole", 0.85))
         pieces += [cylinder_piece(0.012, 0.0, pole + 0.08, 8)]
         extra["canopy"] = [cone_piece(r, pole - 0.12, pole + 0.06, 16)]
-    elif kind == "car":
+    elif kind == "car":  # side profiles extruded across: body, glass cabin, roof, tyres
         length, width, height = (float(params[k]) for k in ("length", "width", "height"))
-        r = 0.32
-        body_top = 0.55 * height + 0.1
-        pieces += [_box((-length / 2, -width / 2, r * 0.7), (length / 2, width / 2, body_top))]
-        for x in (-length / 2 + 0.8, length / 2 - 0.8):
-            for y in (-width / 2 + 0.12, width / 2 - 0.12):
-                pieces.append(_wheel(r, 0.22, x, y))
-        extra["glass"] = [
-            _box(
-                (-length * 0.3, -width / 2 + 0.08, body_top),
-                (length * 0.18, width / 2 - 0.08, height),
-            )
+        hl, r = length / 2, 0.31
+        sill, belt = 0.3, 0.52 * height + 0.12
+        body = [
+            (-hl, sill),
+            (hl, sill),
+            (hl, belt - 0.12),
+            (hl - 0.3, belt),
+            (-hl + 0.15, belt + 0.02),
+            (-hl, belt - 0.1),
+        ]
+        cabin = [
+            (hl - 1.05, belt - 0.01),
+            (-hl + 0.45, belt + 0.01),
+            (-hl + 0.8, height - 0.03),
+            (hl - 1.75, height - 0.03),
+        ]
+        roof = [
+            (-hl + 0.85, height - 0.04),
+            (hl - 1.8, height - 0.04),
+            (hl - 1.82, height),
+            (-hl + 0.87, height),
+        ]
+        pieces += [prism_piece(np.array(body), -width / 2, width / 2)]
+        pieces += [prism_piece(np.array(roof), -width / 2 + 0.1, width / 2 - 0.1)]
+        extra["glass"] = [prism_piece(np.array(cabin), -width / 2 + 0.08, width / 2 - 0.08)]
+        extra["tyres"] = [
+            _wheel(r, 0.22, x, y)
+            for x in (-hl + 0.75, hl - 0.8)
+            for y in (-width / 2 + 0.13, width / 2 - 0.13)
+        ]
+    elif kind == "tree":
+        h = float(params.get("height", 6.0))
+        pieces += [cylinder_piece(0.12, 0.0, h * 0.55, 10)]
+        crown = float(params.get("crown", 2.0))
+        extra["crown"] = [
+            sphere_piece((crown, crown, crown * 1.2), (0.0, 0.0, h - crown * 0.9), 9, 14)
         ]
     else:
         raise ValueError(f"furniture kind {kind!r}; valid: {sorted(FOOTPRINT)}")

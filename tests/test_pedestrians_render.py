@@ -1,0 +1,144 @@
+"""Real tiny renders of people (Blender): visibility flags and ratio against a known
+occluder, amodal masks, keypoints against an independent projection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from render import camera as cm
+from render import coco
+from render.annotate import ViewMaps, annotate_maps
+from render.families.pedestrians import people, pose
+from render.spec import (
+    CameraSpec,
+    GeometrySpec,
+    KeypointsSpec,
+    LightSpec,
+    MaterialSpec,
+    ObjectSpec,
+    RenderSpec,
+    SceneSpec,
+    WorldSpec,
+)
+from tests.blender_helpers import render_specs
+
+W, H = 160, 120
+
+
+def _scene() -> tuple[SceneSpec, np.ndarray, np.ndarray]:
+    """Two standing adults facing the camera 6 m away; a 0.9 m wall hides the legs
+    of the one on the right (+X)."""
+    standing = pose.PoseParams(activity="stand", arms="hang")
+    crowd = [
+        people.Person(phenotype=(0.0, 0.83, 0.5, 0.5, 0.5, 0.5), pose=standing),
+        people.Person(phenotype=(1.0, 0.8, 0.5, 0.5, 0.5, 0.5), pose=standing),
+    ]
+    final, rotations, bodies, _ = people.pose_people(crowd)
+    model = people.load_model()
+    params = {
+        "people": [
+            people.person_to_params(p, rotations[i], model.bones) for i, p in enumerate(final)
+        ]
+    }
+    grey = MaterialSpec(base_color=[0.5, 0.5, 0.5], roughness=0.8, texture="none")
+    objects = [
+        ObjectSpec(
+            name="ground",
+            instance_id=0,
+            geometry=GeometrySpec(kind="primitive", primitive="PLANE", size=30.0),
+            material=grey,
+        ),
+        ObjectSpec(
+            name="wall",
+            instance_id=0,
+            geometry=GeometrySpec(
+                kind="procedural", generator="box", params={"size": [1.2, 0.2, 0.9]}, part="body"
+            ),
+            location=[0.6, -1.5, 0.45],
+            material=grey,
+        ),
+    ]
+    for i, x in enumerate((-0.6, 0.6)):
+        location = np.array([x, 0.0, -bodies.vertices[i][:, 2].min()])
+        kp = bodies.keypoints[i] + location
+        objects.append(
+            ObjectSpec(
+                name=f"person_{i}",
+                instance_id=i + 1,
+                category_id=1,
+                geometry=GeometrySpec(
+                    kind="procedural", generator="people", params=params, part=f"person_{i}"
+                ),
+                location=location.tolist(),
+                material=MaterialSpec(base_color=[0.6, 0.45, 0.35], texture="none"),
+                material_slots=[
+                    MaterialSpec(base_color=[0.1 * k, 0.2, 0.5], texture="none") for k in range(6)
+                ],
+                keypoints=KeypointsSpec(points=kp.tolist(), radius=[0.15] * 17),
+                amodal=True,
+            )
+        )
+    K = cm.intrinsics(35.0, 36.0, W, H)
+    cam = cm.look_at(np.array([0.0, -6.0, 1.0]), np.array([0.0, 0.0, 0.9]))
+    spec = SceneSpec(
+        family="test",
+        scene_index=0,
+        seed=0,
+        objects=objects,
+        lights=[
+            LightSpec(
+                type="SUN",
+                location=[2.0, -4.0, 6.0],
+                rotation_euler=[0.6, 0.2, 0.3],
+                energy=3.0,
+                color=[1.0, 1.0, 1.0],
+            )
+        ],
+        world=WorldSpec(color=[1.0, 1.0, 1.0], strength=0.5),
+        camera=CameraSpec(width=W, height=H, K=K.tolist(), poses=[cam.tolist()]),
+        render=RenderSpec(samples=4, denoiser="none", cycles_seed=3),
+    )
+    return spec, K, cam
+
+
+@pytest.mark.blender
+def test_visibility_amodal_and_keypoints(tmp_path: Path) -> None:
+    spec, K, cam = _scene()
+    data = render_specs([spec], tmp_path, timeout=600)
+    inst, depth = data["instance_0_0"], data["depth_0_0"]
+    amodal = [data[k] for k in sorted(data) if k.startswith("amodal_0_0_")]
+    assert len(amodal) == 1  # the two people never overlap: one amodal pass
+    maps = ViewMaps(instance=inst, depth=depth, K=K, pose=cam, amodal=amodal)
+    anns, _ = annotate_maps(maps, spec.objects, 1)
+    free, hidden = sorted(anns, key=lambda a: a["instance_id"])
+
+    # an unoccluded person: amodal mask == visible mask, visibility 1.0, every body joint seen
+    assert free["visibility"] == 1.0
+    assert free["segmentation_amodal"] == free["segmentation"]
+    v_free = np.asarray(free["keypoints"]).reshape(17, 3)[:, 2]
+    assert (v_free[5:] == 2).all(), v_free
+
+    # behind the wall: legs hidden, torso seen
+    assert 0.4 < hidden["visibility"] < 0.8
+    v_hidden = np.asarray(hidden["keypoints"]).reshape(17, 3)[:, 2]
+    assert (v_hidden[13:17] == 1).all() and (v_hidden[5:7] == 2).all(), v_hidden
+    vis = coco.decode(hidden["segmentation"])
+    full = coco.decode(hidden["segmentation_amodal"])
+    assert (vis <= full).all() and full.sum() > vis.sum()
+    assert full.sum() == pytest.approx(coco.decode(free["segmentation"]).sum(), rel=0.25)
+
+    # keypoints against an independent projection of the 3-D joints
+    for ann, obj in zip((free, hidden), spec.objects[2:], strict=True):
+        pts = np.asarray(obj.keypoints.points)
+        uv, _ = cm.project(pts, K, cam)
+        got = np.asarray(ann["keypoints"]).reshape(17, 3)
+        np.testing.assert_allclose(got[:, :2], uv - 0.5, atol=1e-3)
+        # a visible joint projects onto (or right next to) its own person's pixels
+        own = inst == obj.instance_id
+        for x, y, v in got:
+            if v == 2:
+                c, r = int(round(x)), int(round(y))
+                assert own[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2].any()
