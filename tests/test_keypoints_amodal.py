@@ -207,3 +207,16 @@ def test_plan_groups_never_overlap(
                     )
                     assert apart
     assert plan_groups(boxes) == groups  # deterministic
+
+
+def test_left_right_flip_order_for_augmentation() -> None:
+    """The augmentation stage mirrors keypoints by their names: our schema gives
+    COCO's standard flip order."""
+    from augment.keypoints import flip_index
+    from render.settings import Category
+
+    cat = Category(id=1, name="person", keypoints="coco").coco()  # type: ignore[arg-type]
+    assert cat["keypoints"] == list(COCO_KEYPOINTS) and cat["skeleton"] == [
+        list(p) for p in COCO_SKELETON
+    ]
+    assert flip_index(cat) == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
