@@ -35,6 +35,7 @@ from render.config import Config
 from render.errors import UserError
 from render.families import family
 from render.families.base import load_function
+from render.progress import Progress
 from render.sampling import sample_scene
 from render.spec import SceneSpec
 from render.versions import package_versions
@@ -191,57 +192,6 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
             p.terminate()
     for p in processes:
         p.join(timeout=10)
-
-
-class _Progress:
-    """A rich progress bar on stderr (images done/total, images/s, ETA), or nothing."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.bar: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("images"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self.start = time.perf_counter()
-        self.task = self.bar.add_task(label, total=total, rate="-- img/s")
-        self.bar.start()
-
-    def advance(self, images: int) -> None:
-        if self.bar is None:
-            return
-        self.bar.advance(self.task, images)
-        done = self.bar.tasks[0].completed
-        rate = done / max(time.perf_counter() - self.start, 1e-9)
-        self.bar.update(self.task, rate=f"{rate:.2f} img/s")
-
-    def log(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.console.print(message, markup=False, highlight=False)
-        else:
-            print(message, file=sys.stderr)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
@@ -406,7 +356,7 @@ def run_render(
         # Sampled when submitted: memory stays flat however many scenes a run has.
         return (by_index[i] if i in by_index else sample_scene(cfg, i)).model_dump_json()
 
-    bar = _Progress(progress, total_images, f"render {out_dir.name or out_dir}")
+    bar = Progress(progress, total_images, f"render {out_dir.name or out_dir}")
     worker_info: dict[int, dict[str, Any]] = {}
     attempts = dict.fromkeys(todo, 0)
     failures: dict[int, str] = {}  # scene -> what went wrong; the other scenes go on

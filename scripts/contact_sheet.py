@@ -99,17 +99,16 @@ def make_sheet(
     if not images:
         raise SystemExit(f"{root}: no images")
     rows = (len(images) + cols - 1) // cols
-    sheet = Image.new("RGB", (cols * size, rows * size), (32, 32, 32))
+    # tiles keep the first image's aspect ratio: ``size`` wide
+    tile_h = max(1, round(size * images[0]["height"] / images[0]["width"]))
+    sheet = Image.new("RGB", (cols * size, rows * tile_h), (32, 32, 32))
     for k, im in enumerate(images):
         tile = draw_tile(
             Image.open(root / im["file_name"]), by_image.get(im["id"], []), cats, masks
         )
-        tile = (
-            tile.resize((size, size), Image.Resampling.LANCZOS)
-            if tile.size != (size, size)
-            else tile
-        )
-        sheet.paste(tile, ((k % cols) * size, (k // cols) * size))
+        if tile.size != (size, tile_h):
+            tile = tile.resize((size, tile_h), Image.Resampling.LANCZOS)
+        sheet.paste(tile, ((k % cols) * size, (k // cols) * tile_h))
     return sheet
 
 
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("-n", type=int, default=16)
     p.add_argument("--cols", type=int, default=4)
-    p.add_argument("--size", type=int, default=256, help="tile edge in pixels")
+    p.add_argument("--size", type=int, default=256, help="tile width in pixels (aspect kept)")
     p.add_argument("--only-categories", default=None, help="comma-separated category names")
     p.add_argument("--no-masks", action="store_true")
     args = p.parse_args(argv)

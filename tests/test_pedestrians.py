@@ -28,7 +28,7 @@ CONFIG = ROOT / "configs" / "pedestrians.yaml"
 
 @pytest.fixture(scope="module")
 def cfg():
-    return load_config(CONFIG, ["render.resolution=[320, 240]"])
+    return load_config(CONFIG, ["render.resolution=[320, 240]", "scene.people.count=[2, 8]"])
 
 
 @pytest.fixture(scope="module")

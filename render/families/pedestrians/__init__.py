@@ -1,0 +1,1 @@
+"""Pedestrians family: people (anny bodies) in a procedural street; see docs/pedestrians.md."""

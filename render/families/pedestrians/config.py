@@ -51,7 +51,7 @@ class PeopleConfig(Model):
     proportions) are drawn from anny's age- and sex-calibrated distributions
     (WHO height-for-age); ``skin_tone`` spans the 10-step Monk scale (0 lightest)."""
 
-    count: IntRange = Field((2, 14), description="people per scene")
+    count: IntRange = Field((3, 20), description="people per scene (dozens work)")
     age_groups: dict[AgeGroup, float] = Field(
         default_factory=_ages, description="weights; children from 3 years"
     )
@@ -136,7 +136,7 @@ class SkyConfig(Model):
     time_of_day: dict[TimeOfDay, float] = Field(default_factory=_times)
     sun_elevation_deg: FloatRange = (15.0, 65.0)
     dusk_sun_elevation_deg: FloatRange = (-2.0, 5.0)
-    street_light_power_w: FloatRange = (150.0, 400.0)
+    street_light_power_w: FloatRange = (400.0, 1000.0)
 
 
 class StreetCamera(Model):

@@ -25,7 +25,7 @@ Top = Literal["long", "short", "tank"]
 Bottom = Literal["trousers", "shorts", "skirt"]
 Hair = Literal["short", "long", "bald"]
 
-THICKNESS = {TOP: 0.005, BOTTOM: 0.007, SHOES: 0.006, HAIR: 0.004}
+THICKNESS = {TOP: 0.008, BOTTOM: 0.012, SHOES: 0.008, HAIR: 0.005}
 """Metres a clothed region stands off the skin, per slot."""
 
 _PARTS = (

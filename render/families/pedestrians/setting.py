@@ -95,7 +95,7 @@ def sample_shot(
             eye = np.array([*(ground - dist * np.array([math.cos(yaw), math.sin(yaw)])), h])
             d = np.array([*(ground - eye[:2]), -h])
             poses.append(_pose(eye, d / np.linalg.norm(d), 0.0))
-            focus, reach = ground, max(10.0, 0.9 * h / math.sin(tilt))
+            focus, reach = ground, max(8.0, 0.45 * h / math.sin(tilt))
     blur = 0.5 if rng.random() < cfg.motion_blur_probability else 0.0
     camera = CameraSpec(
         width=width,
@@ -123,7 +123,7 @@ def sample_light(
     )
     sun_at = 100.0 * toward
     temp = {"day": (5200.0, 6200.0), "overcast": (6000.0, 7000.0), "dusk": (2300.0, 3200.0)}[when]
-    strength = {"day": (3.0, 4.5), "overcast": (0.3, 0.8), "dusk": (0.4, 1.2)}[when]
+    strength = {"day": (3.0, 4.5), "overcast": (0.3, 0.8), "dusk": (1.0, 2.5)}[when]
     angle = {"day": 0.02, "overcast": 0.35, "dusk": 0.05}[when]
     lights = [
         LightSpec(
