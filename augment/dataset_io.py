@@ -18,8 +18,6 @@ import numpy as np
 
 from render.errors import DatasetError
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 @dataclass(frozen=True)
 class SourceDataset:
@@ -144,18 +142,6 @@ def encode_image(img: np.ndarray, suffix: str, jpeg_quality: int, png_compressio
     if not ok:
         raise DatasetError(f"cannot encode image as {suffix}")
     return data.tobytes()
-
-
-def output_name(file_name: str, copy: int | None) -> str:
-    """Output ``file_name`` under ``images/``: the source path for originals
-    (``copy=None``), ``<stem>_aug<copy><ext>`` next to it for augmented copies."""
-    rel = PurePosixPath(str(file_name))
-    if not rel.parts or rel.parts[0] != "images":
-        rel = PurePosixPath("images") / rel
-    if copy is None:
-        return str(rel)
-    suffix = rel.suffix.lower() if rel.suffix.lower() in IMAGE_EXTS else ".png"
-    return str(rel.with_name(f"{rel.stem}_aug{copy}{suffix}"))
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -39,12 +39,12 @@ from augment.dataset_io import (
     SourceDataset,
     dump_json,
     encode_image,
-    output_name,
     read_image,
     read_source,
     write_atomic,
 )
 from augment.keypoints import flip_index
+from augment.names import ImageNames, plan_names
 from augment.pipeline import Pipeline, PipelineSpec, build_pipeline
 from render.errors import DatasetError, UserError
 
@@ -122,26 +122,28 @@ def process_image(
     entry: dict[str, Any],
     anns: list[dict[str, Any]],
     path: Path,
+    names: ImageNames,
     image: np.ndarray,
     prepared: PreparedSample | None,
     io: ThreadPoolExecutor,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, list[Future[None]]]:
     """All output entries of one source image, already read (``image`` (H, W, 3)
-    uint8 RGB) and its ``anns`` decoded (``prepared``, None when ``copies`` is 0):
-    ``(images, annotations, n_dropped, pending_writes)``. Image files are encoded and
-    written on ``io`` threads (OpenCV releases the GIL) while the next copy is
-    augmented; the caller waits for ``pending_writes``."""
+    uint8 RGB) and its ``anns`` decoded (``prepared``, None when ``copies`` is 0),
+    written to ``names``: ``(images, annotations, n_dropped, pending_writes)``. Image
+    files are encoded and written on ``io`` threads (OpenCV releases the GIL) while
+    the next copy is augmented; the caller waits for ``pending_writes``."""
     src_id = int(entry["id"])
     images: list[dict[str, Any]] = []
     out_anns: list[dict[str, Any]] = []
     writes: list[Future[None]] = []
-    if opts.keep_originals:
-        name = output_name(entry["file_name"], None)
-        writes.append(io.submit(_copy_file, path, opts.out / name))
-        depth = entry.get("depth_file")
-        if isinstance(depth, str) and (opts.source / depth).is_file():
-            writes.append(io.submit(_copy_file, opts.source / depth, opts.out / depth))
-        images.append({**entry, "file_name": name})
+    if names.original is not None:
+        writes.append(io.submit(_copy_file, path, opts.out / names.original))
+        original = {**entry, "file_name": names.original}
+        if names.depth is not None:
+            depth = opts.source / str(entry["depth_file"])
+            writes.append(io.submit(_copy_file, depth, opts.out / names.depth))
+            original["depth_file"] = names.depth
+        images.append(original)
         out_anns.extend(anns)
     dropped = 0
     for c in range(opts.copies):
@@ -157,7 +159,7 @@ def process_image(
         except (ValueError, TypeError, RuntimeError) as exc:
             raise UserError(f"{path}: pipeline {pipeline.spec.source} failed: {exc}") from exc
         new_id = (c + 1) * opts.image_stride + src_id
-        name = output_name(entry["file_name"], c)
+        name = names.copies[c]
         writes.append(io.submit(_write_image, opts.out / name, res.image, opts))
         img_entry = {**entry, "id": new_id, "file_name": name}
         img_entry["height"], img_entry["width"] = (int(v) for v in res.image.shape[:2])
@@ -176,7 +178,7 @@ def process_image(
     return images, out_anns, dropped, writes
 
 
-Task = tuple[int, dict[str, Any], list[dict[str, Any]], Path]
+Task = tuple[int, dict[str, Any], list[dict[str, Any]], Path, ImageNames]
 Result = tuple[list[dict[str, Any]], list[dict[str, Any]], int]
 
 
@@ -190,7 +192,7 @@ def process_stream(
     def read(task: Task) -> tuple[np.ndarray, PreparedSample | None]:
         """The image and its decoded annotations (masks packed if the pipeline
         warps packed planes): off the augmenting thread, like the PNG decode."""
-        _, entry, anns, path = task
+        _, entry, anns, path, _ = task
         image = read_image(path, int(entry["width"]), int(entry["height"]))
         if not opts.copies:
             return image, None
@@ -213,9 +215,9 @@ def process_stream(
             if current is None:
                 raise RuntimeError(f"image {k} was read twice")
             image, prepared = current.result()
-            index, entry, anns, path = task
+            index, entry, anns, path, names = task
             imgs, out_anns, dropped, writes = process_image(
-                pipeline, opts, entry, anns, path, image, prepared, io
+                pipeline, opts, entry, anns, path, names, image, prepared, io
             )
             pending.extend(writes)
             while len(pending) > 4:  # bound the memory held by queued images
@@ -342,9 +344,14 @@ def augment_dataset(
         jpeg_quality=jpeg_quality,
         png_compression=png_compression,
     )
+    plan = plan_names(
+        [(int(e["id"]), str(e["file_name"]), _depth_file(source, e)) for e in data["images"]],
+        copies,
+        keep_originals,
+    )
     tasks = [
-        (i, e, src.by_image[int(e["id"])], src.paths[int(e["id"])])
-        for i, e in enumerate(data["images"])
+        (i, e, src.by_image[int(e["id"])], src.paths[int(e["id"])], names)
+        for i, (e, names) in enumerate(zip(data["images"], plan, strict=True))
     ]
     results: list[Any] = [None] * len(tasks)
     dropped = 0
@@ -396,6 +403,11 @@ def augment_dataset(
     }
     write_atomic(out / "dataset.json", dump_json(info))
     return info
+
+
+def _depth_file(source: Path, entry: dict[str, Any]) -> str | None:
+    depth = entry.get("depth_file")
+    return depth if isinstance(depth, str) and (source / depth).is_file() else None
 
 
 def _source_keypoint_center(source: Path) -> float:
