@@ -31,7 +31,6 @@ from augment.allocator import tune_allocator
 from augment.apply import (
     PreparedSample,
     augment_sample,
-    packed_planes,
     prepare_sample,
     sample_seed,
 )
@@ -190,8 +189,8 @@ def process_stream(
     write has finished (or raised) when the iterator is exhausted."""
 
     def read(task: Task) -> tuple[np.ndarray, PreparedSample | None]:
-        """The image and its decoded annotations (masks packed if the pipeline
-        warps packed planes): off the augmenting thread, like the PNG decode."""
+        """The image and its decoded annotations (masks bit-packed): off the
+        augmenting thread, like the PNG decode."""
         _, entry, anns, path, _ = task
         image = read_image(path, int(entry["width"]), int(entry["height"]))
         if not opts.copies:
@@ -200,7 +199,6 @@ def process_stream(
             prepared = prepare_sample(anns, image.shape[0], image.shape[1])
         except ValueError as exc:
             raise DatasetError(f"{path}: {exc}") from None
-        packed_planes(pipeline, prepared)  # built and cached here, not when augmenting
         return image, prepared
 
     pending: list[Future[None]] = []
