@@ -51,6 +51,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def add_limit_argument(parser: argparse.ArgumentParser) -> None:
+    """``--limit KEY=VALUE`` (repeatable): raise or lower a :class:`render.inputs.Limits` cap."""
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="input caps: json_mb (1024), image_mb (256), image_pixels (89478485), "
+        "mask_cover (64), pipeline_kb (1024); repeatable",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="synthcv",
@@ -112,10 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "validate",
         help="check a dataset's COCO annotations against its images",
-        description="Check DIR/annotations.json (or a COCO json file): ids, files, RLE "
-        "masks vs bbox/area, overlaps. Exit 0 if valid, 1 if problems were found.",
+        description="Check DIR/annotations.json (or a COCO json file): ids, references, "
+        "image files (decoded in full), RLE masks vs bbox/area, overlaps. One line per "
+        "problem; errors give exit 1, warnings alone (category id 0, images without "
+        "annotations, shared files) exit 0.",
     )
     p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory or COCO json")
+    p.add_argument(
+        "--max-problems",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="print at most N errors and N warnings, then how many more (default 50)",
+    )
+    add_limit_argument(p)
 
     p = sub.add_parser(
         "augment",
@@ -196,9 +218,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from render.inputs import Limits
     from render.validate import validate_cli
 
-    return validate_cli(args.dataset)
+    limits = Limits().with_overrides(args.limit)
+    return validate_cli(args.dataset, max_problems=args.max_problems, limits=limits)
 
 
 def _read_json(path: Path, what: str) -> Any:

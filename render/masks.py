@@ -108,6 +108,14 @@ def _classify(seg: Any, h: int, w: int) -> tuple[bytes | np.ndarray, np.ndarray 
     raise ValueError(f"RLE counts must be a string or a list, got {type(counts).__name__}")
 
 
+def _position_in_group(owner: np.ndarray, n: int) -> np.ndarray:
+    """For ``owner`` sorted ascending (values in 0..n-1): each element's index
+    within its run of equal owners."""
+    counts = np.bincount(owner, minlength=n)
+    first = np.cumsum(counts) - counts
+    return np.arange(len(owner)) - np.repeat(first, counts)
+
+
 def _decode_strings(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """pycocotools' compressed RLE strings -> (values (V,) int64, owner (V,) int64,
     bad (S,) bool), all at once. Each count is 5-bit groups, low first, ``0x20``
@@ -139,7 +147,7 @@ def _decode_strings(strings: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.nd
     owner = char_owner[ends]
     # undo the differences: counts m >= 3 add count m - 2, i.e. cumulative sums along
     # the odd (from m = 1) and even (from m = 2) positions of each string
-    m = np.arange(len(values)) - np.searchsorted(owner, owner)
+    m = _position_in_group(owner, s)
     chain = np.flatnonzero(m >= 1)
     key = owner[chain] * 2 + (m[chain] & 1)
     order = chain[np.argsort(key, kind="stable")]
@@ -162,10 +170,26 @@ def decode_segmentations(segs: Sequence[Any], sizes: Sequence[tuple[int, int]]) 
     string_of: list[int] = []
     arrays: list[tuple[int, np.ndarray]] = []
     for i, (seg, (h, w)) in enumerate(zip(segs, sizes, strict=True)):
+        if type(seg) is dict:  # fast path: compressed RLE of the right size
+            size, text = seg.get("size"), seg.get("counts")
+            if (
+                type(text) is str
+                and type(size) is list
+                and len(size) == 2
+                and type(size[0]) is int
+                and type(size[1]) is int
+                and size[0] == h
+                and size[1] == w
+                and text.isascii()
+            ):
+                strings.append(text.encode())
+                string_of.append(i)
+                continue
         try:
             counts, ext = _classify(seg, h, w)
         except (ValueError, TypeError, OverflowError) as exc:
-            errors[i] = str(exc)
+            text = str(exc)
+            errors[i] = text if text.startswith("RLE size") else f"unreadable segmentation: {text}"
             continue
         if ext is not None:
             extent[i] = ext
@@ -207,10 +231,9 @@ def _runs(
     ok = np.array([e is None for e in errors], bool)
     keep = ok[owner] if n else np.zeros(0, bool)
     values, owner = values[keep], owner[keep]
-    first = np.searchsorted(owner, owner)
-    m = np.arange(len(values)) - first
+    m = _position_in_group(owner, n)
     cc = np.cumsum(values)
-    cc = cc - np.r_[0, cc][first]  # cumulative count within each owner
+    cc = cc - np.r_[0, cc][np.arange(len(values)) - m]  # cumulative count within each owner
     fg = (m & 1) == 1
     area = np.bincount(owner[fg], weights=values[fg], minlength=n).astype(np.int64)
     bbox = np.zeros((n, 4))
@@ -261,7 +284,7 @@ def overlap_pairs(
     """
     if not len(rank):
         return np.zeros((0, 2), np.int64)
-    owner = np.full(n_pixels, -1, np.int64)
+    owner = np.full(n_pixels, -1, np.int32)
     n_ranks = int(rank.max()) + 1
     found: list[np.ndarray] = []
     bounds = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True])  # runs of each mask
