@@ -31,11 +31,11 @@ from typing import Any
 import albumentations as A
 import cv2
 import numpy as np
-import yaml
 from albumentations.core.serialization import SERIALIZABLE_REGISTRY
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from augment.masks import unpack_masks
+from augment.pipeline_limits import check_growth, load_yaml
 from augment.transforms import CUSTOM_TRANSFORMS
 from render.errors import ConfigError
 
@@ -160,6 +160,7 @@ def _normalize(item: Any, where: str, source: str) -> dict[str, Any]:
                 f"{source}: {where}.{short}: unknown argument {key!r}{_close(key, valid)}"
                 f" (valid: {', '.join(valid)})"
             )
+    check_growth(short, args, where, source)
     out: dict[str, Any] = {"__class_fullname__": short, **args}
     if "transforms" in args:
         children = args["transforms"]
@@ -206,22 +207,11 @@ def parse_pipeline(data: Any, source: str = "<pipeline>") -> PipelineSpec:
         raise ConfigError(f"{source}: {loc}: {e['msg']}") from None
 
 
-def load_pipeline(path: str | Path) -> PipelineSpec:
-    """Read a pipeline YAML (or JSON) file; every problem is a one-line ConfigError."""
+def load_pipeline(path: str | Path, max_bytes: int = 1 << 20) -> PipelineSpec:
+    """Read a pipeline YAML (or JSON) file of at most ``max_bytes``; every problem is
+    a one-line ConfigError (:func:`augment.pipeline_limits.load_yaml`)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: pipeline file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read pipeline: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise ConfigError(
-            f"{path}:{where} YAML syntax error: {getattr(exc, 'problem', exc)}"
-        ) from None
-    return parse_pipeline(data, source=str(path))
+    return parse_pipeline(load_yaml(path, max_bytes), source=str(path))
 
 
 def _instantiate(d: dict[str, Any], where: str, source: str) -> Any:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from render import inputs
 from render.errors import DatasetError, UserError
 
 DEFAULT_RENDERER = "render.blender.worker"
@@ -49,18 +50,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return value
-
-
-def add_limit_argument(parser: argparse.ArgumentParser) -> None:
-    """``--limit KEY=VALUE`` (repeatable): raise or lower a :class:`render.inputs.Limits` cap."""
-    parser.add_argument(
-        "--limit",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="input caps: json_mb (1024), image_mb (256), image_pixels (89478485), "
-        "mask_cover (64), pipeline_kb (1024); repeatable",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="print at most N errors and N warnings, then how many more (default 50)",
     )
-    add_limit_argument(p)
+    inputs.add_limit_argument(p)
 
     p = sub.add_parser(
         "augment",
@@ -218,10 +207,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from render.inputs import Limits
     from render.validate import validate_cli
 
-    limits = Limits().with_overrides(args.limit)
+    limits = inputs.Limits().with_overrides(args.limit)
     return validate_cli(args.dataset, max_problems=args.max_problems, limits=limits)
 
 

@@ -10,6 +10,7 @@ a one-line :class:`~render.errors.DatasetError` naming the file.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -66,6 +67,20 @@ class Limits:
                 raise UserError(f"--limit {key}: expected a number > 0, got {text!r}")
             changes[key] = int(value) if fields[key].type in (int, "int") else value
         return dataclasses.replace(self, **changes)
+
+
+def add_limit_argument(parser: argparse.ArgumentParser) -> None:
+    """``--limit KEY=VALUE`` (repeatable), read by :meth:`Limits.with_overrides`."""
+    defaults = ", ".join(
+        f"{f.name} ({getattr(Limits(), f.name):g})" for f in dataclasses.fields(Limits)
+    )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"raise or lower a cap on the input: {defaults}; repeatable",
+    )
 
 
 class InputError(DatasetError):
@@ -161,7 +176,7 @@ def read_regular(path: Path, max_bytes: int, what: str, head: int | None = None)
             raise InputError(path, f"{what} is {file_kind(st.st_mode)}, not a regular file")
         if st.st_size > max_bytes:
             raise InputError(
-                path, f"{what} is {st.st_size:,} bytes, more than the limit of {max_bytes:,}"
+                path, f"{what} is {st.st_size:,} bytes, more than the limit of {max_bytes:,} bytes"
             )
         if head is not None:
             return os.read(fd, head)
