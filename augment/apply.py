@@ -13,11 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from augment.masks import decode_packed, encode_masks, encode_packed, unpack_masks
+from augment.masks import (
+    decode_packed,
+    encode_masks,
+    encode_packed,
+    overlapping_pairs,
+    pack_masks,
+    unpack_masks,
+)
 from augment.pipeline import Pipeline, reseed, run_pipeline
 from render import coco
 
@@ -87,6 +95,12 @@ class PreparedSample:
         """(M, H, W) 0/1 uint8, unpacked on each call (M bytes per pixel: avoid)."""
         return np.ascontiguousarray(unpack_masks(self.planes, len(self.with_mask)))
 
+    @cached_property
+    def overlaps(self) -> set[tuple[int, int]]:
+        """Pairs of positions in ``with_mask`` whose masks share a pixel (a product
+        and its defects, crowds): those may still overlap after augmenting."""
+        return overlapping_pairs(self.planes, len(self.with_mask))
+
 
 def prepare_sample(
     annotations: Sequence[Mapping[str, Any]], height: int, width: int
@@ -133,6 +147,21 @@ def prepare_sample(
     return PreparedSample(
         annotations, h, w, with_mask, boxed, planes, boxes, pre_area, all_kps, kp_slices
     )
+
+
+def _check_no_new_overlaps(prep: PreparedSample, out_masks: np.ndarray) -> None:
+    """Refuse masks that overlap after augmenting but did not before: a transform
+    wrote into the instance masks (a mask fill, a dropout value, a dilation).
+    Resampling-only pipelines (bit-packed) cannot do that and are not checked."""
+    new = overlapping_pairs(pack_masks(out_masks.astype(bool).view(np.uint8)), len(out_masks))
+    new -= prep.overlaps
+    if new:
+        i, j = min(new)
+        a, b = (prep.annotations[prep.with_mask[k]].get("id") for k in (i, j))
+        raise ValueError(
+            f"it made the masks of annotations {a} and {b} overlap (a transform wrote into"
+            " the instance masks, e.g. fill_mask or mask_drop_value other than 0)"
+        )
 
 
 def augment_sample(
@@ -184,6 +213,18 @@ def augment_sample(
     out_img, out_masks, packed, out_boxes, box_index, out_points = run_pipeline(
         pipeline, image, prep.planes, len(with_mask), boxes[valid_box], points
     )
+    if (
+        not isinstance(out_img, np.ndarray)
+        or out_img.dtype != np.uint8
+        or out_img.ndim not in (2, 3)
+    ):
+        got = getattr(out_img, "dtype", type(out_img).__name__)
+        raise ValueError(
+            f"it returned a {got} image, not an 8-bit array (ToTensorV2, Normalize,"
+            " ToFloat and the like cannot be used to write images)"
+        )
+    if not packed and len(with_mask) > 1:
+        _check_no_new_overlaps(prep, out_masks)
     oh, ow = out_img.shape[:2]
     p = out_points[-3:]
     if np.isfinite(p).all():

@@ -93,16 +93,33 @@ def encode_packed(planes: np.ndarray, count: int) -> tuple[list[coco.RLE], np.nd
 
 
 def encode_masks(masks: np.ndarray, chunk: int = 64) -> tuple[list[coco.RLE], np.ndarray]:
-    """(M, H, W) 0/1 masks -> M compressed RLEs and their areas, ``chunk`` at a time
-    (each transposed with ``cv2.transpose`` to pycocotools' column-major layout)."""
+    """(M, H, W) masks (any non-zero value is foreground: a transform may have written
+    another value) -> M compressed RLEs and their areas, ``chunk`` at a time (each
+    transposed with ``cv2.transpose`` to pycocotools' column-major layout)."""
     m, h, w = masks.shape
     rles: list[coco.RLE] = []
     cols = np.empty((min(chunk, m), w, h), np.uint8)
     for start in range(0, m, chunk):
-        part = masks[start : start + chunk]
-        if part.dtype != np.uint8:
-            part = part.astype(np.uint8)
+        part = masks[start : start + chunk].astype(bool).view(np.uint8)
         for k in range(len(part)):
             cv2.transpose(np.ascontiguousarray(part[k]), dst=cols[k])
         rles.extend(coco.encode_many(cols[: len(part)].transpose(0, 2, 1)))
     return rles, coco.areas(rles)
+
+
+_POPCOUNT = np.array([bin(v).count("1") for v in range(256)], np.uint8)
+
+
+def overlapping_pairs(planes: np.ndarray, count: int) -> set[tuple[int, int]]:
+    """Pairs ``(i, j)``, i < j, of the ``count`` masks in ``planes`` (H, W, C) that
+    share a pixel: only pixels with two or more bits set are looked at."""
+    covered = np.zeros(planes.shape[:2], np.uint16)
+    for p in range(planes.shape[2]):
+        covered += _POPCOUNT[planes[:, :, p]]
+    shared = planes[covered >= 2]  # (P, C) bit patterns of the shared pixels
+    pairs: set[tuple[int, int]] = set()
+    for pattern in np.unique(shared, axis=0) if len(shared) else ():
+        bits = np.flatnonzero(np.unpackbits(pattern, bitorder="little"))
+        bits = bits[bits < count]
+        pairs.update((int(a), int(b)) for k, a in enumerate(bits) for b in bits[k + 1 :])
+    return pairs

@@ -275,6 +275,10 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
     with warnings.catch_warnings():  # photometric-only pipelines: boxes pass through as is
         warnings.filterwarnings("ignore", message="Got processor for", category=UserWarning)
         compose = _compose(transforms)
+    try:  # dataset.json records the pipeline; some transforms cannot be written down
+        A.to_dict(compose)
+    except NotImplementedError as exc:
+        raise ConfigError(f"{spec.source}: {exc}") from None
     nodes = tuple(_preorder(compose))
     dual = [n for n in nodes if isinstance(n, A.DualTransform)]
     bit_packed = all(

@@ -20,9 +20,9 @@ import yaml
 from render.errors import ConfigError
 from render.inputs import InputError, read_regular
 
-MAX_SIDE = 16384
-"""Largest size argument, pixels."""
-MAX_GROWTH = 8.0
+MAX_SIDE = 8192
+"""Largest size argument, pixels (8192 x 8192 stays under the default pixel limit)."""
+MAX_GROWTH = 4.0
 """Largest factor by which a transform may grow the image along one side."""
 SIZE_ARGS = frozenset(
     "height width size max_size max_size_hw min_height min_width min_max_height max_height"

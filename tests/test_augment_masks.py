@@ -76,3 +76,45 @@ def test_memory_per_mask_is_a_few_bits_per_pixel() -> None:
     assert len(out.annotations) + len(out.dropped) == n and len(out.annotations) > n // 2
     bits_per_mask_pixel = 8 * peak / (n * h * w)
     assert bits_per_mask_pixel < 6, f"peak {peak / 2**20:.1f} MiB = {bits_per_mask_pixel:.1f} bits"
+
+
+def test_a_transform_writing_into_masks_is_refused_not_written() -> None:
+    """Found by tests/test_fuzz.py: PixelDropout's mask_drop_value filled every
+    instance mask, and the overlapping masks were written."""
+    anns = grid_annotations(4, 24, 32)
+    image = np.zeros((24, 32, 3), np.uint8)
+    fill = build_pipeline(
+        parse_pipeline([{"PixelDropout": {"dropout_prob": 1.0, "mask_drop_value": 16, "p": 1}}])
+    )
+    with pytest.raises(ValueError, match="made the masks of annotations 1 and 2 overlap"):
+        augment_sample(image, anns, fill, sample_seed(0, 0, 0), flip_idx={})
+
+
+def test_masks_that_overlapped_before_may_overlap_after() -> None:
+    anns = grid_annotations(3, 24, 32)
+    parent = coco.decode(anns[0]["segmentation"]) | coco.decode(anns[1]["segmentation"])
+    rle = coco.encode(parent)
+    anns[0] = {**anns[0], "segmentation": rle, "area": coco.area(rle), "bbox": coco.bbox(rle)}
+    dropout = build_pipeline(parse_pipeline([{"CoarseDropout": {"fill_mask": 0, "p": 1}}]))
+    assert not dropout.bit_packed
+    out = augment_sample(
+        np.zeros((24, 32, 3), np.uint8), anns, dropout, sample_seed(0, 0, 0), flip_idx={}
+    )
+    assert len(out.annotations) == 3
+
+
+def test_pipelines_that_do_not_return_8_bit_images_are_refused() -> None:
+    anns = grid_annotations(2, 24, 32)
+    for transforms in ([{"ToTensorV2": {"p": 1}}], [{"Normalize": {"p": 1}}]):
+        pipeline = build_pipeline(parse_pipeline(transforms))
+        with pytest.raises(ValueError, match="not an 8-bit array"):
+            augment_sample(
+                np.zeros((24, 32, 3), np.uint8), anns, pipeline, sample_seed(0, 0, 0), flip_idx={}
+            )
+
+
+def test_transforms_that_cannot_be_recorded_are_refused() -> None:
+    from render.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="HistogramMatching cannot be reliably serialized"):
+        build_pipeline(parse_pipeline([{"HistogramMatching": {"p": 1}}], source="p.yaml"))
