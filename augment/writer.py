@@ -41,6 +41,8 @@ from augment.workers import WorkerLost, run_tasks
 from render.errors import UserError
 from render.inputs import InputError, Limits, read_json
 
+_NOT_RECORDED = ("source", "annotations", "annotations_sha256", "image_root")
+"""Fingerprint fields that dataset.json records under other names (or not)."""
 MAX_ID = 2**63 - 1
 """Output ids must fit a signed 64-bit integer (other COCO tools store them so)."""
 
@@ -247,13 +249,7 @@ def augment_dataset(
         "source": fields["source"],
         "source_annotations": fields["annotations"],
         "pipeline_file": spec.source,
-        "pipeline": fields["pipeline"],
-        "seed": seed,
-        "copies": copies,
-        "keep_originals": keep_originals,
-        "keypoint_center": keypoint_center,
-        "png_compression": png_compression,
-        "jpeg_quality": jpeg_quality,
+        **{k: v for k, v in fields.items() if k not in _NOT_RECORDED},
         "id_scheme": {"image_stride": image_stride, "annotation_stride": ann_stride},
         "counts": {
             "source_images": len(tasks),

@@ -18,21 +18,11 @@ import numpy as np
 import pytest
 
 from render.validate import validate_dataset
+from tests.cli_run import ROOT, synthcv
+from tests.coco_fixtures import edit_annotations as edit
 from tests.coco_fixtures import write_coco
 
-ROOT = Path(__file__).resolve().parents[1]
 QC = ROOT / "configs" / "augment" / "qc.yaml"
-
-
-def synthcv(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "render.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout, **kw,
-    )  # fmt: skip
 
 
 def augment(
@@ -75,12 +65,6 @@ def listing(folder: Path) -> list[str]:
 @pytest.fixture
 def src(tmp_path: Path) -> Path:
     return write_coco(tmp_path / "src", np.random.default_rng(0), n_images=4)
-
-
-def edit(root: Path, change: Any) -> None:
-    doc = json.loads((root / "annotations.json").read_text())
-    change(doc)
-    (root / "annotations.json").write_text(json.dumps(doc))
 
 
 def test_bad_image_mid_run_leaves_nothing(src: Path, tmp_path: Path) -> None:

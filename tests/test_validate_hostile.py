@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,31 +15,14 @@ import pytest
 
 from render import coco
 from render.validate import validate_dataset, validate_report
+from tests.cli_run import synthcv
+from tests.coco_fixtures import edit_annotations as edit
 from tests.coco_fixtures import write_coco
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def synthcv(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "render.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
-    )  # fmt: skip
 
 
 @pytest.fixture
 def ds(tmp_path: Path) -> Path:
     return write_coco(tmp_path / "ds", np.random.default_rng(0), n_images=3)
-
-
-def edit(root: Path, change: Any) -> None:
-    doc = json.loads((root / "annotations.json").read_text())
-    change(doc)
-    (root / "annotations.json").write_text(json.dumps(doc))
 
 
 def test_named_pipe_image_is_an_error_not_a_hang(ds: Path) -> None:
