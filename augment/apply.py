@@ -16,11 +16,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
-from augment.pipeline import Pipeline, pack_masks, reseed, run_pipeline
+from augment.masks import (
+    decode_packed,
+    encode_masks,
+    encode_packed,
+    overlapping_pairs,
+    pack_masks,
+    unpack_masks,
+)
+from augment.pipeline import Pipeline, reseed, run_pipeline
 from render import coco
 
 
@@ -65,10 +71,12 @@ def _probes(h: int, w: int) -> tuple[np.ndarray, float]:
 class PreparedSample:
     """Annotations of one image decoded to arrays, reusable for every copy.
 
-    ``masks`` (M, H, W) uint8 0/1 of the annotations ``with_mask``; ``boxes`` (B, 4)
-    COCO boxes (clipped to the image) of the ``boxed`` annotations without masks;
+    ``planes`` (H, W, ceil(M / 8)) uint8: the masks of the annotations ``with_mask``,
+    8 per plane (:mod:`augment.masks`), ~1 bit per mask pixel; ``boxes`` (B, 4) COCO
+    boxes (clipped to the image) of the ``boxed`` annotations without masks;
     ``pre_area`` (N,) pixels per annotation; ``keypoints`` (K, 3) ``[x, y, v]`` of
-    all annotations, ``kp_slices`` their rows per annotation.
+    all annotations, ``kp_slices`` their rows per annotation. Read-only: copies
+    share it.
     """
 
     annotations: Sequence[Mapping[str, Any]]
@@ -76,23 +84,33 @@ class PreparedSample:
     width: int
     with_mask: list[int]
     boxed: list[int]
-    masks: np.ndarray
+    planes: np.ndarray
     boxes: np.ndarray
     pre_area: np.ndarray
     keypoints: np.ndarray
     kp_slices: list[slice]
 
+    @property
+    def masks(self) -> np.ndarray:
+        """(M, H, W) 0/1 uint8, unpacked on each call (M bytes per pixel: avoid)."""
+        return np.ascontiguousarray(unpack_masks(self.planes, len(self.with_mask)))
+
     @cached_property
-    def planes(self) -> np.ndarray:
-        """``masks`` bit-packed (:func:`augment.pipeline.pack_masks`), built once per
-        image for bit-packed pipelines and shared, read-only, by every copy."""
-        return pack_masks(self.masks)
+    def overlaps(self) -> set[tuple[int, int]]:
+        """Pairs of positions in ``with_mask`` whose masks share a pixel (a product
+        and its defects, crowds): those may still overlap after augmenting."""
+        return overlapping_pairs(self.planes, len(self.with_mask))
 
 
 def prepare_sample(
     annotations: Sequence[Mapping[str, Any]], height: int, width: int
 ) -> PreparedSample:
-    """Decode the annotations of one (H, W) image (see :class:`PreparedSample`)."""
+    """Decode the annotations of one (H, W) image (see :class:`PreparedSample`).
+
+    Segmentations from outside must have been checked (``render.masks``):
+    malformed ones raise ``ValueError`` naming the annotation id, but RLE counts
+    are trusted here.
+    """
     h, w = height, width
     with_mask = [i for i, a in enumerate(annotations) if _has_segmentation(a)]
     boxed = [i for i, a in enumerate(annotations) if not _has_segmentation(a)]
@@ -108,15 +126,9 @@ def prepare_sample(
             raise ValueError(f"{where}: segmentation size is {size}, the image is {[h, w]}")
         rles.append(rle)
     pre_area = np.zeros(len(annotations))
-    if rles:  # one pycocotools call each; (H, W, M) column-major -> (M, H, W) by cv2
-        c_rles = [coco._to_c(r) for r in rles]
-        decoded = mask_utils.decode(c_rles)
-        masks = np.empty((len(rles), h, w), np.uint8)
-        for j in range(len(rles)):  # cv2.transpose: ~10x faster than numpy's strided copy
-            cv2.transpose(decoded[:, :, j].T, dst=masks[j])
-        pre_area[with_mask] = mask_utils.area(c_rles)
-    else:
-        masks = np.zeros((0, h, w), np.uint8)
+    planes = decode_packed(rles, h, w)
+    if rles:
+        pre_area[with_mask] = coco.areas(rles)
     boxes = np.zeros((len(boxed), 4))
     for j, i in enumerate(boxed):
         x, y, bw, bh = (float(v) for v in annotations[i].get("bbox", (0, 0, 0, 0)))
@@ -133,14 +145,23 @@ def prepare_sample(
         start += len(kps)
     all_kps = np.concatenate(kp_rows) if kp_rows else np.zeros((0, 3))
     return PreparedSample(
-        annotations, h, w, with_mask, boxed, masks, boxes, pre_area, all_kps, kp_slices
+        annotations, h, w, with_mask, boxed, planes, boxes, pre_area, all_kps, kp_slices
     )
 
 
-def packed_planes(pipeline: Pipeline, prep: PreparedSample) -> np.ndarray | None:
-    """``prep``'s bit-packed masks if ``pipeline`` warps packed planes (built on
-    first use and cached), else None."""
-    return prep.planes if pipeline.bit_packed and len(prep.masks) > 1 else None
+def _check_no_new_overlaps(prep: PreparedSample, out_masks: np.ndarray) -> None:
+    """Refuse masks that overlap after augmenting but did not before: a transform
+    wrote into the instance masks (a mask fill, a dropout value, a dilation).
+    Resampling-only pipelines (bit-packed) cannot do that and are not checked."""
+    new = overlapping_pairs(pack_masks(out_masks.astype(bool).view(np.uint8)), len(out_masks))
+    new -= prep.overlaps
+    if new:
+        i, j = min(new)
+        a, b = (prep.annotations[prep.with_mask[k]].get("id") for k in (i, j))
+        raise ValueError(
+            f"it made the masks of annotations {a} and {b} overlap (a transform wrote into"
+            " the instance masks, e.g. fill_mask or mask_drop_value other than 0)"
+        )
 
 
 def augment_sample(
@@ -189,10 +210,21 @@ def augment_sample(
     points = np.concatenate([all_kps[:, :2] - keypoint_center, probes])
 
     reseed(pipeline, seed)
-    planes = packed_planes(pipeline, prep)
-    out_img, out_masks, out_boxes, box_index, out_points = run_pipeline(
-        pipeline, image, prep.masks, boxes[valid_box], points, planes
+    out_img, out_masks, packed, out_boxes, box_index, out_points = run_pipeline(
+        pipeline, image, prep.planes, len(with_mask), boxes[valid_box], points
     )
+    if (
+        not isinstance(out_img, np.ndarray)
+        or out_img.dtype != np.uint8
+        or out_img.ndim not in (2, 3)
+    ):
+        got = getattr(out_img, "dtype", type(out_img).__name__)
+        raise ValueError(
+            f"it returned a {got} image, not an 8-bit array (ToTensorV2, Normalize,"
+            " ToFloat and the like cannot be used to write images)"
+        )
+    if not packed and len(with_mask) > 1:
+        _check_no_new_overlaps(prep, out_masks)
     oh, ow = out_img.shape[:2]
     p = out_points[-3:]
     if np.isfinite(p).all():
@@ -207,15 +239,9 @@ def augment_sample(
     post_area = np.zeros(len(anns))
     out_rle: dict[int, coco.RLE] = {}
     if with_mask:
-        if out_masks.dtype == np.uint8 and out_masks.flags.c_contiguous:
-            # unpacked masks: transpose each with cv2 so that pycocotools' column-major
-            # input needs no slow strided copy (bit-unpacked ones already are)
-            cols = np.empty((len(out_masks), ow, oh), np.uint8)
-            for k in range(len(out_masks)):
-                cv2.transpose(out_masks[k], dst=cols[k])
-            out_masks = cols.transpose(0, 2, 1)
-        encoded = coco.encode_many(out_masks)
-        areas = mask_utils.area([coco._to_c(r) for r in encoded])
+        encoded, areas = (
+            encode_packed(out_masks, len(with_mask)) if packed else encode_masks(out_masks)
+        )
         for i, rle, pixels in zip(with_mask, encoded, areas, strict=True):
             out_rle[i] = rle
             post_area[i] = int(pixels)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from render.inputs import add_limit_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``augment`` arguments to ``parser``."""
@@ -28,8 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also copy the original images and annotations",
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace a non-empty --out dataset"
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier --out dataset (at the end, once the new one is complete)"
+        " or the partial output an interrupted run left",
+    )
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed or interrupted run of the same command",
     )
     parser.add_argument(
         "--annotations", type=Path, default=None, help="COCO JSON (default DIR/annotations.json)"
@@ -66,18 +77,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar"
     )
+    add_limit_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``synthcv augment``; returns the exit code (0 ok, 2 user error)."""
     from augment.allocator import tune_allocator
+    from augment.output import staging_path
     from augment.pipeline import load_pipeline
     from augment.writer import augment_dataset
     from render.errors import UserError
+    from render.inputs import Limits
 
     tune_allocator()  # this process is ours: reuse freed image buffers (augment/allocator.py)
     try:
-        spec = load_pipeline(args.pipeline)
+        limits = Limits().with_overrides(args.limit)
+        spec = load_pipeline(args.pipeline, int(limits.pipeline_kb * 1024))
         overrides = {
             k: v
             for k, v in (("min_area", args.min_area), ("min_visibility", args.min_visibility))
@@ -98,17 +113,26 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             keep_originals=args.keep_originals,
             overwrite=args.overwrite,
+            resume=args.resume,
             annotations=args.annotations,
             image_root=args.image_root,
             keypoint_center=args.keypoint_center,
             png_compression=args.png_compression,
             jpeg_quality=args.jpeg_quality,
             progress=not args.quiet,
+            limits=limits,
         )
     except UserError as exc:
         message = " ".join(str(exc).split())  # always exactly one line
         print(f"synthcv: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"synthcv: interrupted; the partial output in {staging_path(args.out.resolve())}"
+            " is kept: run the same command with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
     c = info["counts"]
     if not args.quiet:
         print(

@@ -44,14 +44,20 @@ def flip_index(category: dict[str, Any]) -> list[int] | None:
     names; None when the category has no keypoints."""
     names = category.get("keypoints")
     given = category.get("flip_idx")
+    cid = category.get("id")
+    if names is not None and not isinstance(names, list):
+        raise DatasetError(f"category {cid}: keypoints must be a list of names, got {names!r:.60}")
     if given is not None:
-        n = len(names) if names else len(given)
-        if sorted(given) != list(range(n)):
+        n = len(names) if names else len(given) if isinstance(given, list) else 0
+        if (
+            not isinstance(given, list)
+            or not all(type(i) is int for i in given)
+            or sorted(given) != list(range(n))
+        ):
             raise DatasetError(
-                f"category {category.get('id')}: flip_idx must be a permutation of 0..{n - 1},"
-                f" got {given!r}"
+                f"category {cid}: flip_idx must be a permutation of 0..{n - 1}, got {given!r:.80}"
             )
-        return [int(i) for i in given]
+        return list(given)
     if not names:
         return None
     return flip_index_from_names([str(n) for n in names])

@@ -31,10 +31,11 @@ from typing import Any
 import albumentations as A
 import cv2
 import numpy as np
-import yaml
 from albumentations.core.serialization import SERIALIZABLE_REGISTRY
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from augment.masks import unpack_masks
+from augment.pipeline_limits import check_growth, load_yaml
 from augment.transforms import CUSTOM_TRANSFORMS
 from render.errors import ConfigError
 
@@ -159,6 +160,7 @@ def _normalize(item: Any, where: str, source: str) -> dict[str, Any]:
                 f"{source}: {where}.{short}: unknown argument {key!r}{_close(key, valid)}"
                 f" (valid: {', '.join(valid)})"
             )
+    check_growth(short, args, where, source)
     out: dict[str, Any] = {"__class_fullname__": short, **args}
     if "transforms" in args:
         children = args["transforms"]
@@ -205,22 +207,11 @@ def parse_pipeline(data: Any, source: str = "<pipeline>") -> PipelineSpec:
         raise ConfigError(f"{source}: {loc}: {e['msg']}") from None
 
 
-def load_pipeline(path: str | Path) -> PipelineSpec:
-    """Read a pipeline YAML (or JSON) file; every problem is a one-line ConfigError."""
+def load_pipeline(path: str | Path, max_bytes: int = 1 << 20) -> PipelineSpec:
+    """Read a pipeline YAML (or JSON) file of at most ``max_bytes``; every problem is
+    a one-line ConfigError (:func:`augment.pipeline_limits.load_yaml`)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: pipeline file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read pipeline: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise ConfigError(
-            f"{path}:{where} YAML syntax error: {getattr(exc, 'problem', exc)}"
-        ) from None
-    return parse_pipeline(data, source=str(path))
+    return parse_pipeline(load_yaml(path, max_bytes), source=str(path))
 
 
 def _instantiate(d: dict[str, Any], where: str, source: str) -> Any:
@@ -284,6 +275,10 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
     with warnings.catch_warnings():  # photometric-only pipelines: boxes pass through as is
         warnings.filterwarnings("ignore", message="Got processor for", category=UserWarning)
         compose = _compose(transforms)
+    try:  # dataset.json records the pipeline; some transforms cannot be written down
+        A.to_dict(compose)
+    except NotImplementedError as exc:
+        raise ConfigError(f"{spec.source}: {exc}") from None
     nodes = tuple(_preorder(compose))
     dual = [n for n in nodes if isinstance(n, A.DualTransform)]
     bit_packed = all(
@@ -292,40 +287,6 @@ def build_pipeline(spec: PipelineSpec) -> Pipeline:
     return Pipeline(
         spec=spec, compose=compose, nodes=nodes, geometric=bool(dual), bit_packed=bit_packed
     )
-
-
-def pack_masks(masks: np.ndarray) -> np.ndarray:
-    """(M, H, W) 0/1 uint8 -> (H, W, ceil(M / 8)) uint8, mask k in bit k % 8 of plane k // 8."""
-    m, h, w = masks.shape
-    n = (m + 7) // 8
-    if n == 1:  # the common case: one plane, built in place without a strided copy
-        plane = masks[0].copy()
-        tmp = np.empty((h, w), np.uint8)
-        for k in range(1, m):
-            np.left_shift(masks[k], np.uint8(k), out=tmp)
-            np.bitwise_or(plane, tmp, out=plane)
-        return plane[:, :, None]
-    planes = np.zeros((h, w, n), np.uint8)
-    for p in range(n):
-        planes[:, :, p] = pack_masks(masks[8 * p : 8 * p + 8])[:, :, 0]
-    return planes
-
-
-def unpack_masks(planes: np.ndarray, count: int) -> np.ndarray:
-    """Inverse of :func:`pack_masks`: (H, W, C) uint8 -> (count, H, W) 0/1 uint8.
-
-    The result is a view whose memory is column-major per mask (pycocotools'
-    order), so RLE encoding needs no transposing copy: each plane is transposed
-    once (contiguously), then every mask is one shift and one mask of it.
-    """
-    h, w = planes.shape[:2]
-    out = np.empty((count, w, h), np.uint8)
-    for p in range((count + 7) // 8):
-        plane_t = cv2.transpose(np.ascontiguousarray(planes[:, :, p]))
-        for k in range(8 * p, min(count, 8 * p + 8)):
-            np.right_shift(plane_t, np.uint8(k % 8), out=out[k])
-            np.bitwise_and(out[k], np.uint8(1), out=out[k])
-    return out.transpose(0, 2, 1)
 
 
 def reseed(pipeline: Pipeline, seed: np.random.SeedSequence) -> None:
@@ -345,24 +306,28 @@ def reseed(pipeline: Pipeline, seed: np.random.SeedSequence) -> None:
 def run_pipeline(
     pipeline: Pipeline,
     image: np.ndarray,
-    masks: np.ndarray,
+    planes: np.ndarray,
+    count: int,
     bboxes: np.ndarray,
     keypoints: np.ndarray,
-    planes: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray, np.ndarray, np.ndarray]:
     """One albumentations call moving everything together.
 
     Args:
         image: (H, W, 3) uint8 RGB (or (H, W) grey).
-        masks: (M, H, W) uint8 0/1 instance masks; M may be 0.
+        planes: (H, W, ceil(count / 8)) uint8, the instance masks bit-packed
+            (:func:`augment.masks.pack_masks`); count may be 0.
+        count: number of instance masks in ``planes``.
         bboxes: (B, 4) float COCO ``[x, y, w, h]`` in pixels, for annotations without masks.
         keypoints: (K, 2) float ``xy`` in pixel-index coordinates.
-        planes: ``pack_masks(masks)`` if already computed (reused across copies).
 
     Returns:
-        ``(image, masks, bboxes, bbox_index, keypoints)``: ``bbox_index`` (B',) int gives,
-        for each surviving box, its row in the input ``bboxes``; keypoints keep their
-        order and count; NaN for those that left the image at any step.
+        ``(image, masks, packed, bboxes, bbox_index, keypoints)``: ``masks`` is
+        (H', W', C) planes when ``packed`` (the pipeline warped the bit planes as they
+        are, 1 bit per mask pixel), else (count, H', W') 0/1 uint8 masks, unpacked
+        for this call only; ``bbox_index`` (B',) int gives, for each surviving box,
+        its row in the input ``bboxes``; keypoints keep their order and count; NaN
+        for those that left the image at any step.
     """
     data: dict[str, Any] = {
         "image": image,
@@ -371,20 +336,22 @@ def run_pipeline(
         "keypoints": keypoints.reshape(-1, 2),
         "keypoint_ids": np.arange(len(keypoints)),
     }
-    packed = pipeline.bit_packed and len(masks) > 1
+    packed = pipeline.bit_packed and count > 1
     if packed:
-        planes = pack_masks(masks) if planes is None else planes
         data["mask"] = planes[:, :, 0] if planes.shape[2] == 1 else planes
-    elif len(masks):
-        data["masks"] = masks
+    elif count:
+        data["masks"] = np.ascontiguousarray(unpack_masks(planes, count))
     out = pipeline.compose(**data)
     if packed:
-        planes = out["mask"]
-        out_masks = unpack_masks(planes[:, :, None] if planes.ndim == 2 else planes, len(masks))
-    else:
-        out_masks = out.get("masks", masks)
+        out_masks = out["mask"]
+        out_masks = out_masks[:, :, None] if out_masks.ndim == 2 else out_masks
+    elif count:
+        out_masks = out["masks"]
         if isinstance(out_masks, list):
-            out_masks = np.stack(out_masks) if out_masks else masks
+            out_masks = np.stack(out_masks)
+    else:
+        h, w = out["image"].shape[:2]
+        out_masks = np.zeros((0, h, w), np.uint8)
     # keypoints leaving the image are removed after each transform (their pixels are
     # gone even if a later transform brings the coordinates back): NaN, in input order
     kps = np.full((len(keypoints), 2), np.nan)
@@ -393,6 +360,7 @@ def run_pipeline(
     return (
         out["image"],
         np.asarray(out_masks),
+        packed,
         np.asarray(out["bboxes"], dtype=np.float64).reshape(-1, 4),
         np.asarray(out["bbox_ids"], dtype=np.int64).reshape(-1),
         kps,

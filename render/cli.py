@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from render import inputs
 from render.errors import DatasetError, UserError
 
 DEFAULT_RENDERER = "render.blender.worker"
@@ -112,10 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "validate",
         help="check a dataset's COCO annotations against its images",
-        description="Check DIR/annotations.json (or a COCO json file): ids, files, RLE "
-        "masks vs bbox/area, overlaps. Exit 0 if valid, 1 if problems were found.",
+        description="Check DIR/annotations.json (or a COCO json file): ids, references, "
+        "image files (decoded in full), RLE masks vs bbox/area, overlaps. One line per "
+        "problem; errors give exit 1, warnings alone (category id 0, images without "
+        "annotations, shared files) exit 0.",
     )
     p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory or COCO json")
+    p.add_argument(
+        "--max-problems",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="print at most N errors and N warnings, then how many more (default 50)",
+    )
+    inputs.add_limit_argument(p)
 
     p = sub.add_parser(
         "augment",
@@ -207,7 +218,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from render.validate import validate_cli
 
-    return validate_cli(args.dataset)
+    limits = inputs.Limits().with_overrides(args.limit)
+    return validate_cli(args.dataset, max_problems=args.max_problems, limits=limits)
 
 
 def _read_json(path: Path, what: str) -> Any:

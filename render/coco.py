@@ -4,13 +4,18 @@
   shape (H, W, N) or (H, W);
 - compressed RLE ``counts`` come back as ``bytes`` and are stored as ASCII ``str``;
 - bbox is ``[x, y, w, h]`` with ``w = xmax - xmin + 1`` (pycocotools' ``toBbox``),
-  area is the pixel count (``pycocotools.mask.area``).
+  area is the pixel count (``pycocotools.mask.area``);
+- ``pycocotools.mask.area`` fails on a list of 256 or more RLEs (2.0.11 builds its
+  result through a ``uint8`` array): :func:`areas` calls it in chunks;
+- ``pycocotools.mask.decode`` trusts the counts: RLEs from outside must be checked
+  first (``render.masks``), or it writes past its buffer.
 
 Everything here is a pure function of arrays and dicts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -66,6 +71,25 @@ def decode(rle: RLE) -> np.ndarray:
 def area(rle: RLE) -> int:
     """Number of foreground pixels (``pycocotools.mask.area``)."""
     return int(mask_utils.area(_to_c(rle)))
+
+
+_AREA_CHUNK = 255
+"""Most RLEs per ``pycocotools.mask.area`` call (see the module docstring)."""
+
+
+def areas(rles: Sequence[RLE]) -> np.ndarray:
+    """Pixel counts of many RLEs, (N,) int64, in chunks that pycocotools accepts."""
+    out = np.zeros(len(rles), np.int64)
+    for start in range(0, len(rles), _AREA_CHUNK):
+        chunk = [_to_c(r) for r in rles[start : start + _AREA_CHUNK]]
+        out[start : start + len(chunk)] = mask_utils.area(chunk)
+    return out
+
+
+def decode_stack(rles: Sequence[RLE]) -> np.ndarray:
+    """Decode N RLEs of one size to (H, W, N) 0/1 ``uint8``, Fortran-ordered (so
+    ``[:, :, j].T`` is a C-contiguous (W, H) array)."""
+    return mask_utils.decode([_to_c(r) for r in rles])
 
 
 def bbox(rle: RLE) -> list[float]:

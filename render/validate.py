@@ -1,77 +1,107 @@
 """Check a COCO dataset on disk: ids, references, image files, pixel-perfect masks.
 
-Works on synthcv's output and on COCO datasets synthcv did not write. For mask
-(RLE) annotations, synthcv's pixel-perfect contract is checked exactly:
-``area == pycocotools.mask.area``, ``bbox == pycocotools.mask.toBbox`` (1e-6),
-RLE size == [height, width]. Polygon annotations in third-party COCO files carry
-the polygon's own area and vertex extents, not raster ones, so for them only
-``bbox`` against the vertex extents (within 1 px) is checked; they still take part
-in the overlap check after rasterization. Non-crowd masks in one image must be
-pairwise disjoint unless one is the other's ancestor via ``parent_id`` (synthcv's
-hierarchy: a product's mask contains its defects); ``iscrowd`` ones are skipped.
+Works on synthcv's output and on COCO datasets synthcv did not write, including
+hostile ones: every file is read through :mod:`render.inputs` (regular files
+inside the dataset root only, sizes capped, strict JSON) and every image is
+decoded in full (:mod:`render.images`), so a named pipe cannot hang it, a
+truncated PNG is not valid and a symlink out of the dataset is not followed.
+Masks, boxes and overlaps are checked per batch of images in
+:mod:`render.validate_masks`; time and memory grow linearly with the dataset.
+
+Problems are **errors** (exit 1) or **warnings** (reported, exit 0): category id
+0, images without annotations, two images sharing one file. Each is one line
+naming the image, annotation or category id (or the list position when the id is
+unusable).
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Callable
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
-
-from render import coco
+from render.images import check_image
+from render.inputs import (
+    InputError,
+    JsonError,
+    Limits,
+    Resolver,
+    read_json,
+    read_regular,
+    relative_name,
+)
+from render.validate_masks import ImageAnns, check_batch
 
 MAX_PROBLEMS = 50
-BBOX_TOL = 1e-6
+BATCH_PIXELS = 1 << 22
+"""Images are checked in batches of about this many pixels (the owner map's size)."""
+BATCH_ANNOTATIONS = 1 << 16
 
 
-class _Problems:
-    """Collects messages; keeps the first ``limit`` and counts the rest."""
+class Problems:
+    """Errors and warnings; keeps the first ``limit`` of each and counts the rest."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.items: list[str] = []
-        self.dropped = 0
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.n_errors = self.n_warnings = 0
 
-    def add(self, message: str) -> None:
-        if len(self.items) < self.limit:
-            self.items.append(message)
-        else:
-            self.dropped += 1
+    def error(self, message: str) -> None:
+        self.n_errors += 1
+        if len(self.errors) < self.limit:
+            self.errors.append(message)
 
-    def result(self) -> list[str]:
-        if self.dropped:
-            return [*self.items, f"... and {self.dropped} more problems"]
-        return list(self.items)
-
-
-def _duplicates(values: list[Any]) -> list[Any]:
-    seen: set[Any] = set()
-    dup: list[Any] = []
-    for v in values:
-        if v in seen and v not in dup:
-            dup.append(v)
-        seen.add(v)
-    return dup
+    def warn(self, message: str) -> None:
+        self.n_warnings += 1
+        if len(self.warnings) < self.limit:
+            self.warnings.append(message)
 
 
-def _is_int(v: Any) -> bool:
+@dataclass
+class Report:
+    """What :func:`validate_report` found: ``errors`` and ``warnings`` (at most
+    ``max_problems`` each; ``n_errors``/``n_warnings`` count all), and ``counts``
+    of images, annotations and categories."""
+
+    errors: list[str]
+    warnings: list[str]
+    n_errors: int
+    n_warnings: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def error_lines(self) -> list[str]:
+        more = self.n_errors - len(self.errors)
+        return [*self.errors, f"... and {more} more problems"] if more else list(self.errors)
+
+    def warning_lines(self) -> list[str]:
+        more = self.n_warnings - len(self.warnings)
+        return [*self.warnings, f"... and {more} more warnings"] if more else list(self.warnings)
+
+
+def _int_id(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _load(path: Path) -> tuple[dict[str, Any] | None, Path, str | None]:
-    """(COCO dict, image root, problem). ``path`` is a dataset folder or a COCO json."""
-    ann_file = path / "annotations.json" if path.is_dir() else path
-    root = path if path.is_dir() else path.parent
-    if not ann_file.is_file():
-        return None, root, f"{ann_file}: annotations file not found"
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _load(path: Path, limits: Limits) -> tuple[dict[str, Any] | None, Path, str | None]:
+    """(COCO dict, image root, fatal problem). ``path``: a dataset folder or a COCO json."""
+    is_dir = path.is_dir()
+    ann_file = path / "annotations.json" if is_dir else path
+    root = path if is_dir else path.parent
     try:
-        doc = json.loads(ann_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, root, f"{ann_file}: cannot parse JSON: {exc}"
+        # floats are checked where they are used (bbox, area, polygons)
+        doc = read_json(ann_file, limits.json_bytes, "annotations file", finite=False)
+    except JsonError as exc:
+        return None, root, f"{exc.path}: cannot parse JSON: {exc.detail}"
+    except InputError as exc:
+        return None, root, str(exc)
     if not isinstance(doc, dict):
         return None, root, f"{ann_file}: expected a JSON object, got {type(doc).__name__}"
     for key in ("images", "annotations", "categories"):
@@ -80,208 +110,213 @@ def _load(path: Path) -> tuple[dict[str, Any] | None, Path, str | None]:
     return doc, root, None
 
 
-def _check_images(images: list[Any], root: Path, problems: _Problems) -> dict[Any, tuple[int, int]]:
-    """Image id -> (height, width) for images with a usable id and size."""
-    sizes: dict[Any, tuple[int, int]] = {}
+def _check_categories(cats: list[Any], problems: Problems) -> set[int]:
+    ids: set[int] = set()
+    for k, c in enumerate(cats):
+        cid = c.get("id") if isinstance(c, dict) else None
+        if not isinstance(c, dict):
+            problems.error(f"categories[{k}]: not an object")
+        elif not _int_id(cid):
+            problems.error(f"categories[{k}]: id must be an integer, got {_short(cid)}")
+        elif cid in ids:
+            problems.error(f"duplicate category id {cid}")
+        else:
+            ids.add(cid)
+            if cid == 0:
+                problems.warn("category 0: id 0 is reserved for the background by many tools")
+    return ids
+
+
+def _check_file(
+    root: Resolver, iid: int, name: str, size: tuple[int, int], limits: Limits
+) -> str | None:
+    """The problem with image ``iid``'s file, or None."""
+    try:
+        path = root.resolve(str(relative_name(name, "file_name")), "file_name")
+        data = read_regular(path, limits.image_bytes, name)
+    except InputError as exc:
+        if exc.detail == f"{name} not found":
+            return f"image {iid}: file not found: {name}"
+        return f"image {iid}: {exc.detail}"
+    try:
+        info = check_image(data, name, limits)
+    except InputError as exc:
+        return f"image {iid}: {exc}"
+    h, w = size
+    if (info.width, info.height) != (w, h):
+        return f"image {iid}: {name} is {info.width}x{info.height}, annotations say {w}x{h}"
+    return None
+
+
+def _check_images(
+    images: list[Any], root: Path, limits: Limits, problems: Problems
+) -> tuple[dict[int, tuple[int, int] | None], dict[int, tuple[str, int]]]:
+    """Image id -> (height, width), None where the size is unusable; and image id ->
+    (file name, the earlier image id using the same file)."""
+    sizes: dict[int, tuple[int, int] | None] = {}
+    names: dict[str, int] = {}
+    shared: dict[int, tuple[str, int]] = {}
+    resolver = Resolver(root)
     for k, img in enumerate(images):
-        if not isinstance(img, dict) or "id" not in img:
-            problems.add(f"images[{k}]: not an object with an 'id'")
+        iid = img.get("id") if isinstance(img, dict) else None
+        if not isinstance(img, dict):
+            problems.error(f"images[{k}]: not an object")
             continue
-        iid = img["id"]
+        if not _int_id(iid):
+            problems.error(f"images[{k}]: id must be an integer, got {_short(iid)}")
+            continue
+        if iid in sizes:
+            problems.error(f"duplicate image id {iid}")
+            continue
         w, h = img.get("width"), img.get("height")
-        if (
-            not (isinstance(w, int) and isinstance(h, int) and _is_int(w) and _is_int(h))
-            or min(w, h) <= 0
-        ):
-            problems.add(f"image {iid}: width/height must be positive ints, got {w!r}x{h!r}")
+        if not (_int_id(w) and _int_id(h)) or min(w, h) <= 0:
+            problems.error(
+                f"image {iid}: width/height must be positive ints, got {w!r:.20}x{h!r:.20}"
+            )
+            sizes[iid] = None
             continue
-        sizes.setdefault(iid, (h, w))
+        if w * h > limits.image_pixels:
+            problems.error(
+                f"image {iid}: {w}x{h} is more than the limit of {limits.image_pixels:,} pixels"
+            )
+            sizes[iid] = None
+            continue
+        sizes[iid] = (h, w)
         name = img.get("file_name")
         if not isinstance(name, str) or not name:
-            problems.add(f"image {iid}: missing file_name")
+            problems.error(f"image {iid}: missing file_name")
             continue
-        file = root / name
-        try:
-            with Image.open(file) as im:
-                real_w, real_h = im.size
-        except FileNotFoundError:
-            problems.add(f"image {iid}: file not found: {name}")
-            continue
-        except (OSError, UnidentifiedImageError) as exc:
-            problems.add(f"image {iid}: cannot read {name}: {exc}")
-            continue
-        if (real_w, real_h) != (w, h):
-            problems.add(f"image {iid}: {name} is {real_w}x{real_h}, annotations say {w}x{h}")
-    return sizes
+        key = posixpath.normpath(name)
+        if key in names:
+            shared[iid] = (name, names[key])
+        names.setdefault(key, iid)
+        problem = _check_file(resolver, iid, name, (h, w), limits)
+        if problem is not None:
+            problems.error(problem)
+    return sizes, shared
 
 
-def _polygon_extent_bbox(polygons: list[list[float]]) -> list[float] | None:
-    pts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons if len(p) >= 6]
-    if not pts:
-        return None
-    allp = np.concatenate(pts)
-    lo, hi = allp.min(0), allp.max(0)
-    return [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
-
-
-_Item = tuple[dict[str, Any], coco.RLE, list[float]]
-"""(annotation, its mask as compressed RLE, the mask's tight bbox)."""
-
-
-def _check_annotation(
-    ann: dict[str, Any], size: tuple[int, int], problems: _Problems
-) -> _Item | None:
-    """Check one annotation's mask, area and bbox; None if its mask is unusable."""
-    aid = ann.get("id")
-    h, w = size
-    seg = ann.get("segmentation")
-    if seg is None or seg == []:
-        # Box-only annotations are valid COCO (detection datasets): check the box alone.
-        _check_box_only(ann, size, problems)
-        return None
-    if isinstance(seg, dict):
-        seg_size = seg.get("size")
-        if list(seg_size or []) != [h, w]:
-            problems.add(f"annotation {aid}: RLE size {seg_size} != image [height, width] {[h, w]}")
-            return None
-    try:
-        rle = coco.segmentation_to_rle(seg, h, w)
-        pix_area = coco.area(rle)
-        pix_bbox = coco.bbox(rle)
-    except Exception as exc:  # noqa: BLE001 - any malformed segmentation is a problem to report
-        problems.add(f"annotation {aid}: unreadable segmentation: {exc}")
-        return None
-    bbox = ann.get("bbox")
-    if not (
-        isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
-    ):
-        problems.add(f"annotation {aid}: bbox must be [x, y, w, h], got {bbox!r}")
-        return ann, rle, pix_bbox
-    if isinstance(seg, dict):
-        area = ann.get("area")
-        if not isinstance(area, int | float) or area != pix_area:
-            problems.add(f"annotation {aid}: area {area!r} != mask area {pix_area}")
-        if any(abs(a - b) > BBOX_TOL for a, b in zip(bbox, pix_bbox, strict=True)):
-            problems.add(f"annotation {aid}: bbox {bbox} != tight mask bbox {pix_bbox}")
-    else:
-        extent = _polygon_extent_bbox(seg)
-        if extent is not None and any(abs(a - b) > 1.0 for a, b in zip(bbox, extent, strict=True)):
-            problems.add(
-                f"annotation {aid}: bbox {bbox} != polygon extent {extent} (1 px tolerance)"
-            )
-    return ann, rle, pix_bbox
-
-
-def _check_box_only(ann: dict[str, Any], size: tuple[int, int], problems: _Problems) -> None:
-    aid = ann.get("id")
-    h, w = size
-    bbox = ann.get("bbox")
-    if not (
-        isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, int | float) for v in bbox)
-    ):
-        problems.add(f"annotation {aid}: no segmentation and bbox is not [x, y, w, h]: {bbox!r}")
-        return
-    x, y, bw, bh = bbox
-    if bw <= 0 or bh <= 0 or x < 0 or y < 0 or x + bw > w + BBOX_TOL or y + bh > h + BBOX_TOL:
-        problems.add(f"annotation {aid}: bbox {bbox} is empty or outside the {w}x{h} image")
-
-
-def _ancestors(ann: dict[str, Any], by_instance: dict[Any, dict[str, Any]]) -> set[Any]:
-    out: set[Any] = set()
-    cur = ann.get("parent_id")
-    while cur is not None and cur not in out:
-        out.add(cur)
-        parent = by_instance.get(cur)
-        cur = parent.get("parent_id") if parent is not None else None
-    return out
-
-
-def _check_overlaps(image_id: Any, items: list[_Item], problems: _Problems) -> None:
-    """Pairwise disjointness of the non-crowd masks of one image: candidate pairs by
-    bbox intersection (numpy), then mask IoU only for those."""
-    if len(items) < 2:
-        return
-    boxes = np.array([box for _, _, box in items], dtype=np.float64)
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    touch = (np.maximum(x0[:, None], x0[None, :]) < np.minimum(x1[:, None], x1[None, :])) & (
-        np.maximum(y0[:, None], y0[None, :]) < np.minimum(y1[:, None], y1[None, :])
-    )
-    rows, cols = np.nonzero(np.triu(touch, k=1))
-    if rows.size == 0:
-        return
-    by_instance = {a["instance_id"]: a for a, _, _ in items if "instance_id" in a}
-    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-        (a, ra, _), (b, rb, _) = items[i], items[j]
-        ia, ib = a.get("instance_id"), b.get("instance_id")
-        if ia is not None and ib is not None:
-            if ia in _ancestors(b, by_instance) or ib in _ancestors(a, by_instance):
-                continue
-        if coco.iou(ra, rb) > 0:
-            problems.add(
-                f"image {image_id}: masks of annotations {a.get('id')} and {b.get('id')} overlap "
-                "and neither is the other's ancestor (parent_id)"
-            )
-
-
-def _validate(path: Path, max_problems: int) -> tuple[list[str], dict[str, int]]:
-    problems = _Problems(max_problems)
-    doc, root, fatal = _load(path)
-    if doc is None:
-        return [fatal or f"{path}: unreadable dataset"], {}
-    images, anns, cats = doc["images"], doc["annotations"], doc["categories"]
-    counts = {"images": len(images), "annotations": len(anns), "categories": len(cats)}
-
-    for label, items in (("image", images), ("annotation", anns), ("category", cats)):
-        ids = [x.get("id") for x in items if isinstance(x, dict)]
-        for dup in _duplicates(ids):
-            problems.add(f"duplicate {label} id {dup!r}")
-    cat_ids = {c.get("id") for c in cats if isinstance(c, dict)}
-    sizes = _check_images(images, root, problems)
-
-    per_image: dict[Any, list[_Item]] = defaultdict(list)
+def _group_annotations(
+    anns: list[Any], cat_ids: set[int], sizes: dict[int, Any], problems: Problems
+) -> dict[int, list[dict[str, Any]]]:
+    """Check ids and references; image id -> its annotations, in file order."""
+    per_image: dict[int, list[dict[str, Any]]] = {iid: [] for iid in sizes}
+    seen: set[int] = set()
     for k, ann in enumerate(anns):
-        if not isinstance(ann, dict):
-            problems.add(f"annotations[{k}]: not an object")
+        # type(...) is int: the fast test that also refuses bool ids and unhashables
+        if type(ann) is not dict:
+            problems.error(f"annotations[{k}]: not an object")
             continue
         aid = ann.get("id")
-        if ann.get("category_id") not in cat_ids:
-            problems.add(
-                f"annotation {aid}: category_id {ann.get('category_id')!r} is not a category"
-            )
+        if type(aid) is int:
+            n_seen = len(seen)
+            seen.add(aid)
+            if len(seen) == n_seen:
+                problems.error(f"duplicate annotation id {aid}")
+            label: Any = aid
+        else:
+            problems.error(f"annotations[{k}]: id must be an integer, got {_short(aid)}")
+            label = f"annotations[{k}]"
+        cid = ann.get("category_id")
+        if type(cid) is not int or cid not in cat_ids:
+            problems.error(f"annotation {label}: category_id {_short(cid)} is not a category")
         img_id = ann.get("image_id")
-        if img_id not in sizes:
-            problems.add(f"annotation {aid}: image_id {img_id!r} is not an image")
+        group = per_image.get(img_id) if type(img_id) is int else None
+        if group is None:
+            problems.error(f"annotation {label}: image_id {_short(img_id)} is not an image")
             continue
-        item = _check_annotation(ann, sizes[img_id], problems)
-        if item is not None and not ann.get("iscrowd", 0):
-            per_image[img_id].append(item)
-    for img_id, items in per_image.items():
-        _check_overlaps(img_id, items, problems)
-    return problems.result(), counts
+        group.append(ann)
+    return per_image
 
 
-def validate_dataset(path: Path, *, max_problems: int = MAX_PROBLEMS) -> list[str]:
-    """Problems found in the dataset at ``path`` (empty list = valid).
+def _batches(
+    per_image: dict[int, list[dict[str, Any]]], sizes: dict[int, Any]
+) -> Iterator[list[ImageAnns]]:
+    batch: list[ImageAnns] = []
+    pixels = n_anns = 0
+    for iid, anns in per_image.items():
+        size = sizes[iid]
+        if size is None or not anns:
+            continue
+        batch.append(ImageAnns(iid, size[0], size[1], anns))
+        pixels += size[0] * size[1]
+        n_anns += len(anns)
+        if pixels >= BATCH_PIXELS or n_anns >= BATCH_ANNOTATIONS:
+            yield batch
+            batch, pixels, n_anns = [], 0, 0
+    if batch:
+        yield batch
 
-    ``path``: a dataset folder holding ``annotations.json`` (``file_name`` relative
-    to it), or a COCO json file (``file_name`` relative to the file's folder).
-    At most ``max_problems`` messages, then ``"... and N more problems"``.
-    """
-    return _validate(Path(path), max_problems)[0]
 
+def validate_report(
+    path: Path, *, max_problems: int = MAX_PROBLEMS, limits: Limits | None = None
+) -> Report:
+    """Check the dataset at ``path``: a dataset folder holding ``annotations.json``
+    (``file_name`` relative to it), or a COCO json file (``file_name`` relative to
+    the file's folder)."""
+    if max_problems < 1:
+        raise ValueError(f"max_problems must be >= 1, got {max_problems}")
+    limits = limits or Limits()
+    problems = Problems(max_problems)
+    doc, root, fatal = _load(Path(path), limits)
+    if doc is None:
+        return Report([fatal or f"{path}: unreadable dataset"], [], 1, 0)
+    images, anns, cats = doc["images"], doc["annotations"], doc["categories"]
+    cat_ids = _check_categories(cats, problems)
+    sizes, shared = _check_images(images, root, limits, problems)
+    per_image = _group_annotations(anns, cat_ids, sizes, problems)
+    found: list[tuple[tuple[int, ...], str]] = []
 
-def validate_cli(path: Path, out: Callable[[str], None] = print) -> int:
-    """``synthcv validate DIR``: print a one-line summary and return 0 when valid,
-    else print the problems (one per line) and return 1."""
-    problems, counts = _validate(Path(path), MAX_PROBLEMS)
-    if problems:
-        out(f"{path}: INVALID, {len(problems)} problem line(s):")
-        for p in problems:
-            out(f"  {p}")
-        return 1
-    out(
-        f"{path}: valid ({counts['images']} images, {counts['annotations']} annotations, "
-        f"{counts['categories']} categories)"
+    def collect(key: tuple[int, ...], message: str) -> None:
+        found.append((key, message))
+
+    for batch in _batches(per_image, sizes):
+        found.clear()
+        check_batch(batch, limits.mask_cover, collect)
+        for _, msg in sorted(found, key=lambda item: item[0]):
+            problems.error(msg)
+    for iid in sizes:
+        if not per_image[iid]:
+            problems.warn(f"image {iid}: no annotations")
+        if iid in shared:
+            name, first = shared[iid]
+            problems.warn(f"image {iid}: file_name {name} is also used by image {first}")
+    counts = {"images": len(images), "annotations": len(anns), "categories": len(cats)}
+    return Report(
+        problems.errors, problems.warnings, problems.n_errors, problems.n_warnings, counts
     )
-    return 0
+
+
+def validate_dataset(
+    path: Path, *, max_problems: int = MAX_PROBLEMS, limits: Limits | None = None
+) -> list[str]:
+    """The errors found in the dataset at ``path`` (empty list = valid; warnings are
+    not included): at most ``max_problems``, then ``"... and N more problems"``."""
+    return validate_report(path, max_problems=max_problems, limits=limits).error_lines()
+
+
+def validate_cli(
+    path: Path,
+    out: Callable[[str], None] = print,
+    *,
+    max_problems: int = MAX_PROBLEMS,
+    limits: Limits | None = None,
+) -> int:
+    """``synthcv validate DIR``: print a summary line, then the errors and the
+    warnings (``warning:``), one per line; return 1 if there are errors, else 0."""
+    report = validate_report(Path(path), max_problems=max_problems, limits=limits)
+    errors, warnings = report.error_lines(), report.warning_lines()
+    also = f", {report.n_warnings} warning(s)" if warnings else ""
+    if errors:
+        out(f"{path}: INVALID, {len(errors)} problem line(s){also}:")
+    else:
+        c = report.counts
+        summary = (
+            f"{c['images']} images, {c['annotations']} annotations, {c['categories']} categories"
+        )
+        out(f"{path}: valid ({summary}){also}" + (":" if warnings else ""))
+    for line in errors:
+        out(f"  {line}")
+    for line in warnings:
+        out(f"  warning: {line}")
+    return 1 if errors else 0

@@ -199,3 +199,10 @@ def write_coco(
            "annotations": anns, "categories": CATEGORIES}  # fmt: skip
     (root / "annotations.json").write_text(json.dumps(doc), encoding="utf-8")
     return root
+
+
+def edit_annotations(root: Path, change: Any) -> None:
+    """Apply ``change(doc)`` to ``root/annotations.json`` in place."""
+    doc = json.loads((root / "annotations.json").read_text())
+    change(doc)
+    (root / "annotations.json").write_text(json.dumps(doc))

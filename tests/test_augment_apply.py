@@ -14,7 +14,8 @@ from pycocotools import mask as mask_utils
 
 from augment.apply import augment_sample, prepare_sample, sample_seed
 from augment.keypoints import flip_index, flip_index_from_names
-from augment.pipeline import Pipeline, build_pipeline, pack_masks, parse_pipeline, unpack_masks
+from augment.masks import pack_masks, unpack_masks
+from augment.pipeline import Pipeline, build_pipeline, parse_pipeline
 from render import coco
 from render.errors import DatasetError
 from tests.coco_fixtures import CATEGORIES, PERSON_KEYPOINTS, make_scene

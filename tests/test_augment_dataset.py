@@ -16,7 +16,8 @@ import pytest
 
 from augment import cli
 from augment.pipeline import load_pipeline, parse_pipeline
-from augment.writer import CHUNK, augment_dataset, chunked
+from augment.workers import CHUNK, chunked
+from augment.writer import augment_dataset
 from render import coco
 from render.validate import validate_dataset
 from tests.coco_fixtures import write_coco
@@ -213,8 +214,16 @@ def write_broken(root: Path, what: str) -> Path:
         ("broken-json", "annotations.json: invalid JSON at line 1"),
         ("missing-image", "000001.png: image file not found ("),
         ("bad-image-ref", "annotations[0].image_id: no image with id 99"),
-        ("rle-size", "000001.png: annotation id 1: segmentation size is [49, 64], the image"),
-        ("rle-no-size", "000001.png: annotation id 1: bad segmentation (KeyError: 'size')"),
+        (
+            "rle-size",
+            "annotations.json: annotations[0] (id 1).segmentation: RLE size [49, 64] != image"
+            " [height, width] [48, 64]",
+        ),
+        (
+            "rle-no-size",
+            "annotations.json: annotations[0] (id 1).segmentation: RLE size must be"
+            " [height, width], got None",
+        ),
     ],
 )
 def test_bad_input_is_one_line_user_error(

@@ -1,0 +1,25 @@
+"""Run ``synthcv`` as users do: a child process, this checkout first on the path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthcv(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m render.cli ARGS`` in the repository root; output captured as text."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "render.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=timeout,
+        **kw,
+    )
