@@ -164,6 +164,11 @@ def _check_no_new_overlaps(prep: PreparedSample, out_masks: np.ndarray) -> None:
         )
 
 
+AMODAL_KEYS = ("segmentation_amodal", "bbox_amodal", "area_amodal")
+"""Amodal annotation fields, dropped from copies whose geometry changed (``visibility``
+stays, scaled by the share of the mask the transform kept)."""
+
+
 def augment_sample(
     image: np.ndarray,
     annotations: Sequence[Mapping[str, Any]] | PreparedSample,
@@ -293,5 +298,8 @@ def augment_sample(
         vis = a.get("visibility")
         if isinstance(vis, int | float) and not isinstance(vis, bool):
             new["visibility"] = float(vis) * float(min(1.0, keep_frac))
+        if geometry_changed:  # the pixels moved: the amodal fields would be false now
+            for key in AMODAL_KEYS:
+                new.pop(key, None)
         result.append(new)
     return AugmentedSample(out_img, result, geometry_changed, mirrored, dropped)

@@ -32,6 +32,7 @@ from render.inputs import (
     read_regular,
     relative_name,
 )
+from render.validate_keypoints import check_amodal, check_keypoints
 from render.validate_masks import ImageAnns, check_batch
 
 MAX_PROBLEMS = 50
@@ -110,8 +111,9 @@ def _load(path: Path, limits: Limits) -> tuple[dict[str, Any] | None, Path, str 
     return doc, root, None
 
 
-def _check_categories(cats: list[Any], problems: Problems) -> set[int]:
-    ids: set[int] = set()
+def _check_categories(cats: list[Any], problems: Problems) -> dict[int, int | None]:
+    """Category id -> its number of keypoint names (None for a plain category)."""
+    ids: dict[int, int | None] = {}
     for k, c in enumerate(cats):
         cid = c.get("id") if isinstance(c, dict) else None
         if not isinstance(c, dict):
@@ -121,7 +123,8 @@ def _check_categories(cats: list[Any], problems: Problems) -> set[int]:
         elif cid in ids:
             problems.error(f"duplicate category id {cid}")
         else:
-            ids.add(cid)
+            names = c.get("keypoints")
+            ids[cid] = len(names) if isinstance(names, list) else None
             if cid == 0:
                 problems.warn("category 0: id 0 is reserved for the background by many tools")
     return ids
@@ -197,7 +200,7 @@ def _check_images(
 
 
 def _group_annotations(
-    anns: list[Any], cat_ids: set[int], sizes: dict[int, Any], problems: Problems
+    anns: list[Any], cat_ids: dict[int, int | None], sizes: dict[int, Any], problems: Problems
 ) -> dict[int, list[dict[str, Any]]]:
     """Check ids and references; image id -> its annotations, in file order."""
     per_image: dict[int, list[dict[str, Any]]] = {iid: [] for iid in sizes}
@@ -226,6 +229,12 @@ def _group_annotations(
             problems.error(f"annotation {label}: image_id {_short(img_id)} is not an image")
             continue
         group.append(ann)
+        if "keypoints" in ann:
+            count = cat_ids.get(cid) if type(cid) is int else None
+            size = sizes[img_id] if type(img_id) is int else None
+            check_keypoints(ann, label, count, size, problems.error, problems.warn)
+        if "segmentation_amodal" in ann:
+            check_amodal(ann, label, problems.error)
     return per_image
 
 

@@ -409,3 +409,37 @@ def test_prepared_sample_is_not_modified_by_a_copy(transform: dict[str, Any]) ->
     for copy in range(3):
         augment_sample(image, prep, pl, sample_seed(0, 0, copy), flip_idx={})
     assert np.array_equal(prep.masks, masks) and np.array_equal(image, image_before)
+
+
+def test_amodal_fields_go_when_the_pixels_move() -> None:
+    """A rendered person's amodal mask and box describe the source pixels: a copy
+    whose geometry changed drops them (visibility stays, scaled); a photometric-only
+    copy keeps them unchanged."""
+    image, ann = person_sample()
+    ann = {
+        **ann,
+        "segmentation_amodal": ann["segmentation"],
+        "area_amodal": ann["area"],
+        "bbox_amodal": ann["bbox"],
+        "visibility": 1.0,
+    }
+    moved = augment_sample(
+        image,
+        [ann],
+        pipeline_of([{"HorizontalFlip": {"p": 1.0}}]),
+        sample_seed(0, 0, 0),
+        flip_idx={},
+    )
+    (a,) = moved.annotations
+    assert moved.geometry_changed
+    assert not {"segmentation_amodal", "area_amodal", "bbox_amodal"} & set(a)
+    assert a["visibility"] == pytest.approx(1.0)
+    lit = augment_sample(
+        image,
+        [ann],
+        pipeline_of([{"RandomBrightnessContrast": {"p": 1.0}}]),
+        sample_seed(0, 0, 0),
+        flip_idx={},
+    )
+    (b,) = lit.annotations
+    assert not lit.geometry_changed and b["segmentation_amodal"] == ann["segmentation_amodal"]

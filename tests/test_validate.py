@@ -230,3 +230,46 @@ def test_box_only_annotations_are_valid_coco(good: Path) -> None:
     edit(good, box_outside)
     problems = validate_dataset(good)
     assert any("outside the 40x30 image" in p for p in problems), problems
+
+
+def test_keypoint_and_amodal_fields_are_checked(tmp_path: Path) -> None:
+    """A person dataset: keypoints against the category, the image and
+    num_keypoints; the amodal mask against the visible one."""
+    from render import coco
+
+    img = tmp_path / "images" / "a.png"
+    img.parent.mkdir()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(img)
+    mask = np.zeros((20, 30), bool)
+    mask[5:15, 5:10] = True
+    full = mask.copy()
+    full[5:18, 5:10] = True
+    rle, amodal = coco.encode(mask), coco.encode(full)
+    ann = {
+        "id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "segmentation": rle,
+        "area": 50, "bbox": coco.bbox(rle), "keypoints": [6.0, 6.0, 2, 0, 0, 0, 8.0, 9.0, 1],
+        "num_keypoints": 2, "segmentation_amodal": amodal, "area_amodal": 65,
+        "bbox_amodal": coco.bbox(amodal), "visibility": round(50 / 65, 4),
+    }  # fmt: skip
+    cats = [{"id": 1, "name": "person", "keypoints": ["a", "b", "c"], "skeleton": [[1, 2]]}]
+    doc = {"images": [{"id": 1, "file_name": "images/a.png", "width": 30, "height": 20}],
+           "annotations": [ann], "categories": cats}  # fmt: skip
+
+    def problems(**change: Any) -> list[str]:
+        (tmp_path / "annotations.json").write_text(
+            json.dumps({**doc, "annotations": [{**ann, **change}]})
+        )
+        return validate_dataset(tmp_path)
+
+    assert problems() == []
+    assert any("num_keypoints 3 != 2" in p for p in problems(num_keypoints=3))
+    assert any("v = 5" in p for p in problems(keypoints=[6.0, 6.0, 5, 0, 0, 0, 8.0, 9.0, 1]))
+    assert any(
+        "2 keypoints, its category names 3" in p for p in problems(keypoints=[6.0, 6.0, 2, 0, 0, 0])
+    )
+    assert any(
+        "outside the 30x20 image" in p
+        for p in problems(keypoints=[6.0, 60.0, 2, 0, 0, 0, 8.0, 9.0, 1])
+    )
+    assert any("area_amodal 60" in p for p in problems(area_amodal=60))
+    assert any("visibility 1.0" in p for p in problems(visibility=1.0))
