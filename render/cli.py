@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -211,8 +212,15 @@ def _cmd_render(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         renderer=_renderer(),
         progress=not args.no_progress and sys.stderr.isatty(),
+        resume_command=_resume_command(getattr(args, "argv", [])),
     )
     return 0
+
+
+def _resume_command(argv: list[str]) -> str:
+    """The command line that continues this render: the same, with --resume."""
+    kept = [a for a in argv if a not in ("--overwrite", "--resume")]
+    return shlex.join(["synthcv", *kept, "--resume"])
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -355,7 +363,9 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Run ``synthcv`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv
         return COMMANDS[args.command](args)
     except UserError as exc:
         message = " ".join(str(exc).split())  # always exactly one line

@@ -288,12 +288,19 @@ def resolve_asset(path: str, config_dir: Path | None) -> Path:
 
 
 def resolve_assets(cfg: Config, config_dir: Path | None, source: str) -> Config:
-    """Replace relative asset paths by absolute ones; a missing file is a ConfigError."""
+    """Replace relative asset paths by absolute ones; a missing, unreadable, empty,
+    corrupt or oversized mesh is a ConfigError naming the field."""
+    from render.geometry.meshfile import check_mesh_file
+
     data = cfg.model_dump(mode="json")
     for path, value, setter in cfg.scene.asset_fields(data["scene"]):
         resolved = resolve_asset(value, config_dir)
         if not resolved.is_file():
             raise ConfigError(f"{source}: scene.{path}: asset file not found: {value}")
+        try:
+            check_mesh_file(resolved)
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"{source}: scene.{path}: {value}: {exc}") from None
         setter(str(resolved))
     return Config.model_validate(data)
 

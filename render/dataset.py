@@ -123,8 +123,17 @@ def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
     A non-empty ``out_dir`` is refused unless ``resume`` (keep everything, drop
     stale temp files) or ``overwrite`` (remove only what synthcv writes: images/,
     depth/, scenes/, shards/, annotations.json, dataset.json; other files stay).
+    A folder that cannot be created or written is a one-line UserError.
     """
     out_dir = Path(out_dir)
+    try:
+        _prepare_output(out_dir, resume=resume, overwrite=overwrite)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise UserError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
+
+
+def _prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
     if resume and overwrite:
         raise UserError("--resume and --overwrite are mutually exclusive")
     if out_dir.exists() and not out_dir.is_dir():
@@ -150,6 +159,9 @@ def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
                     tmp.unlink(missing_ok=True)
     for name in ("images", "scenes", "shards"):
         (out_dir / name).mkdir(parents=True, exist_ok=True)
+    probe = out_dir / "shards" / f".probe{TMP_SUFFIX}"
+    probe.write_bytes(b"")  # writable? (a read-only folder fails here, not in a worker)
+    probe.unlink()
 
 
 # --------------------------------------------------------------------------- encoding
@@ -224,7 +236,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     ``meta.visible_pixels`` = ``{view: {instance_id: pixels}}`` own + descendants,
     ``meta.annotated`` = ``{view: [instance_id, ...]}``), and last
     ``shards/NNNNNN.json``. Returns ``{"scene_index", "images", "annotations",
-    "category_counts": {name: n}, "timings": {name: seconds}}``.
+    "category_counts": {name: n}, "timings": {name: seconds}, "bytes": written}``.
     """
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -249,6 +261,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     visible_meta: dict[str, dict[str, int]] = {}
     annotated_meta: dict[str, list[int]] = {}
     t_annotate = t_encode = t_write = 0.0
+    written = 0
     for v, view in enumerate(result.views):
         h, w = view.instance.shape
         if (w, h) != (spec.camera.width, spec.camera.height):
@@ -273,8 +286,10 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         t2 = time.perf_counter()
         rel_img = image_path(scene, v, fmt)
         atomic_write_bytes(out_dir / rel_img, img_bytes)
+        written += len(img_bytes)
         if rel_depth and depth_bytes is not None:
             atomic_write_bytes(out_dir / rel_depth, depth_bytes)
+            written += len(depth_bytes)
         t3 = time.perf_counter()
         t_annotate, t_encode, t_write = t_annotate + t1 - t0, t_encode + t2 - t1, t_write + t3 - t2
         images.append(
@@ -340,6 +355,9 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         "annotations": len(annotations),
         "category_counts": counts,
         "timings": timings,
+        "bytes": written
+        + (out_dir / "scenes" / scene_filename(scene)).stat().st_size
+        + (out_dir / "shards" / scene_filename(scene)).stat().st_size,
     }
 
 

@@ -1,38 +1,36 @@
-"""Render driver: samples specs, renders them in worker processes, merges the result.
+"""Render driver: plans which scenes to render, hands them to an executor
+(:mod:`render.executors.local`: worker processes running Blender), retries crashed
+scenes, and merges what was committed.
 
-Blender runs only in worker processes (``spawn`` context, even for one worker): a
-segfault or leak in Blender never takes down the driver. Each worker imports the
-``renderer`` module, calls its ``init(device) -> dict`` once, then per scene
-``render(spec) -> SceneRender`` and writes the scene itself with
-``render.dataset.write_scene`` (so writing scales with workers); only a small
-summary dict comes back. A crashed worker pool is recreated and its unfinished
-scenes retried (each scene at most :data:`MAX_ATTEMPTS` times). Every committed
+Planning is lazy: scenes are sampled when submitted and the queue is a range, so
+memory does not grow with ``num_scenes``. A crashed worker pool is recreated and
+its unfinished scenes retried (each scene at most :data:`MAX_ATTEMPTS` times).
+Free disk space is checked before each scene is submitted; a full disk stops the
+run at once, keeps every committed scene and says how to resume. Every committed
 scene stays on disk, so an interrupted run continues with ``resume=True``.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
-import importlib
+import errno
+import itertools
 import json
-import multiprocessing
-import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from render import dataset
 from render.config import Config
 from render.errors import UserError
+from render.executors import local
+from render.executors.local import WorkerInitError  # noqa: F401 - re-exported
 from render.families import family
 from render.families.base import load_function
 from render.progress import Progress
@@ -41,6 +39,8 @@ from render.spec import SceneSpec
 from render.versions import package_versions
 
 MAX_ATTEMPTS = 2
+MIN_FREE_BYTES = 16 * 2**20
+"""Free disk space kept at the output beyond twice the largest scene (bytes)."""
 KEYPOINT_CONVENTION = (
     "keypoints: [x, y, v] in COCO pixel-index coordinates (pixel centres at integers); "
     "v = 2 visible, 1 in the image but occluded, 0 outside the image (x = y = 0)"
@@ -57,141 +57,6 @@ class RenderFailed(UserError):
 
 class Interrupted(UserError):
     """The run was interrupted (Ctrl-C); completed scenes stay committed."""
-
-
-class WorkerInitError(UserError):
-    """The renderer module could not be imported or initialised in a worker."""
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-class _WorkerState:
-    module: ModuleType | None = None
-    info: dict[str, Any] = {}
-    error: BaseException | None = None
-    configs: dict[str, Config] = {}
-
-
-def _init_worker(renderer: str, device: str, log_dir: str, info_dir: str) -> None:
-    """Runs once in each worker process. Errors are kept and raised by the first task,
-    so the driver sees the real message instead of a bare BrokenProcessPool.
-    ``log_dir`` (``DIR/logs``) is where a renderer may send Blender's console output
-    (``$SYNTHCV_LOG_DIR``, unless the user set it). The init info is also written to
-    ``info_dir/worker-<pid>.json`` so the driver can show it before any scene is done."""
-    os.environ.setdefault("SYNTHCV_LOG_DIR", log_dir)
-    # Only the driver handles Ctrl-C; it then stops the workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        module = importlib.import_module(renderer)
-        info = dict(module.init(device) or {})
-    except BaseException as exc:  # noqa: BLE001 - re-raised in _render_task
-        _WorkerState.error = exc
-        return
-    _WorkerState.module, _WorkerState.info = module, info
-    tmp = Path(info_dir, f".worker-{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), **info}, default=str), encoding="utf-8")
-    tmp.replace(Path(info_dir, f"worker-{os.getpid()}.json"))
-
-
-def _render_task(spec_json: str, cfg_json: str, out_dir: str, started_dir: str) -> dict[str, Any]:
-    """Render and write one scene in a worker; returns write_scene's summary plus
-    ``worker`` (pid and the renderer's init info)."""
-    error = _WorkerState.error
-    if error is not None:
-        if isinstance(error, UserError):
-            raise error
-        raise WorkerInitError(
-            f"renderer could not start in the worker process: {type(error).__name__}: {error}"
-        )
-    if _WorkerState.module is None:
-        raise RuntimeError("worker was not initialised")
-    spec = SceneSpec.model_validate_json(spec_json)
-    # Marks the scene as attempted, so a crash is charged to scenes that were running.
-    Path(started_dir, str(spec.scene_index)).touch()
-    cfg = _WorkerState.configs.get(cfg_json)
-    if cfg is None:
-        cfg = _WorkerState.configs[cfg_json] = Config.model_validate_json(cfg_json)
-    t0 = time.perf_counter()
-    result = _WorkerState.module.render(spec)
-    t1 = time.perf_counter()
-    summary = dataset.write_scene(Path(out_dir), spec, result, cfg)
-    summary["wall_s"] = time.perf_counter() - t0
-    summary["render_wall_s"] = t1 - t0
-    summary["worker"] = {"pid": os.getpid(), **_WorkerState.info}
-    return summary
-
-
-# --------------------------------------------------------------------------- driver side
-
-
-def _render_round(
-    pool: cf.ProcessPoolExecutor,
-    pending: list[int],
-    spec_json: Callable[[int], str],
-    task_args: tuple[str, str, str],
-    window: int,
-    on_summary: Callable[[int, dict[str, Any]], None],
-    on_error: Callable[[int, str], None],
-    poll: Callable[[], None],
-) -> bool:
-    """Render ``pending`` scenes on ``pool`` keeping at most ``window`` tasks queued
-    (specs are serialised only when submitted); ``poll`` runs about once a second.
-    Returns True if the pool broke (a worker process died); the scenes it did not
-    finish are then simply not reported."""
-    queue = iter(pending)
-    in_flight: dict[cf.Future[dict[str, Any]], int] = {}
-    crashed = False
-
-    def submit_next() -> None:
-        i = next(queue, None)
-        if i is not None:
-            in_flight[pool.submit(_render_task, spec_json(i), *task_args)] = i
-
-    for _ in range(window):
-        submit_next()
-    while in_flight:
-        finished, _ = cf.wait(in_flight, timeout=1.0, return_when=cf.FIRST_COMPLETED)
-        poll()
-        for fut in finished:
-            i = in_flight.pop(fut)
-            try:
-                summary = fut.result()
-            except BrokenProcessPool:
-                crashed = True  # every other future of this pool fails the same way
-                continue
-            except UserError:
-                raise
-            except Exception as exc:  # a Python error while rendering scene i
-                on_error(i, " ".join(f"{type(exc).__name__}: {exc}".split()))
-            else:
-                on_summary(i, summary)
-            if not crashed:
-                submit_next()
-    return crashed
-
-
-def _make_pool(
-    workers: int, renderer: str, device: str, log_dir: Path, info_dir: Path
-) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(renderer, device, str(log_dir), str(info_dir)),
-    )
-
-
-def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Cancel queued tasks and terminate workers now (a render can take minutes)."""
-    # `_processes` is private, but the public API has no way to stop a running task.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(timeout=10)
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
@@ -297,6 +162,73 @@ def _prepare_family(cfg: Config) -> None:
         )
 
 
+class _Plan:
+    """Scenes still to render: crashed ones to retry first, then the rest in order,
+    drawn lazily from ``rest`` (a range for a whole run: no list of N scenes)."""
+
+    def __init__(self, rest: Iterator[int], before: Callable[[], bool]) -> None:
+        self._rest = rest
+        self._before = before
+        self.retry: deque[int] = deque()
+        self.stopped = False
+
+    def next(self) -> int | None:
+        if self.stopped or not self._before():
+            self.stopped = True
+            return None
+        if self.retry:
+            return self.retry.popleft()
+        return next(self._rest, None)
+
+
+class _Disk:
+    """Free space at the output: a scene is submitted only while at least twice the
+    largest scene written so far (before the first: an estimate from the resolution)
+    plus :data:`MIN_FREE_BYTES` is free."""
+
+    def __init__(self, out_dir: Path, cfg: Config) -> None:
+        self.out_dir = out_dir
+        w, h = cfg.render.resolution
+        self.per_scene = cfg.render.views_per_scene * w * h * 5 + 256 * 1024  # rgb + depth
+        self.problem: str | None = None
+
+    def wrote(self, summary: dict[str, Any]) -> None:
+        self.per_scene = max(self.per_scene, int(summary.get("bytes", 0)))
+
+    def need(self) -> int:
+        return 2 * self.per_scene + MIN_FREE_BYTES
+
+    def ok(self) -> bool:
+        try:
+            free = shutil.disk_usage(self.out_dir).free
+        except OSError:
+            return True
+        if free < self.need():
+            self.problem = (
+                f"out of disk space: {free / 2**20:.0f} MiB free at {self.out_dir}, "
+                f"a scene needs about {self.per_scene / 2**20:.1f} MiB"
+            )
+            return False
+        return True
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _first_spec(cfg: Config, by_index: dict[int, SceneSpec], first: int | None) -> None:
+    """Sample the first scene before anything is written: a bad asset (an empty or
+    corrupt mesh) is then a one-line error and the output folder stays untouched."""
+    if first is None or first in by_index:
+        return
+    try:
+        by_index[first] = sample_scene(cfg, first)
+    except UserError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise UserError(f"scene {first}: cannot be sampled: {' '.join(str(exc).split())}") from None
+
+
 def run_render(
     cfg: Config,
     out_dir: Path,
@@ -308,6 +240,7 @@ def run_render(
     progress: bool = True,
     scene_indices: list[int] | None = None,
     specs: list[SceneSpec] | None = None,
+    resume_command: str | None = None,
 ) -> dict[str, Any]:
     """Render scenes of ``cfg`` into ``out_dir`` and merge ``annotations.json``.
 
@@ -316,83 +249,102 @@ def run_render(
     ``annotations``, ``category_counts``, ``timings``) plus ``rendered`` (scene
     indices rendered by this call), ``skipped`` (already committed) and ``wall_s``.
     Raises UserError for a bad output dir, a failed scene (:class:`RenderFailed`)
-    or Ctrl-C (:class:`Interrupted`).
+    or Ctrl-C (:class:`Interrupted`); their messages end with ``resume_command``
+    (the exact command to continue) when given.
     """
     if workers < 1:
         raise UserError(f"--workers: must be >= 1, got {workers}")
     out_dir = Path(out_dir)
     t_start = time.perf_counter()
+    again = f"run: {resume_command}" if resume_command else "run the same command with --resume"
     if resume:
         _check_resume_config(out_dir, cfg)
+    by_index: dict[int, SceneSpec] = {}
+    indices: Sequence[int]
     if specs is not None:
         by_index = {s.scene_index: s for s in specs}
         if len(by_index) != len(specs):
             raise UserError("specs: duplicate scene_index")
         indices = sorted(by_index)
     else:
-        indices = list(range(cfg.num_scenes)) if scene_indices is None else list(scene_indices)
-        by_index = {}
-    dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
+        indices = range(cfg.num_scenes) if scene_indices is None else sorted(set(scene_indices))
     _prepare_family(cfg)
-    done = dataset.completed_scenes(out_dir) if resume else set()
-    todo = [i for i in indices if i not in done]
+    # committed scenes on disk (resume): prepare_output below keeps them
+    done = dataset.completed_scenes(out_dir) if resume and out_dir.is_dir() else set()
+    remaining = (i for i in indices if i not in done)
+    first = next(remaining, None)
+    _first_spec(cfg, by_index, first)
+    dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
+    todo = itertools.chain([] if first is None else [first], remaining)
+    skipped = sorted(i for i in done if i in indices)
     info = {
         "description": f"synthcv {cfg.scene.family} dataset",
         "version": package_versions()["synthcv"],
         "seed": cfg.seed,
     }
-    this_run: dict[str, Any] = {
-        "rendered": [],
-        "images": 0,
-        "skipped": sorted(set(indices) & done),
-    }
+    this_run: dict[str, Any] = {"rendered": [], "images": 0, "skipped": skipped}
     dataset.write_dataset_json(out_dir, _payload(cfg, workers, [], {}, 0.0, "running", this_run))
 
     cfg_json = cfg.model_dump_json()
     views = cfg.render.views_per_scene
-    total_images = sum(len(by_index[i].camera.poses) if i in by_index else views for i in todo)
+    n_todo = len(indices) - len(skipped)
+    if specs is not None:
+        total_images = sum(len(s.camera.poses) for i, s in by_index.items() if i not in done)
+    else:
+        total_images = n_todo * views
 
     def spec_json(i: int) -> str:
         # Sampled when submitted: memory stays flat however many scenes a run has.
-        return (by_index[i] if i in by_index else sample_scene(cfg, i)).model_dump_json()
+        spec = by_index.pop(i) if i in by_index and specs is None else by_index.get(i)
+        return (spec or sample_scene(cfg, i)).model_dump_json()
 
     bar = Progress(progress, total_images, f"render {out_dir.name or out_dir}")
+    disk = _Disk(out_dir, cfg)
+    plan = _Plan(todo, disk.ok)
     worker_info: dict[int, dict[str, Any]] = {}
-    attempts = dict.fromkeys(todo, 0)
+    attempts: dict[int, int] = {}
     failures: dict[int, str] = {}  # scene -> what went wrong; the other scenes go on
     fatal: str | None = None
     started_dir = Path(tempfile.mkdtemp(prefix="synthcv-started-"))
+
+    def new_worker(winfo: dict[str, Any]) -> None:
+        if winfo.get("pid") not in worker_info:
+            worker_info[winfo["pid"]] = winfo
+            shown = ", ".join(f"{k}={v}" for k, v in winfo.items() if k != "pid")
+            bar.log(f"worker {winfo['pid']} started: renderer={renderer}, {shown}")
+
+    def on_summary(i: int, summary: dict[str, Any]) -> None:
+        this_run["rendered"].append(i)
+        this_run["images"] += summary["images"]
+        disk.wrote(summary)
+        new_worker(summary["worker"])
+        bar.advance(summary["images"])
+
+    def poll() -> None:
+        for path in started_dir.glob("worker-*.json"):
+            with contextlib.suppress(OSError, ValueError):
+                new_worker(json.loads(path.read_text(encoding="utf-8")))
+
+    def on_error(i: int, exc: BaseException) -> None:
+        if _disk_full(exc):  # every later scene would fail the same way: stop now
+            disk.problem = disk.problem or f"out of disk space writing scene {i} to {out_dir}"
+            plan.stopped = True
+            return
+        failures[i] = f"failed: {' '.join(f'{type(exc).__name__}: {exc}'.split())}"
+        bar.log(f"scene {i} {failures[i]}")
+
     try:
-        pending = list(todo)
-        while pending and fatal is None:
-            pool = _make_pool(workers, renderer, cfg.render.device, out_dir / "logs", started_dir)
-            crashed = graceful = False
+        while fatal is None:
+            pool = local.make_pool(
+                workers, renderer, cfg.render.device, out_dir / "logs", started_dir
+            )
+            unfinished: list[int] | None = None
+            exit_codes: list[int] = []
+            clean = False  # the round returned (no Ctrl-C, no error escaping it)
             try:
-
-                def on_summary(i: int, summary: dict[str, Any]) -> None:
-                    this_run["rendered"].append(i)
-                    this_run["images"] += summary["images"]
-                    new_worker(summary["worker"])
-                    bar.advance(summary["images"])
-
-                def new_worker(winfo: dict[str, Any]) -> None:
-                    if winfo.get("pid") not in worker_info:
-                        worker_info[winfo["pid"]] = winfo
-                        shown = ", ".join(f"{k}={v}" for k, v in winfo.items() if k != "pid")
-                        bar.log(f"worker {winfo['pid']} started: renderer={renderer}, {shown}")
-
-                def poll() -> None:
-                    for path in started_dir.glob("worker-*.json"):
-                        with contextlib.suppress(OSError, ValueError):
-                            new_worker(json.loads(path.read_text(encoding="utf-8")))
-
-                def on_error(i: int, text: str) -> None:
-                    failures[i] = f"failed: {text}"
-                    bar.log(f"scene {i} {failures[i]}")
-
-                crashed = _render_round(
+                unfinished = local.render_round(
                     pool,
-                    pending,
+                    plan,
                     spec_json,
                     (cfg_json, str(out_dir), str(started_dir)),
                     2 * workers,
@@ -400,54 +352,56 @@ def run_render(
                     on_error,
                     poll,
                 )
-                graceful = not crashed
+                clean = True
             finally:
-                if graceful:
+                if clean and unfinished is None:
                     pool.shutdown(wait=True)
-                else:
-                    _stop_pool(pool)
-            finished = set(this_run["rendered"]) | set(failures)
-            pending = [i for i in pending if i not in finished]
-            if not pending:
+                else:  # a worker died, Ctrl-C, or an error: stop running scenes now
+                    exit_codes = local.stop_pool(pool)
+            if unfinished is None:
                 break
-            if not crashed:
-                fatal = f"scenes {pending} did not complete"
-                break
-            running = [i for i in pending if (started_dir / str(i)).exists()]
+            running = [i for i in unfinished if (started_dir / str(i)).exists()]
+            why = local.death_reason(exit_codes)
             if not running:
-                fatal = "a worker process crashed before rendering any scene (renderer init?)"
+                fatal = f"{why} before rendering any scene (renderer init?)"
                 break
-            for i in running:
-                attempts[i] += 1
-                (started_dir / str(i)).unlink()
-                if attempts[i] >= MAX_ATTEMPTS:
-                    failures[i] = (
-                        f"crashed the worker process {attempts[i]} times "
-                        "(Blender segfault or out of memory?)"
-                    )
-            pending = [i for i in pending if i not in failures]
-            bar.log(f"a worker process crashed while rendering scene(s) {running}; retrying")
+            for i in unfinished:
+                if i in running:
+                    attempts[i] = attempts.get(i, 0) + 1
+                    (started_dir / str(i)).unlink()
+                    if attempts[i] >= MAX_ATTEMPTS:
+                        failures[i] = f"crashed the worker process {attempts[i]} times: {why}"
+                        continue
+                plan.retry.append(i)
+            bar.log(f"{why} while rendering scene(s) {running}; retrying")
     except KeyboardInterrupt:
         bar.stop()
-        merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run)
+        merged = _finish(
+            out_dir, cfg, info, indices, workers, worker_info, t_start, this_run, again
+        )
         raise Interrupted(
             f"interrupted: {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
-            "run the same command with --resume to continue"
+            f"{again} to continue"
         ) from None
     finally:
         bar.stop()
         shutil.rmtree(started_dir, ignore_errors=True)
 
-    merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run)
+    merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run, again)
+    if disk.problem is not None:
+        raise RenderFailed(
+            f"{disk.problem}; {merged['scenes']} of {len(indices)} scenes committed in "
+            f"{out_dir}; free some space and {again}"
+        )
     if failures and fatal is None:
-        first = min(failures)
-        fatal = f"scene {first} {failures[first]}"
+        first_failed = min(failures)
+        fatal = f"scene {first_failed} {failures[first_failed]}"
         if len(failures) > 1:
-            fatal += f" (failed scenes: {sorted(failures)})"
+            fatal += f" (failed scenes: {sorted(failures)[:20]})"
     if fatal is not None:
         raise RenderFailed(
             f"{fatal}; {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
-            "fix the cause and run again with --resume"
+            f"fix the cause and {again}"
         )
     counts = ", ".join(f"{k} {v}" for k, v in merged["category_counts"].items())
     wall = merged["wall_s"]
@@ -464,19 +418,27 @@ def _finish(
     out_dir: Path,
     cfg: Config,
     info: dict[str, Any],
-    indices: list[int],
+    indices: Sequence[int],
     workers: int,
     worker_info: dict[int, dict[str, Any]],
     t_start: float,
     this_run: dict[str, Any],
+    again: str,
 ) -> dict[str, Any]:
     """Merge the committed scenes among ``indices`` and write dataset.json."""
-    committed = sorted(dataset.completed_scenes(out_dir) & set(indices))
-    merged = dataset.merge(out_dir, cfg, info, scenes=committed)
-    wall = time.perf_counter() - t_start
-    complete = len(committed) == len(indices)
-    this_run = {**this_run, "rendered": sorted(this_run["rendered"]), "wall_s": round(wall, 3)}
-    status = "complete" if complete else "partial"
-    payload = _payload(cfg, workers, list(worker_info.values()), merged, wall, status, this_run)
-    dataset.write_dataset_json(out_dir, payload)
+    committed = sorted(i for i in dataset.completed_scenes(out_dir) if i in indices)
+    try:
+        merged = dataset.merge(out_dir, cfg, info, scenes=committed)
+        wall = time.perf_counter() - t_start
+        complete = len(committed) == len(indices)
+        this_run = {**this_run, "rendered": sorted(this_run["rendered"]), "wall_s": round(wall, 3)}
+        status = "complete" if complete else "partial"
+        payload = _payload(cfg, workers, list(worker_info.values()), merged, wall, status, this_run)
+        dataset.write_dataset_json(out_dir, payload)
+    except OSError as exc:
+        what = "out of disk space" if _disk_full(exc) else f"cannot write: {exc.strerror or exc}"
+        raise RenderFailed(
+            f"{what} merging annotations.json in {out_dir}; {len(committed)} scenes are "
+            f"committed in its shards/; free some space and {again}"
+        ) from None
     return {**merged, **this_run, "wall_s": wall}

@@ -12,6 +12,12 @@ Environment (read in the worker process):
 - ``SYNTHCV_FAKE_CRASH_ALWAYS=SCENE`` — die with SIGSEGV on every attempt at ``SCENE``.
 - ``SYNTHCV_FAKE_ERROR=SCENE`` — raise RuntimeError on ``SCENE`` (a Python error).
 - ``SYNTHCV_FAKE_DELAY=SECONDS`` — sleep this long per scene.
+- ``SYNTHCV_FAKE_RENDER_ERROR=SCENE`` — raise ``render.errors.RenderError`` on ``SCENE``
+  (what the Blender backend raises; unpickling it must not import Blender).
+- ``SYNTHCV_FAKE_KILL=SCENE`` — die with SIGKILL on ``SCENE`` (as the kernel's OOM
+  killer does).
+- ``SYNTHCV_FAKE_FILL=SCENE:PATH`` — before rendering ``SCENE``, fill the disk that
+  holds ``PATH`` by writing ``PATH`` until it is full (another process filled it).
 """
 
 from __future__ import annotations
@@ -50,6 +56,25 @@ def _maybe_fail(scene: int) -> None:
     error = os.environ.get("SYNTHCV_FAKE_ERROR")
     if error and int(error) == scene:
         raise RuntimeError(f"fake renderer error on scene {scene}")
+    render_error = os.environ.get("SYNTHCV_FAKE_RENDER_ERROR")
+    if render_error and int(render_error) == scene:
+        from render.errors import RenderError
+
+        raise RenderError(f"scene {scene}: the file contains no mesh")
+    kill = os.environ.get("SYNTHCV_FAKE_KILL")
+    if kill and int(kill) == scene:
+        os.kill(os.getpid(), signal.SIGKILL)
+    fill = os.environ.get("SYNTHCV_FAKE_FILL")
+    if fill:
+        index, target = fill.split(":", 1)
+        if int(index) == scene and not Path(target).exists():
+            with open(target, "wb") as handle:
+                try:
+                    while True:
+                        handle.write(b"\0" * 2**20)
+                        handle.flush()
+                except OSError:
+                    pass
     delay = float(os.environ.get("SYNTHCV_FAKE_DELAY", "0") or 0)
     if delay > 0:
         time.sleep(delay)

@@ -149,9 +149,9 @@ class StreetCamera(Model):
     cctv_height_m: FloatRange = (3.0, 10.0)
     cctv_tilt_deg: FloatRange = (15.0, 45.0)
     cctv_focal_mm: FloatRange = (16.0, 40.0)
-    drone_height_m: FloatRange = (12.0, 30.0)
+    drone_height_m: FloatRange = (8.0, 20.0)
     drone_tilt_deg: FloatRange = (40.0, 80.0)
-    drone_focal_mm: FloatRange = (16.0, 30.0)
+    drone_focal_mm: FloatRange = (24.0, 50.0)
     motion_blur_probability: float = Field(0.0, ge=0, le=1)
     exposure_s: FloatRange = Field((1 / 250, 1 / 30), description="shutter time when blurred")
 

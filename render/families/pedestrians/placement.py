@@ -37,20 +37,22 @@ def rot_z(yaw: float) -> np.ndarray:
 
 
 def visible_height(shot: Shot, foot: np.ndarray, height: float) -> float:
-    """Largest image height (pixels) of a standing box at ``foot`` over the views,
-    0 when it is outside every view."""
+    """Largest image size (pixels: the longer side of the projected box) of a person
+    standing at ``foot``, a 0.5 m x 0.5 m x ``height`` box, over the views; 0 when
+    it is outside every view. Seen from a drone a person is short but wide."""
     cam = shot.camera
+    corners = np.array(
+        [[x, y, z] for x in (-0.25, 0.25) for y in (-0.25, 0.25) for z in (0.0, height)]
+    )
     best = 0.0
     for pose in cam.poses:
-        pts = np.array([foot, foot + [0.0, 0.0, height]])
-        uv, z = cam_math.project(pts, np.asarray(cam.K), np.asarray(pose))
+        uv, z = cam_math.project(foot + corners, np.asarray(cam.K), np.asarray(pose))
         if (z <= 0.3).any():
             continue
-        u, v = uv[:, 0], uv[:, 1]
-        half = 0.25 * abs(v[1] - v[0])
-        if u.max() + half < 0 or u.min() - half > cam.width or v.max() < 0 or v.min() > cam.height:
+        (u0, v0), (u1, v1) = uv.min(axis=0), uv.max(axis=0)
+        if u1 < 0 or u0 > cam.width or v1 < 0 or v0 > cam.height:
             continue
-        best = max(best, float(abs(v[1] - v[0])))
+        best = max(best, float(max(u1 - u0, v1 - v0)))
     return best
 
 
