@@ -296,3 +296,21 @@ def test_free_space_is_checked_before_each_scene(tmp_path: Path, monkeypatch: An
             progress=False,
             resume_command="synthcv render x --resume",
         )
+
+
+def test_huge_mesh_is_refused_by_size_and_faces(tmp_path: Path, monkeypatch: Any) -> None:
+    """Caps (512 MiB, 5 M faces) are checked before trimesh builds the whole mesh
+    into memory; shown here with small caps on a small mesh."""
+    from render.config import ConfigError
+    from render.geometry import meshfile
+
+    mesh = tmp_path / "big.obj"
+    mesh.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n")
+    override = [f"scene.shapes.5.mesh={mesh}"]
+    monkeypatch.setattr(meshfile, "MAX_MESH_BYTES", 16)
+    with pytest.raises(ConfigError, match=r"scene.shapes\[5\].mesh: .*big.obj: .*MiB limit"):
+        load_config(DEMO, override)
+    monkeypatch.setattr(meshfile, "MAX_MESH_BYTES", 2**20)
+    monkeypatch.setattr(meshfile, "MAX_MESH_FACES", 3)
+    with pytest.raises(ConfigError, match="4 faces is more than the 3 limit"):
+        load_config(DEMO, override)
