@@ -27,7 +27,7 @@ from augment.masks import (
     unpack_masks,
 )
 from augment.pipeline import Pipeline, reseed, run_pipeline
-from render import coco
+from render.formats import coco
 
 
 @dataclass
@@ -107,7 +107,7 @@ def prepare_sample(
 ) -> PreparedSample:
     """Decode the annotations of one (H, W) image (see :class:`PreparedSample`).
 
-    Segmentations from outside must have been checked (``render.masks``):
+    Segmentations from outside must have been checked (``render.formats.masks``):
     malformed ones raise ``ValueError`` naming the annotation id, but RLE counts
     are trusted here.
     """

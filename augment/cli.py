@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from render.inputs import add_limit_argument
+from render.formats.inputs import add_limit_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from augment.output import staging_path
     from augment.pipeline import load_pipeline
     from augment.writer import augment_dataset
-    from render.errors import UserError
-    from render.inputs import Limits
+    from render.formats import UserError
+    from render.formats.inputs import Limits
 
     tune_allocator()  # this process is ours: reuse freed image buffers (augment/allocator.py)
     try:

@@ -23,15 +23,22 @@ from typing import Any
 import cv2
 import numpy as np
 
-from augment.keypoints import flip_index
-from render.errors import DatasetError
-from render.images import decode_rgb, probe_file
-from render.inputs import InputError, Limits, Resolver, parse_json, read_regular, relative_name
-from render.masks import decode_segmentations
+from render.formats import DatasetError
+from render.formats.images import decode_rgb, probe_file
+from render.formats.inputs import (
+    InputError,
+    Limits,
+    Resolver,
+    parse_json,
+    read_regular,
+    relative_name,
+)
+from render.formats.keypoints import flip_index
+from render.formats.masks import decode_segmentations
 
 _NUMBER = (int, float)
 _CHECK_BATCH = 1 << 16
-"""Segmentations checked per :func:`render.masks.decode_segmentations` call."""
+"""Segmentations checked per :func:`render.formats.masks.decode_segmentations` call."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ byte (two bytes while pycocotools decodes them all at once).
 
 Mask ``k`` is bit ``k % 8`` of plane ``k // 8``; planes are stacked as (H, W, C)
 uint8, the layout albumentations warps as one multi-channel mask. Everything here
-is a pure function of arrays; pycocotools is reached through :mod:`render.coco`.
+is a pure function of arrays; pycocotools is reached through :mod:`render.formats.coco`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from render import coco
+from render.formats import coco
 
 GROUP = 8
 """Masks per plane (bits of a uint8)."""
@@ -58,7 +58,7 @@ def decode_packed(rles: Sequence[coco.RLE], height: int, width: int) -> np.ndarr
     """Compressed or uncompressed RLEs of (H, W) masks -> (H, W, ceil(N / 8)) planes.
 
     Decodes 8 masks per pycocotools call: the transient is 8 masks, not N. The RLEs
-    must be checked first (``render.masks``): pycocotools writes past its buffer
+    must be checked first (``render.formats.masks``): pycocotools writes past its buffer
     when the counts add up to more than H * W.
     """
     n = len(rles)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from render.errors import UserError
+from render.formats import UserError
 
 SUFFIX = ".synthcv-partial"
 MARKER = ".synthcv-augment.json"

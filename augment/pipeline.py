@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from augment.masks import unpack_masks
 from augment.pipeline_limits import check_growth, load_yaml
 from augment.transforms import CUSTOM_TRANSFORMS
-from render.errors import ConfigError
+from render.formats import ConfigError
 
 _ABSTRACT = {"BasicTransform", "DualTransform", "ImageOnlyTransform", "BaseCompose", "Transform3D"}
 _BAD_BORDERS = {cv2.BORDER_REFLECT: "REFLECT", cv2.BORDER_REFLECT_101: "REFLECT_101"}

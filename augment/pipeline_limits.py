@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from render.errors import ConfigError
-from render.inputs import InputError, read_regular
+from render.formats import ConfigError
+from render.formats.inputs import InputError, read_regular
 
 MAX_SIDE = 8192
 """Largest size argument, pixels (8192 x 8192 stays under the default pixel limit)."""

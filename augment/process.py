@@ -22,8 +22,8 @@ from augment.apply import PreparedSample, augment_sample, prepare_sample, sample
 from augment.dataset_io import encode_image, load_image
 from augment.names import ImageNames
 from augment.pipeline import Pipeline
-from render.errors import DatasetError, UserError
-from render.inputs import InputError, Limits, read_regular
+from render.formats import DatasetError, UserError
+from render.formats.inputs import InputError, Limits, read_regular
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from augment.apply import (
     sample_seed,
 )
 from augment.dataset_io import read_image, read_source
-from augment.keypoints import flip_index
 from augment.pipeline import Pipeline
-from render import coco
+from render.formats import coco
+from render.formats.keypoints import flip_index
 
 
 class AugmentedCoco:

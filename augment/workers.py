@@ -30,7 +30,7 @@ import cv2
 from augment.allocator import tune_allocator
 from augment.pipeline import PipelineSpec, build_pipeline
 from augment.process import Result, Task, WriteOptions, process_stream
-from render.errors import UserError
+from render.formats import UserError
 
 CHUNK = 4
 """Most images per pool task: reads and writes overlap within a chunk."""

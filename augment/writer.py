@@ -38,8 +38,8 @@ from augment.pipeline import PipelineSpec, build_pipeline
 from augment.process import Result, Task, WriteOptions
 from augment.report import Progress, versions
 from augment.workers import WorkerLost, run_tasks
-from render.errors import UserError
-from render.inputs import InputError, Limits, read_json
+from render.formats import UserError
+from render.formats.inputs import InputError, Limits, read_json
 
 _NOT_RECORDED = ("source", "annotations", "annotations_sha256", "image_root")
 """Fingerprint fields that dataset.json records under other names (or not)."""

@@ -10,7 +10,7 @@ One pass over the image: per-id pixel counts by ``bincount`` (or ``np.unique`` f
 very large ids), a (labels x objects) membership table built from the hierarchy,
 and one scan of the map in column-major order into runs of equal ids, from which
 every object's RLE is cut (no full-image mask per object). Area comes from the
-counts, bbox from ``pycocotools.mask.toBbox`` on the RLE (via :mod:`render.coco`);
+counts, bbox from ``pycocotools.mask.toBbox`` on the RLE (via :mod:`render.formats.coco`);
 the property tests check both, and the RLE itself, against pycocotools.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from render import coco
+from render.formats import coco
 from render.keypoints import coco_keypoints, keypoint_visibility
 from render.spec import ObjectSpec, info_attributes
 
@@ -138,7 +138,7 @@ class _Table:
         The map is scanned once in column-major (pycocotools) order into runs of
         equal labels; an object's RLE is the runs whose label is in its subtree, with
         touching runs merged. The counts are canonical (what ``mask.encode`` gives),
-        then compressed by pycocotools via :func:`render.coco.segmentation_to_rle`.
+        then compressed by pycocotools via :func:`render.formats.coco.segmentation_to_rle`.
         """
         if rows.size == 0:
             return []

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from render import inputs
 from render.errors import DatasetError, UserError
+from render.formats import inputs
 
 DEFAULT_RENDERER = "render.blender.worker"
 # Keys write_scene adds to a saved scene's meta that are outputs, not inputs. The
@@ -224,7 +224,7 @@ def _resume_command(argv: list[str]) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from render.validate import validate_cli
+    from render.formats.validate import validate_cli
 
     limits = inputs.Limits().with_overrides(args.limit)
     return validate_cli(args.dataset, max_problems=args.max_problems, limits=limits)

@@ -1,4 +1,5 @@
-"""Keypoints: COCO's person schema, projection and visibility flags (pure numpy).
+"""Keypoints: projection and visibility flags (pure numpy); the COCO schema lives
+in :mod:`render.formats.keypoints`.
 
 Coordinates written to COCO follow its pixel-index convention: the centre of
 pixel (column c, row r) is (c, r), i.e. ``x = u - 0.5`` for a continuous image
@@ -22,35 +23,9 @@ from collections.abc import Collection
 import numpy as np
 
 from render import camera as cam_math
+from render.formats.keypoints import COCO_KEYPOINTS, COCO_SKELETON
 
-COCO_KEYPOINTS: tuple[str, ...] = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
-"""COCO's 17 person keypoints, in COCO order (``person_keypoints_*.json``)."""
-
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7),
-    (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5),
-    (4, 6), (5, 7),
-)  # fmt: skip
-"""COCO's person skeleton: 1-based index pairs into :data:`COCO_KEYPOINTS`."""
-
+__all__ = ["COCO_KEYPOINTS", "COCO_SKELETON", "keypoint_visibility", "project_keypoints"]
 
 def project_keypoints(
     points_world: np.ndarray, K: np.ndarray, pose_cv: np.ndarray, width: int, height: int

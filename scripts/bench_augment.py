@@ -63,7 +63,7 @@ from augment.apply import sample_seed  # noqa: E402
 from augment.dataset_io import encode_image, read_image  # noqa: E402
 from augment.pipeline import Pipeline, build_pipeline, load_pipeline, reseed  # noqa: E402
 from augment.writer import augment_dataset  # noqa: E402
-from render import coco  # noqa: E402
+from render.formats import coco  # noqa: E402
 from tests.coco_fixtures import write_coco  # noqa: E402
 
 Sample = tuple[int, np.ndarray, np.ndarray]  # image id, RGB image, (M, H, W) masks

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from augment.apply import augment_sample, prepare_sample, sample_seed  # noqa: E402
 from augment.pipeline import build_pipeline, load_pipeline  # noqa: E402
-from render import coco  # noqa: E402
+from render.formats import coco  # noqa: E402
 
 
 def grid_rles(n: int, size: int) -> list[dict]:

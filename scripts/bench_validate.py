@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from render import coco  # noqa: E402
+from render.formats import coco  # noqa: E402
 
 LINKS = 50_000
 """Hard links per master PNG."""

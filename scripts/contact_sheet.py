@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from render import coco  # noqa: E402
+from render.formats import coco  # noqa: E402
 
 
 def _color(i: int) -> tuple[int, int, int]:

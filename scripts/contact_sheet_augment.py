@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from augment.dataset_io import read_image  # noqa: E402
 from augment.pipeline import load_pipeline  # noqa: E402
 from augment.writer import augment_dataset  # noqa: E402
-from render import coco  # noqa: E402
+from render.formats import coco  # noqa: E402
 from tests.coco_fixtures import write_coco  # noqa: E402
 
 PALETTE = np.array(

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from render import coco
+from render.formats import coco
 
 PERSON_KEYPOINTS = [
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from render.cli import main as synthcv  # noqa: E402
-from render.validate import validate_report  # noqa: E402
+from render.formats.validate import validate_report  # noqa: E402
 from tests.coco_fixtures import write_coco  # noqa: E402
 
 HOSTILE: list[Any] = [

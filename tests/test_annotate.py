@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from render import coco
 from render.annotate import annotate_view, annotate_view_with_visibility, visible_pixels
+from render.formats import coco
 from render.spec import DefectInfo, GeometrySpec, MaterialSpec, ObjectInfo, ObjectSpec
 
 

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from augment.apply import augment_sample, prepare_sample, sample_seed
-from augment.keypoints import flip_index, flip_index_from_names
 from augment.masks import pack_masks, unpack_masks
 from augment.pipeline import Pipeline, build_pipeline, parse_pipeline
-from render import coco
 from render.errors import DatasetError
+from render.formats import coco
+from render.formats.keypoints import flip_index, flip_index_from_names
 from tests.coco_fixtures import CATEGORIES, PERSON_KEYPOINTS, make_scene
 
 GEOMETRIC: list[dict[str, Any]] = [

@@ -18,8 +18,8 @@ from augment import cli
 from augment.pipeline import load_pipeline, parse_pipeline
 from augment.workers import CHUNK, chunked
 from augment.writer import augment_dataset
-from render import coco
-from render.validate import validate_dataset
+from render.formats import coco
+from render.formats.validate import validate_dataset
 from tests.coco_fixtures import write_coco
 
 ROOT = Path(__file__).resolve().parent.parent

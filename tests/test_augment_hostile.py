@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from render.validate import validate_dataset
+from render.formats.validate import validate_dataset
 from tests.cli_run import ROOT, synthcv
 from tests.coco_fixtures import edit_annotations as edit
 from tests.coco_fixtures import write_coco

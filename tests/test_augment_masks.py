@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 
 from augment.apply import augment_sample, prepare_sample, sample_seed
 from augment.pipeline import build_pipeline, parse_pipeline
-from render import coco
+from render.formats import coco
 
 
 def grid_annotations(n: int, h: int, w: int, cell: int = 4) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from augment.pipeline import parse_pipeline
 from augment.writer import augment_dataset
-from render.validate import validate_dataset
+from render.formats.validate import validate_dataset
 from tests.coco_fixtures import write_coco
 
 FLIP = parse_pipeline([{"HorizontalFlip": {"p": 1.0}}])

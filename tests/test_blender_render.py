@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from render import camera as cm
-from render import coco
+from render.formats import coco
 from tests.blender_helpers import analytic_cube_mask, cube_scene, euler_matrix, render_specs
 
 pytestmark = pytest.mark.blender

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from render import coco, dataset
+from render import dataset
 from render.config import Config
 from render.errors import DatasetError, UserError
+from render.formats import coco
 from render.seeding import stream
 from render.spec import (
     CameraSpec,

@@ -137,8 +137,8 @@ def test_material_presets_are_valid(cfg) -> None:
 
 @pytest.mark.blender
 def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
-    from render import coco
     from render.driver import run_render
+    from render.formats import coco
 
     cfg = load_config(
         CONFIG,

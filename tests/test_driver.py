@@ -14,7 +14,7 @@ from render import dataset
 from render.config import Config, load_config
 from render.driver import CAMERA_CONVENTION, RenderFailed, run_render
 from render.errors import UserError
-from render.validate import validate_dataset
+from render.formats.validate import validate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = "tests.fake_renderer"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from render.validate import validate_dataset
+from render.formats.validate import validate_dataset
 
 pytestmark = pytest.mark.blender
 

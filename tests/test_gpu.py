@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from render import coco
+from render.formats import coco
 from tests.blender_helpers import cube_scene, render_specs
 
 pytestmark = [pytest.mark.gpu, pytest.mark.blender]

@@ -1,4 +1,4 @@
-"""render.inputs / render.images: bounded, non-blocking, verified reads."""
+"""render.formats.inputs / render.formats.images: bounded, non-blocking, verified reads."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from render.errors import UserError
-from render.images import check_image, decode_rgb, probe_file
-from render.inputs import (
+from render.formats.images import check_image, decode_rgb, probe_file
+from render.formats.inputs import (
     InputError,
     JsonError,
     Limits,

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from render import camera as cm
-from render import coco
 from render.amodal import plan_groups, projected_box
 from render.annotate import ViewMaps, annotate_maps
+from render.formats import coco
 from render.keypoints import COCO_KEYPOINTS, COCO_SKELETON, keypoint_visibility, project_keypoints
 from render.spec import GeometrySpec, KeypointsSpec, MaterialSpec, ObjectSpec
 
@@ -212,7 +212,7 @@ def test_plan_groups_never_overlap(
 def test_left_right_flip_order_for_augmentation() -> None:
     """The augmentation stage mirrors keypoints by their names: our schema gives
     COCO's standard flip order."""
-    from augment.keypoints import flip_index
+    from render.formats.keypoints import flip_index
     from render.settings import Category
 
     cat = Category(id=1, name="person", keypoints="coco").coco()  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""render.masks: bulk RLE/polygon checks and decoding agree with pycocotools; the
+"""render.formats.masks: bulk RLE/polygon checks and decoding agree with pycocotools; the
 owner-map overlap finder agrees with painting masks pixel by pixel."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from render import coco
-from render.masks import decode_segmentations, overlap_pairs
+from render.formats import coco
+from render.formats.masks import decode_segmentations, overlap_pairs
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from render import camera as cm
-from render import coco
 from render.annotate import ViewMaps, annotate_maps
 from render.families.pedestrians import people, pose
+from render.formats import coco
 from render.spec import (
     CameraSpec,
     GeometrySpec,
@@ -152,7 +152,7 @@ def test_cli_renders_a_valid_keypoint_dataset(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from render.validate import validate_dataset
+    from render.formats.validate import validate_dataset
 
     root = Path(__file__).resolve().parent.parent
     out = tmp_path / "ped"

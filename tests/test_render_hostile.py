@@ -19,7 +19,7 @@ import pytest
 
 from render.config import load_config
 from render.driver import RenderFailed, run_render
-from render.validate import validate_dataset
+from render.formats.validate import validate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo.yaml"

@@ -1,4 +1,4 @@
-"""render.validate on good and deliberately broken datasets."""
+"""render.formats.validate on good and deliberately broken datasets."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render import coco, dataset
-from render.validate import validate_cli, validate_dataset
+from render import dataset
+from render.formats import coco
+from render.formats.validate import validate_cli, validate_dataset
 from tests.test_dataset import fake_scene, make_config
 
 
@@ -235,7 +236,7 @@ def test_box_only_annotations_are_valid_coco(good: Path) -> None:
 def test_keypoint_and_amodal_fields_are_checked(tmp_path: Path) -> None:
     """A person dataset: keypoints against the category, the image and
     num_keypoints; the amodal mask against the visible one."""
-    from render import coco
+    from render.formats import coco
 
     img = tmp_path / "images" / "a.png"
     img.parent.mkdir()

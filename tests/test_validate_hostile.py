@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from render import coco
-from render.validate import validate_dataset, validate_report
+from render.formats import coco
+from render.formats.validate import validate_dataset, validate_report
 from tests.cli_run import synthcv
 from tests.coco_fixtures import edit_annotations as edit
 from tests.coco_fixtures import write_coco

@@ -1,7 +1,7 @@
 """The per-image half of ``synthcv validate``: segmentations, boxes, areas and
 overlaps, for a batch of images at a time.
 
-Segmentations are checked and decoded in bulk (:func:`render.masks.decode_segmentations`);
+Segmentations are checked and decoded in bulk (:func:`render.formats.masks.decode_segmentations`);
 for RLE masks synthcv's pixel-perfect contract is checked exactly: ``area ==
 pycocotools.mask.area``, ``bbox == pycocotools.mask.toBbox`` (1e-6). Polygons in
 third-party COCO files carry the polygon's own area and vertex extents, so for
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from render.masks import decode_segmentations, overlap_pairs
+from render.formats.masks import decode_segmentations, overlap_pairs
 
 BBOX_TOL = 1e-6
 _NUMBER = (int, float)

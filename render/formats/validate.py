@@ -1,12 +1,12 @@
 """Check a COCO dataset on disk: ids, references, image files, pixel-perfect masks.
 
 Works on synthcv's output and on COCO datasets synthcv did not write, including
-hostile ones: every file is read through :mod:`render.inputs` (regular files
+hostile ones: every file is read through :mod:`render.formats.inputs` (regular files
 inside the dataset root only, sizes capped, strict JSON) and every image is
-decoded in full (:mod:`render.images`), so a named pipe cannot hang it, a
+decoded in full (:mod:`render.formats.images`), so a named pipe cannot hang it, a
 truncated PNG is not valid and a symlink out of the dataset is not followed.
 Masks, boxes and overlaps are checked per batch of images in
-:mod:`render.validate_masks`; time and memory grow linearly with the dataset.
+:mod:`render.formats.validate_masks`; time and memory grow linearly with the dataset.
 
 Problems are **errors** (exit 1) or **warnings** (reported, exit 0): category id
 0, images without annotations, two images sharing one file. Each is one line
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from render.images import check_image
-from render.inputs import (
+from render.formats.images import check_image
+from render.formats.inputs import (
     InputError,
     JsonError,
     Limits,
@@ -32,8 +32,8 @@ from render.inputs import (
     read_regular,
     relative_name,
 )
-from render.validate_keypoints import check_amodal, check_keypoints
-from render.validate_masks import ImageAnns, check_batch
+from render.formats.validate_keypoints import check_amodal, check_keypoints
+from render.formats.validate_masks import ImageAnns, check_batch
 
 MAX_PROBLEMS = 50
 BATCH_PIXELS = 1 << 22

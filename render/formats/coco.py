@@ -8,7 +8,7 @@
 - ``pycocotools.mask.area`` fails on a list of 256 or more RLEs (2.0.11 builds its
   result through a ``uint8`` array): :func:`areas` calls it in chunks;
 - ``pycocotools.mask.decode`` trusts the counts: RLEs from outside must be checked
-  first (``render.masks``), or it writes past its buffer.
+  first (``render.formats.masks``), or it writes past its buffer.
 
 Everything here is a pure function of arrays and dicts.
 """

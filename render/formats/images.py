@@ -1,9 +1,9 @@
 """Image files from outside, decoded in full and verified: a truncated or corrupt
-image is an :class:`~render.inputs.InputError` naming the file, never a
+image is an :class:`~render.formats.inputs.InputError` naming the file, never a
 half-grey array or a libpng warning on stderr.
 
 PIL reads the header first (format, size: checked against
-:attr:`~render.inputs.Limits.image_pixels` before any pixel is allocated), then
+:attr:`~render.formats.inputs.Limits.image_pixels` before any pixel is allocated), then
 decodes every pixel (PIL raises on truncated data, where OpenCV would print
 warnings); a PNG must also end in its ``IEND`` chunk. :func:`decode_rgb` returns
 the pixels OpenCV's ``IMREAD_COLOR_RGB`` gives: PIL's for 8-bit images (equal),
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from render.inputs import InputError, Limits, read_regular
+from render.formats.inputs import InputError, Limits, read_regular
 
 FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 """The decoders PIL may use (not its dozens of exotic ones)."""

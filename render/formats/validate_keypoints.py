@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
-from render import coco
+from render.formats import coco
 
 
 def _number(v: Any) -> TypeGuard[int | float]:

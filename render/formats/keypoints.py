@@ -1,4 +1,5 @@
-"""Left/right keypoint mapping for mirrored images (COCO ``flip_idx``).
+"""Keypoint schemas: COCO's person keypoints and skeleton, and the left/right
+mapping for mirrored images (COCO ``flip_idx``).
 
 A mirror (horizontal or vertical flip, transpose, any transform with a negative
 determinant) turns a person's left wrist into what looks like a right wrist, so
@@ -12,6 +13,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from render.errors import DatasetError
+
+COCO_KEYPOINTS: tuple[str, ...] = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+"""COCO's 17 person keypoints, in COCO order (``person_keypoints_*.json``)."""
+
+COCO_SKELETON: tuple[tuple[int, int], ...] = (
+    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7),
+    (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5),
+    (4, 6), (5, 7),
+)  # fmt: skip
+"""COCO's person skeleton: 1-based index pairs into :data:`COCO_KEYPOINTS`."""
 
 _SIDE = re.compile(r"left|right", re.IGNORECASE)
 
