@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from render.formats import coco
+from render.formats import coco, records
 from render.keypoints import coco_keypoints, keypoint_visibility
 from render.spec import ObjectSpec, info_attributes
 
@@ -238,8 +238,8 @@ def annotate_maps(
     image_id * 10000 + instance_id``, ``image_id``, ``category_id``,
     ``segmentation`` (compressed RLE, ASCII counts), ``area`` (int pixels),
     ``bbox`` ([x, y, w, h] floats, tight, ``w = xmax - xmin + 1``), ``iscrowd`` 0,
-    ``instance_name``, ``instance_id``, ``parent_id`` when set, ``attributes``
-    (from ``info``) when non-empty; with ``keypoints``: ``keypoints`` [x, y, v] * K
+    ``instance_name``, ``scene_instance`` (its ``instance_id``), ``scene_parent``
+    (its ``parent_id``) when set, ``attributes`` (from ``info``) when non-empty; with ``keypoints``: ``keypoints`` [x, y, v] * K
     and ``num_keypoints``; with ``amodal``: ``segmentation_amodal``,
     ``area_amodal``, ``bbox_amodal`` and ``visibility`` = area / area_amodal.
     Instances with ``crowd_below_px`` whose visible box is shorter are instead
@@ -269,19 +269,17 @@ def annotate_maps(
         if obj.crowd_below_px is not None and box[3] < obj.crowd_below_px:
             crowd.setdefault(obj.category_id, []).append((obj, rle))
             continue
-        ann: dict[str, Any] = {
-            "id": image_id * 10000 + obj.instance_id,
-            "image_id": image_id,
-            "category_id": obj.category_id,
-            "segmentation": rle,
-            "area": int(table.pixels[k]),
-            "bbox": box,
-            "iscrowd": 0,
-            "instance_name": obj.name,
-            "instance_id": obj.instance_id,
-        }
-        if obj.parent_id is not None:
-            ann["parent_id"] = obj.parent_id
+        ann = records.annotation(
+            image_id * 10000 + obj.instance_id,
+            image_id,
+            obj.category_id,
+            rle,
+            int(table.pixels[k]),
+            box,
+            name=obj.name,
+            instance=obj.instance_id,
+            parent=obj.parent_id,
+        )
         attributes = info_attributes(obj.info)
         if attributes:
             ann["attributes"] = attributes
@@ -298,17 +296,17 @@ def annotate_maps(
         anns.append(ann)
     for category, members in sorted(crowd.items()):
         merged = coco.merge([rle for _, rle in members])
-        region: dict[str, Any] = {
-            "id": image_id * 10000 + min(o.instance_id for o, _ in members),
-            "image_id": image_id,
-            "category_id": category,
-            "segmentation": merged,
-            "area": coco.area(merged),
-            "bbox": coco.bbox(merged),
-            "iscrowd": 1,
-            "instance_name": f"crowd_{len(members)}",
-            "attributes": {"members": sorted(o.instance_id for o, _ in members)},
-        }
+        region = records.annotation(
+            image_id * 10000 + min(o.instance_id for o, _ in members),
+            image_id,
+            category,
+            merged,
+            coco.area(merged),
+            coco.bbox(merged),
+            iscrowd=1,
+            name=f"crowd_{len(members)}",
+            attributes={"members": sorted(o.instance_id for o, _ in members)},
+        )
         first = members[0][0].keypoints
         if first is not None:
             region["keypoints"] = [0] * (3 * len(first.points))

@@ -36,6 +36,7 @@ import numpy as np
 from render.annotate import ViewMaps, annotate_maps
 from render.config import Config
 from render.errors import DatasetError, UserError
+from render.formats import records
 from render.spec import SceneSpec, scene_filename
 from render.views import SceneRender
 
@@ -223,8 +224,9 @@ def read_depth(path: Path) -> np.ndarray:
 
 def _instances_of(ann: dict[str, Any]) -> list[int]:
     """Instance ids an annotation stands for: its own, or a crowd region's members."""
-    if "instance_id" in ann:
-        return [int(ann["instance_id"])]
+    instance = records.instance_of(ann)
+    if instance is not None:
+        return [int(instance)]
     return [int(i) for i in ann.get("attributes", {}).get("members", [])]
 
 
@@ -293,17 +295,17 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         t3 = time.perf_counter()
         t_annotate, t_encode, t_write = t_annotate + t1 - t0, t_encode + t2 - t1, t_write + t3 - t2
         images.append(
-            {
-                "id": iid,
-                "file_name": rel_img,
-                "width": w,
-                "height": h,
-                "scene_id": scene,
-                "view_index": v,
-                "camera_K": spec.camera.K,
-                "camera_pose": poses[v],
-                "depth_file": rel_depth,
-            }
+            records.image(
+                iid,
+                rel_img,
+                w,
+                h,
+                scene_id=scene,
+                view_index=v,
+                camera_K=spec.camera.K,
+                camera_pose=poses[v],
+                depth_file=rel_depth,
+            )
         )
         annotations.extend(anns)
         visible_meta[str(v)] = {str(k): n for k, n in visible.items()}
@@ -439,13 +441,7 @@ def merge(
         annotations.extend(shard["annotations"])
         for key, value in shard.get("timings", {}).items():
             timings[key] = timings.get(key, 0.0) + float(value)
-    doc = {
-        "info": dict(info),
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": [c.coco() for c in cfg.categories],
-    }
+    doc = records.document(info, images, annotations, [c.coco() for c in cfg.categories])
     atomic_write_json(out_dir / "annotations.json", doc)
     return {
         "scenes": len(files),

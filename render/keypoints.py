@@ -27,6 +27,7 @@ from render.formats.keypoints import COCO_KEYPOINTS, COCO_SKELETON
 
 __all__ = ["COCO_KEYPOINTS", "COCO_SKELETON", "keypoint_visibility", "project_keypoints"]
 
+
 def project_keypoints(
     points_world: np.ndarray, K: np.ndarray, pose_cv: np.ndarray, width: int, height: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

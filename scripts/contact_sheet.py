@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from render.formats import coco  # noqa: E402
+from render.formats.records import instance_of, parent_of  # noqa: E402
 
 
 def _color(i: int) -> tuple[int, int, int]:
@@ -45,17 +46,15 @@ def draw_tile(
 ) -> Image.Image:
     img = np.asarray(image.convert("RGB")).astype(np.float32)
     h, w = img.shape[:2]
-    parents = {a.get("parent_id") for a in anns if a.get("parent_id") is not None}
-    order = sorted(
-        anns, key=lambda a: a.get("parent_id") is not None
-    )  # parents first, children on top
+    parents = {parent_of(a) for a in anns if parent_of(a) is not None}
+    order = sorted(anns, key=lambda a: parent_of(a) is not None)  # parents first, children on top
     for a in order:
         seg = a.get("segmentation")
         if not masks or not seg:
             continue
         m = coco.decode(coco.segmentation_to_rle(seg, h, w))
         col = np.array(_color(a["category_id"]), dtype=np.float32)
-        if a.get("instance_id") in parents:
+        if instance_of(a) in parents:
             img[_outline(m)] = col  # parent: outline only, so its defects stay readable
         else:
             img[m] = 0.55 * img[m] + 0.45 * col

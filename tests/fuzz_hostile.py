@@ -55,7 +55,7 @@ HOSTILE: list[Any] = [
     "images/000001.png", [[[[[]]]]], {"size": [24, 32], "counts": "Z"},
 ]  # fmt: skip
 KEYS = ["id", "image_id", "category_id", "file_name", "width", "height", "segmentation",
-        "bbox", "area", "iscrowd", "keypoints", "parent_id", "instance_id", "flip_idx",
+        "bbox", "area", "iscrowd", "keypoints", "parent_id", "instance_id", "scene_parent", "scene_instance", "flip_idx",
         "depth_file", "visibility", "camera_K"]  # fmt: skip
 GOOD_PIPELINES = [
     "- HorizontalFlip: {p: 0.5}\n",

@@ -80,8 +80,8 @@ def test_matches_pycocotools(
 ) -> None:
     imap, objects = scene
     anns, visible = annotate_view_with_visibility(imap, objects, image_id, min_pixels)
-    by_id = {a["instance_id"]: a for a in anns}
-    assert [a["instance_id"] for a in anns] == sorted(by_id)
+    by_id = {a["scene_instance"]: a for a in anns}
+    assert [a["scene_instance"] for a in anns] == sorted(by_id)
     for o in objects:
         expected = np.isin(imap, list(subtree(objects, o.instance_id)))
         assert visible[o.instance_id] == int(expected.sum())
@@ -104,11 +104,11 @@ def test_matches_pycocotools(
         assert a["category_id"] == o.category_id
         assert a["iscrowd"] == 0
         assert a["instance_name"] == o.name
-        assert a.get("parent_id") == o.parent_id
+        assert a.get("scene_parent") == o.parent_id
     assert annotate_view(imap, objects, image_id, min_pixels) == anns
     assert visible_pixels(imap, objects) == visible
     # disjoint unless ancestor/descendant
-    masks = {a["instance_id"]: coco.decode(a["segmentation"]) for a in anns}
+    masks = {a["scene_instance"]: coco.decode(a["segmentation"]) for a in anns}
     keys = sorted(masks)
     for i, a in enumerate(keys):
         for b in keys[i + 1 :]:
@@ -125,13 +125,13 @@ def test_product_mask_includes_defects_and_ids() -> None:
     scratch = DefectInfo(type="scratch", size_mm=3.0, width_mm=0.2)
     objects = [obj(1), obj(2, parent=1, info=scratch), obj(3, parent=2), obj(4), obj(0)]
     anns = annotate_view(imap, objects, image_id=7)
-    by_id = {a["instance_id"]: a for a in anns}
+    by_id = {a["scene_instance"]: a for a in anns}
     assert by_id[1]["area"] == 6 * 8
     assert by_id[1]["bbox"] == [2.0, 2.0, 8.0, 6.0]
     assert by_id[2]["area"] == 4 + 1
     assert by_id[2]["bbox"] == [3.0, 3.0, 6.0, 4.0]
     assert by_id[3]["area"] == 1
-    assert by_id[2]["parent_id"] == 1 and "parent_id" not in by_id[1]
+    assert by_id[2]["scene_parent"] == 1 and "scene_parent" not in by_id[1]
     assert by_id[2]["attributes"] == {"type": "scratch", "size_mm": 3.0, "width_mm": 0.2}
     assert "attributes" not in by_id[1]
     assert by_id[4]["id"] == 70004
@@ -145,14 +145,14 @@ def test_min_pixels_field_overrides_and_is_not_copied() -> None:
     stain = DefectInfo(type="stain", size_mm=1.5)
     objects = [obj(1, min_pixels=20), obj(2, min_pixels=2, info=stain), obj(3), obj(4)]
     anns, visible = annotate_view_with_visibility(imap, objects, 0, min_pixels=1)
-    assert [a["instance_id"] for a in anns] == [2, 3]
+    assert [a["scene_instance"] for a in anns] == [2, 3]
     assert anns[0]["attributes"] == {"type": "stain", "size_mm": 1.5}
     assert visible == {1: 16, 2: 2, 3: 1, 4: 0}
     # zero visible pixels are never annotated, even with min_pixels 0
     anns = annotate_view(imap, objects, 0, min_pixels=0)
-    assert 4 not in [a["instance_id"] for a in anns]
+    assert 4 not in [a["scene_instance"] for a in anns]
     anns = annotate_view(imap, [obj(1), obj(2), obj(3)], 0, min_pixels=2)
-    assert [a["instance_id"] for a in anns] == [1, 2]
+    assert [a["scene_instance"] for a in anns] == [1, 2]
 
 
 def test_large_ids_take_the_unique_path() -> None:

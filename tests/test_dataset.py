@@ -160,7 +160,7 @@ def test_layout_and_contents(tmp_path: Path) -> None:
     ann_ids = [a["id"] for a in shard["annotations"]]
     assert ann_ids == [70010001, 70010002, 70010003, 70020001, 70020002]
     dent = shard["annotations"][2]
-    assert dent["parent_id"] == 1
+    assert dent["scene_parent"] == 1 and dent["scene_instance"] == 3
     assert dent["attributes"] == {"type": "dent", "size_mm": 5.0, "depth_mm": 0.4}
 
     scene = json.loads((out / "scenes/000007.json").read_text())

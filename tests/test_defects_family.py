@@ -157,7 +157,7 @@ def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
     spec = SceneSpec.model_validate_json(
         next((tmp_path / "out" / "scenes").glob("*.json")).read_text()
     )
-    anns = {a["instance_id"]: a for a in data["annotations"]}
+    anns = {a["scene_instance"]: a for a in data["annotations"]}
     visible = spec.meta["visible_pixels"]["0"]  # view 0: {instance_id: own + descendant pixels}
     defects = [o for o in spec.objects if o.parent_id is not None]
     assert defects

@@ -150,7 +150,7 @@ def test_small_people_become_one_crowd_region() -> None:
     anns, _ = annotate_maps(maps, objs, 1)
     single = [a for a in anns if a["iscrowd"] == 0]
     crowd = [a for a in anns if a["iscrowd"] == 1]
-    assert [a["instance_id"] for a in single] == [1]
+    assert [a["scene_instance"] for a in single] == [1]
     assert len(crowd) == 1 and crowd[0]["area"] == 8 + 10 and crowd[0]["id"] == 10002
     assert crowd[0]["attributes"] == {"members": [2, 3]} and crowd[0]["num_keypoints"] == 0
 

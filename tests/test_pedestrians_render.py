@@ -113,7 +113,7 @@ def test_visibility_amodal_and_keypoints(tmp_path: Path) -> None:
     assert len(amodal) == 1  # the two people never overlap: one amodal pass
     maps = ViewMaps(instance=inst, depth=depth, K=K, pose=cam, amodal=amodal)
     anns, _ = annotate_maps(maps, spec.objects, 1)
-    free, hidden = sorted(anns, key=lambda a: a["instance_id"])
+    free, hidden = sorted(anns, key=lambda a: a["scene_instance"])
 
     # an unoccluded person: amodal mask == visible mask, visibility 1.0, every body joint seen
     assert free["visibility"] == 1.0

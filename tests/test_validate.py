@@ -40,7 +40,7 @@ def test_good_dataset_is_valid(good: Path) -> None:
     assert validate_dataset(good / "annotations.json") == []
     # the good dataset really contains a parent/child overlap that must be allowed
     doc = json.loads((good / "annotations.json").read_text())
-    assert any("parent_id" in a for a in doc["annotations"])
+    assert any("scene_parent" in a for a in doc["annotations"])
 
 
 def test_missing_or_broken_annotations_file(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_missing_image_file(good: Path) -> None:
 def test_overlap_without_hierarchy(good: Path) -> None:
     def drop_parent(d: dict[str, Any]) -> None:
         for a in d["annotations"]:
-            a.pop("parent_id", None)
+            a.pop("scene_parent", None)
 
     edit(good, drop_parent)
     problems = validate_dataset(good)
@@ -142,8 +142,8 @@ def test_overlapping_siblings(good: Path) -> None:
 def test_crowd_skips_overlap_but_not_area(good: Path) -> None:
     def crowd(d: dict[str, Any]) -> None:
         for a in d["annotations"]:
-            a.pop("parent_id", None)
-            if a["instance_id"] == 3:
+            a.pop("scene_parent", None)
+            if a["scene_instance"] == 3:
                 a["iscrowd"] = 1
 
     edit(good, crowd)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from render.formats.masks import decode_segmentations, overlap_pairs
+from render.formats.records import has_hierarchy, instance_of, parent_of
 
 BBOX_TOL = 1e-6
 _NUMBER = (int, float)
@@ -61,16 +62,16 @@ def _check_box_only(ann: dict[str, Any], h: int, w: int, report: Callable[[str],
 def _depths(anns: Sequence[dict[str, Any]]) -> tuple[list[int], dict[Any, set[Any]]]:
     """Depth of each annotation in the ``parent_id`` hierarchy (0 without one) and
     the ancestor instance ids of those that have a parent (cycles are cut)."""
-    by_instance = {a.get("instance_id"): a for a in anns if _hashable(a.get("instance_id"))}
+    by_instance = {instance_of(a): a for a in anns if _hashable(instance_of(a))}
     by_instance.pop(None, None)
     ancestors: dict[Any, set[Any]] = {}
     depths = []
     for a in anns:
-        cur, seen = a.get("parent_id"), set()
+        cur, seen = parent_of(a), set()
         while _hashable(cur) and cur is not None and cur not in seen:
             seen.add(cur)
             parent = by_instance.get(cur)
-            cur = parent.get("parent_id") if parent is not None else None
+            cur = parent_of(parent) if parent is not None else None
         depths.append(len(seen))
         if seen:
             ancestors[id(a)] = seen
@@ -82,7 +83,7 @@ def _hashable(v: Any) -> bool:
 
 
 def _related(a: dict[str, Any], b: dict[str, Any], ancestors: dict[Any, set[Any]]) -> bool:
-    ia, ib = a.get("instance_id"), b.get("instance_id")
+    ia, ib = instance_of(a), instance_of(b)
     return (_hashable(ia) and ia in ancestors.get(id(b), ())) or (
         _hashable(ib) and ib in ancestors.get(id(a), ())
     )
@@ -176,7 +177,7 @@ def _check_overlaps(
     depth = np.zeros(len(where), np.int64)
     ancestors: dict[Any, set[Any]] = {}
     for p, img in enumerate(images):
-        if any("parent_id" in a for a in img.annotations):
+        if has_hierarchy(img.annotations):
             depths, anc = _depths(img.annotations)
             rows = np.flatnonzero(where[:, 0] == p)
             depth[rows] = np.asarray(depths, np.int64)[where[rows, 1]]
