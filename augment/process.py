@@ -121,8 +121,9 @@ def process_image(
         img_entry = {**entry, "id": new_id, "file_name": name, "height": oh, "width": ow}
         img_entry["augmented_from"] = src_id
         img_entry["augment_copy"] = c
-        if res.geometry_changed:
+        if res.geometry_changed:  # the pixels moved: no pinhole camera makes this image
             img_entry.pop("camera_K", None)
+            img_entry.pop("camera_pose", None)
         if "depth_file" in img_entry:  # depth maps are not augmented
             img_entry["depth_file"] = None
         images.append(img_entry)

@@ -173,7 +173,8 @@ def write_coco(
         name = f"images/{iid:06d}{ext}"
         cv2.imwrite(str(root / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         images.append({"id": iid, "file_name": name, "width": width, "height": height, "scene_id": n,
-                       "camera_K": [[50.0, 0, width / 2], [0, 50.0, height / 2], [0, 0, 1]]})  # fmt: skip
+                       "camera_K": [[50.0, 0, width / 2], [0, 50.0, height / 2], [0, 0, 1]],
+                       "camera_pose": np.eye(4).tolist()})  # fmt: skip
         for inst in insts:
             m = inst["mask"]
             a: dict[str, Any] = {"id": len(anns) + 1, "image_id": iid, "category_id": inst["category_id"],

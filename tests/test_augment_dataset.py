@@ -103,15 +103,19 @@ def test_pool_chunks_keep_order_and_shrink_at_the_end(n: int, workers: int) -> N
         assert sizes[-workers:] == [1] * workers
 
 
-def test_camera_K_is_dropped_only_where_geometry_changed(source: Path, tmp_path: Path) -> None:
+def test_camera_fields_are_dropped_only_where_geometry_changed(source: Path, tmp_path: Path) -> None:
+    """camera_K and camera_pose describe the rendered pixels: a copy whose pixels
+    moved keeps neither (no pinhole camera makes a mirrored image)."""
+    src = json.loads((source / "annotations.json").read_text())
+    assert all("camera_K" in img and "camera_pose" in img for img in src["images"])
     photometric = parse_pipeline(["RandomBrightnessContrast", {"GaussNoise": {"p": 1.0}}])
     augment_dataset(source, photometric, tmp_path / "a", copies=1, seed=0, progress=False)
     doc = json.loads((tmp_path / "a" / "annotations.json").read_text())
-    assert all("camera_K" in img for img in doc["images"])
+    assert all("camera_K" in img and "camera_pose" in img for img in doc["images"])
     flips = parse_pipeline([{"HorizontalFlip": {"p": 1.0}}])
     augment_dataset(source, flips, tmp_path / "b", copies=1, seed=0, progress=False)
     doc = json.loads((tmp_path / "b" / "annotations.json").read_text())
-    assert not any("camera_K" in img for img in doc["images"])
+    assert not any("camera_K" in img or "camera_pose" in img for img in doc["images"])
 
 
 @pytest.mark.parametrize("seg", ["polygon", "uncompressed", "none"])
