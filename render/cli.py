@@ -165,6 +165,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory")
 
     p = sub.add_parser(
+        "export",
+        help="export a dataset as YOLO (detect, seg, pose) or the MVTec anomaly layout",
+        description="Write DIR in another layout into OUT (atomically): yolo, yolo-seg, "
+        "yolo-pose (Ultralytics: data.yaml, images/ and labels/ per split) or anomaly "
+        "(MVTec-AD: per product, train/good, test/good, test/<defect>, ground_truth). "
+        "Splits are by scene (views of one scene never straddle splits).",
+    )
+    p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (validated first)")
+    p.add_argument("--format", required=True, choices=("yolo", "yolo-seg", "yolo-pose", "anomaly"))
+    p.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    p.add_argument(
+        "--split",
+        default="train=0.8,val=0.2",
+        metavar="SPEC",
+        help="fractions by scene, e.g. train=0.7,val=0.2,test=0.1 (anomaly: the train "
+        "share of defect-free crops; default train=0.8,val=0.2)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="split seed (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in OUT")
+    p.add_argument(
+        "--defect-supercategory",
+        default="defect",
+        metavar="NAME",
+        help="anomaly: categories with this supercategory are defects (default: defect)",
+    )
+
+    p = sub.add_parser(
         "cache",
         help="show or build per-machine model caches",
         description="Per-machine caches live outside the repository in $SYNTHCV_CACHE_DIR "
@@ -334,6 +361,24 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from render.export import export
+    from render.formats.splits import parse_fractions
+
+    record = export(
+        args.dataset,
+        args.format,
+        args.out,
+        fractions=parse_fractions(args.split),
+        seed=args.seed,
+        overwrite=args.overwrite,
+        defect_supercategory=args.defect_supercategory,
+    )
+    shown = {k: v for k, v in record.items() if k not in ("format", "source", "seed", "split")}
+    print(f"{args.out}: {args.format} export of {args.dataset}: {json.dumps(shown)}")
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from render.config import config_schema
 
@@ -357,6 +402,7 @@ COMMANDS = {
     "report": _cmd_report,
     "schema": _cmd_schema,
     "cache": _cmd_cache,
+    "export": _cmd_export,
 }
 
 

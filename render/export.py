@@ -1,0 +1,193 @@
+"""``synthcv export``: a dataset to another layout (YOLO, YOLO-seg, YOLO-pose, MVTec
+anomaly), written atomically.
+
+The source must pass ``synthcv validate`` first (a one-line error otherwise). The
+export is built in ``.<OUT>.synthcv-export-partial`` next to ``OUT`` and renamed
+into place at the end: an interrupted or failed export leaves nothing (or the
+previous export, with ``--overwrite``). ``--overwrite`` replaces only a folder
+this command wrote (it holds ``.synthcv-export``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from render.errors import UserError
+from render.formats import anomaly, yolo
+from render.formats.inputs import Limits, read_json
+from render.formats.splits import split_images, split_of
+from render.formats.validate import validate_report
+
+FORMATS = {"yolo": "detect", "yolo-seg": "segment", "yolo-pose": "pose", "anomaly": "anomaly"}
+MARKER = ".synthcv-export"
+
+
+def _load(dataset: Path) -> tuple[dict[str, Any], Path]:
+    report = validate_report(dataset)
+    if report.n_errors:
+        first = report.errors[0] if report.errors else "problems found"
+        raise UserError(
+            f"{dataset}: not a valid dataset ({report.n_errors} problem(s), first: {first}); "
+            f"see synthcv validate {dataset}"
+        )
+    ann_file = dataset / "annotations.json" if dataset.is_dir() else dataset
+    root = dataset if dataset.is_dir() else dataset.parent
+    return read_json(ann_file, Limits().json_bytes, "annotations file"), root
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` at ``dst`` (a copy where linking fails: other filesystem)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _stems(images: list[dict[str, Any]]) -> dict[Any, str]:
+    """A unique file stem per image: its own stem, or ``<id>_<stem>`` when two share it."""
+    stems = [PurePosixPath(str(i["file_name"])).stem for i in images]
+    dup = {s for s, n in Counter(stems).items() if n > 1}
+    return {
+        i["id"]: f"{i['id']}_{s}" if s in dup else s for i, s in zip(images, stems, strict=True)
+    }
+
+
+def _write_yolo(
+    doc: dict[str, Any],
+    root: Path,
+    out: Path,
+    task: yolo.Task,
+    fractions: dict[str, float],
+    seed: int,
+    final: Path,
+) -> dict[str, Any]:
+    classes = yolo.class_table(doc["categories"], task)
+    if not classes:
+        raise UserError("yolo-pose: no category has keypoints")
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for a in doc["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a)
+    split = split_images(doc["images"], fractions, seed)
+    stems = _stems(doc["images"])
+    counts: Counter[str] = Counter()
+    objects = 0
+    for img in doc["images"]:
+        name = split[img["id"]]
+        src = root / str(img["file_name"])
+        stem = stems[img["id"]]
+        _place(src, out / "images" / name / f"{stem}{src.suffix.lower()}")
+        lines = yolo.label_lines(img, by_image.get(img["id"], []), classes, task)
+        label = out / "labels" / name / f"{stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+        counts[name] += 1
+        objects += len(lines)
+    data = yolo.data_yaml(str(final.resolve()), sorted(counts), doc["categories"], classes, task)
+    (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return {"images": dict(counts), "objects": objects, "classes": len(classes)}
+
+
+def _write_anomaly(
+    doc: dict[str, Any],
+    root: Path,
+    out: Path,
+    fractions: dict[str, float],
+    seed: int,
+    defect_supercategory: str,
+) -> dict[str, Any]:
+    try:
+        crops = anomaly.plan_crops(doc, defect_supercategory)
+    except ValueError as exc:
+        raise UserError(f"anomaly: {exc}") from None
+    counts: Counter[str] = Counter()
+    train_share = {"train": fractions.get("train", 0.8), "test": 1.0 - fractions.get("train", 0.8)}
+    cache: dict[str, np.ndarray] = {}
+    for crop in crops:
+        if crop.file_name not in cache:
+            cache.clear()  # crops come image by image: keep one decoded image
+            image = cv2.imread(str(root / crop.file_name), cv2.IMREAD_COLOR)
+            if image is None:
+                raise UserError(f"{root / crop.file_name}: cannot read the image")
+            cache[crop.file_name] = image
+        x0, y0, x1, y1 = crop.box
+        pixels = cache[crop.file_name][y0:y1, x0:x1]
+        if crop.defect is None:
+            part = split_of(seed, crop.scene, train_share)
+            folder = out / crop.product / part / "good"
+        else:
+            folder = out / crop.product / "test" / crop.defect
+            truth = out / crop.product / "ground_truth" / crop.defect
+            truth.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(truth / f"{crop.name}_mask.png"), anomaly.crop_mask(crop))
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{crop.name}.png"), pixels)
+        counts[f"{crop.product}/{folder.parent.name}/{folder.name}"] += 1
+    return {"crops": dict(sorted(counts.items()))}
+
+
+def export(
+    dataset: Path,
+    fmt: str,
+    out: Path,
+    *,
+    fractions: dict[str, float],
+    seed: int = 0,
+    overwrite: bool = False,
+    defect_supercategory: str = "defect",
+) -> dict[str, Any]:
+    """Export ``dataset`` as ``fmt`` into ``out``; returns what was written."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown {fmt!r}; valid: {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.exists():
+        if not overwrite:
+            raise UserError(f"{out}: already exists; use --overwrite to replace an earlier export")
+        if not (out / MARKER).is_file():
+            raise UserError(
+                f"{out}: not a folder synthcv export wrote (no {MARKER}); not replacing it"
+            )
+    doc, root = _load(Path(dataset))
+    staging = out.parent / f".{out.name}.synthcv-export-partial"
+    try:
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        if fmt == "anomaly":
+            summary = _write_anomaly(doc, root, staging, fractions, seed, defect_supercategory)
+        else:
+            summary = _write_yolo(doc, root, staging, FORMATS[fmt], fractions, seed, out)  # type: ignore[arg-type]
+        record = {
+            "format": fmt,
+            "source": str(Path(dataset).resolve()),
+            "seed": seed,
+            "split": fractions,
+            **summary,
+        }
+        (staging / MARKER).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        if out.exists():
+            old = out.parent / f".{out.name}.synthcv-export-old"
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(
+            f"{exc.filename or out}: cannot write the export: {exc.strerror or exc}"
+        ) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return record
