@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-nodeps.lock pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= out/demo
 
-.PHONY: venv models demo demo-generic test test-fast lint bench clean
+.PHONY: venv models browser demo demo-generic test test-fast lint bench clean
 
 venv: $(STAMP)
 
@@ -14,6 +14,14 @@ venv: $(STAMP)
 # $$SYNTHCV_CACHE_DIR or ~/.cache/synthcv (1-6 min the first time, instant afterwards).
 models: venv
 	$(BIN)/synthcv cache build
+
+# The report test opens the HTML report in headless Chromium: Debian's chromium package,
+# driven by Playwright (which never downloads a browser of its own here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { echo "installing Debian's chromium for the report test (once)"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,21 +41,23 @@ demo: models
 	$(BIN)/synthcv augment $(DEMO_OUT)/defects --pipeline configs/augment/qc.yaml --out $(DEMO_OUT)/defects-aug --copies 2 --overwrite
 	$(BIN)/synthcv validate $(DEMO_OUT)/defects-aug
 	$(BIN)/python scripts/contact_sheet.py $(DEMO_OUT)/defects --out $(DEMO_OUT)/defects/sheet.png -n 4 --cols 2 --size 512
+	$(BIN)/synthcv report $(DEMO_OUT)/defects --no-progress
 	$(BIN)/synthcv render configs/pedestrians.yaml --out $(DEMO_OUT)/pedestrians --overwrite --set num_scenes=3
 	$(BIN)/synthcv validate $(DEMO_OUT)/pedestrians
 	$(BIN)/synthcv augment $(DEMO_OUT)/pedestrians --pipeline configs/augment/street.yaml --out $(DEMO_OUT)/pedestrians-aug --copies 2 --overwrite
 	$(BIN)/synthcv validate $(DEMO_OUT)/pedestrians-aug
 	$(BIN)/python scripts/contact_sheet.py $(DEMO_OUT)/pedestrians --out $(DEMO_OUT)/pedestrians/sheet.png -n 3 --cols 3 --size 640
-	@echo "demo: datasets in $(DEMO_OUT)/{defects,pedestrians}, augmented copies beside them, overlays in each sheet.png"
+	$(BIN)/synthcv report $(DEMO_OUT)/pedestrians --no-progress
+	@echo "demo: datasets in $(DEMO_OUT)/{defects,pedestrians}, augmented copies beside them; open report.html and sheet.png in each"
 
 # The generic family (primitives and meshes on a ground plane), 12 images at 256x256.
 demo-generic: venv
 	$(BIN)/synthcv render configs/demo.yaml --out out/demo-generic --overwrite
 	$(BIN)/synthcv validate out/demo-generic
 
-test: models
+test: models browser
 	$(BIN)/ruff check render augment scripts tests
-	$(BIN)/python -m pytest -q tests
+	CI=$${CI:-1} $(BIN)/python -m pytest -q tests
 
 test-fast: models
 	$(BIN)/python -m pytest -q -m "not blender" tests

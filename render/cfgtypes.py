@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class Model(BaseModel):
@@ -39,10 +39,14 @@ def _as_range(value: Any, *, integer: bool) -> tuple[float, float] | tuple[int, 
     return (float(lo), float(hi))
 
 
-FloatRange = Annotated[tuple[float, float], BeforeValidator(lambda v: _as_range(v, integer=False))]
+_RANGE = Field(json_schema_extra={"x-range": True})  # docs/config.md: "range of number"
+
+FloatRange = Annotated[
+    tuple[float, float], BeforeValidator(lambda v: _as_range(v, integer=False)), _RANGE
+]
 """``[min, max]`` floats, min <= max; a scalar ``x`` means ``[x, x]``."""
 
-IntRange = Annotated[tuple[int, int], BeforeValidator(lambda v: _as_range(v, integer=True))]
+IntRange = Annotated[tuple[int, int], BeforeValidator(lambda v: _as_range(v, integer=True)), _RANGE]
 """``[min, max]`` ints (inclusive), min <= max; a scalar ``n`` means ``[n, n]``."""
 
 

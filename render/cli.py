@@ -11,13 +11,16 @@ module the worker processes use instead of ``render.blender.worker``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import platform
 import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from render import __version__
 from render.errors import DatasetError, UserError
 from render.formats import inputs
 
@@ -29,11 +32,45 @@ SCENE_META_FROM_WRITER = ("visible_pixels", "annotated")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors as one line through UserError (exit 2)."""
+    """argparse that reports errors as one line through UserError (exit 2), with a
+    "did you mean" for a mistyped command or flag."""
 
     def error(self, message: str) -> NoReturn:
         prefix = self.prog.removeprefix("synthcv").strip()
+        if "invalid choice" in message and message.startswith("argument COMMAND"):
+            message += _did_you_mean(message.split("'")[1], list(COMMANDS))
         raise UserError(f"{prefix}: {message}" if prefix else message)
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    """`` (did you mean --num-scenes?)`` for the closest candidate, or ``""``."""
+    key = word.split("=", 1)[0]
+    norm = {c.replace("_", "-"): c for c in candidates}
+    hits = difflib.get_close_matches(key.replace("_", "-"), list(norm), n=1, cutoff=0.6)
+    return f" (did you mean {norm[hits[0]]}?)" if hits else ""
+
+
+def _unknown_arguments(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> str:
+    """The one-line error for arguments ``command``'s parser does not know."""
+    sub = next(
+        a
+        for a in parser._actions
+        if isinstance(a, argparse._SubParsersAction)  # noqa: SLF001
+    ).choices[command]
+    flags = [f for a in sub._actions for f in a.option_strings]  # noqa: SLF001
+    first = next((e for e in extra if e.startswith("-")), extra[0])
+    hint = _did_you_mean(first, flags) if first.startswith("-") else ""
+    return f"{command}: unrecognized arguments: {' '.join(extra)}{hint}"
+
+
+def _version_text() -> str:
+    from render.versions import distribution_version
+
+    parts = [
+        f"bpy {distribution_version('bpy')}",
+        f"blenderproc {distribution_version('blenderproc')}",
+    ]
+    return f"synthcv {__version__} ({', '.join(parts)}, python {platform.python_version()})"
 
 
 def _resolution(text: str) -> list[int]:
@@ -59,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Synthetic computer-vision datasets: render procedural scenes with "
         "Blender/Cycles, write pixel-perfect COCO annotations, augment them.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=_version_text())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
         "render",
@@ -158,11 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="summarise a rendered dataset",
-        description="Print images, annotations, per-category counts, timings and "
-        "versions recorded in DIR/dataset.json.",
+        help="write DIR/report.html: dataset card, distributions, examples per class",
+        description="Write one self-contained HTML page (images embedded) about a COCO "
+        "dataset: the dataset card (config, seed, versions, counts, render time), "
+        "per-class counts, box size and aspect histograms, object-centre heatmap, "
+        "visibility, defect-size and keypoint distributions where present, and "
+        "examples of each class with masks, boxes and keypoints drawn. Works on "
+        "rendered, augmented and third-party COCO datasets.",
     )
-    p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory")
+    p.add_argument("dataset", type=Path, metavar="DIR", help="dataset folder or COCO .json file")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="where to write (default: DIR/report.html)"
+    )
+    p.add_argument(
+        "--per-class", type=int, default=6, metavar="N", help="examples per class (default: 6)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="which examples are drawn (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    inputs.add_limit_argument(p)
 
     p = sub.add_parser(
         "export",
@@ -200,11 +251,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", nargs="?", choices=("status", "build"), default="status")
 
-    sub.add_parser(
-        "schema",
-        help="print the config's JSON schema",
-        description="Print the JSON schema of render configs (every key, type, default).",
+    p = sub.add_parser(
+        "preview",
+        help="render a few quick images of a config with overlays into one PNG",
+        description="Render N images of CONFIG with few samples at a small resolution "
+        "(same samplers and annotations as 'synthcv render') and write them with "
+        "masks, boxes and keypoints drawn into one PNG, for tuning a config by eye.",
     )
+    p.add_argument("config", type=Path, metavar="CONFIG", help="YAML config (configs/*.yaml)")
+    p.add_argument(
+        "--out", type=Path, metavar="PNG", help="where to write (default: CONFIG_preview.png here)"
+    )
+    p.add_argument("-n", type=int, default=4, metavar="N", help="images (default 4)")
+    p.add_argument("--samples", type=int, default=4, metavar="N", help="Cycles samples (default 4)")
+    p.add_argument(
+        "--max-side", type=int, default=320, metavar="PX",
+        help="scale the config's resolution down to this longer side (default 320)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, metavar="S", help="= --set seed=S (other scenes)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, as in 'synthcv render'; repeatable",
+    )  # fmt: skip
+    p.add_argument("--workers", type=_positive_int, default=2, metavar="W", help="(default 2)")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the rendered dataset in DIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser(
+        "doctor",
+        help="check this machine: Blender, Cycles devices, OpenEXR, disk, extras",
+        description="One screen on whether this machine can render: Python, bpy and "
+        "BlenderProc versions, the Cycles devices found and which one --device auto "
+        "picks, OpenEXR support in OpenCV, memory, free disk at --out, the body model "
+        "cache and optional extras (torch, ray). Each problem comes with its fix. "
+        "Exit 1 if something stops rendering.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR",
+        help="where you will render (free disk is checked there; default: here)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    p = sub.add_parser(
+        "schema",
+        help="print the config's JSON schema (or its Markdown reference)",
+        description="Print the JSON schema of render configs (every key, type, default), "
+        "or with --markdown the reference in docs/config.md.",
+    )
+    p.add_argument("--markdown", action="store_true", help="the Markdown reference instead")
     return parser
 
 
@@ -319,32 +413,24 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    path = args.dataset / "dataset.json"
-    ds = _read_json(path, "dataset.json")
-    if not isinstance(ds, dict):
-        raise DatasetError(f"{path}: expected a JSON object")
-    timings = ds.get("timings") or {}
-    lines = [
-        f"{args.dataset}: {ds.get('status', '?')}, {ds.get('scenes', '?')} scenes, "
-        f"{ds.get('images', '?')} images, {ds.get('annotations', '?')} annotations "
-        f"(seed {ds.get('seed', '?')}, created {ds.get('created', '?')})",
-        "per category:",
-    ]
-    for name, count in (ds.get("category_counts") or {}).items():
-        lines.append(f"  {name:<20} {count}")
-    lines.append(
-        f"last run: {timings.get('wall_s', '?')} s wall, {timings.get('images_per_s', '?')} images/s"
+    from render.report import build_report
+
+    if not 0 <= args.per_class <= 100:
+        raise UserError(f"--per-class {args.per_class}: expected 0..100")
+    result = build_report(
+        args.dataset,
+        args.out,
+        limits=inputs.Limits().with_overrides(args.limit or []),
+        seed=args.seed,
+        per_class=args.per_class,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
-    means = timings.get("per_image_mean_s") or {}
-    if means:
-        lines.append("per image (mean s): " + ", ".join(f"{k} {v}" for k, v in means.items()))
-    workers = (ds.get("workers") or {}).get("info") or []
-    for w in workers[:1]:
-        lines.append("worker: " + ", ".join(f"{k}={v}" for k, v in w.items() if k != "pid"))
-    versions = ds.get("versions") or {}
-    if versions:
-        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print("\n".join(lines))
+    note = f", {result.unreadable_tiles} image(s) unreadable" if result.unreadable_tiles else ""
+    print(
+        f"report: wrote {result.path} ({result.bytes / 2**20:.1f} MiB; {result.images:,} images, "
+        f"{result.annotations:,} annotations, {result.classes} classes, {result.charts} charts, "
+        f"{result.tiles} examples{note})"
+    )
     return 0
 
 
@@ -379,9 +465,47 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from render.preview import preview
+
+    out = args.out or Path(f"{args.config.stem}_preview.png")
+    overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    result = preview(
+        args.config,
+        out,
+        overrides=overrides,
+        n=args.n,
+        samples=args.samples,
+        max_side=args.max_side,
+        workers=args.workers,
+        keep=args.keep,
+        renderer=_renderer(),
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    w, h = result.resolution
+    print(
+        f"preview: wrote {result.path} ({result.images} images at {w}x{h}, "
+        f"{result.samples} samples, {result.seconds:.1f} s)"
+    )
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from render.doctor import format_findings, run_checks, to_json
+
+    findings = run_checks(args.out)
+    print(to_json(findings) if args.json else format_findings(findings))
+    return 1 if any(f.status == "fail" for f in findings) else 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from render.config import config_schema
 
+    if args.markdown:
+        from render.config_docs import config_markdown
+
+        sys.stdout.write(config_markdown(config_schema()))
+        return 0
     print(json.dumps(config_schema(), indent=2))
     return 0
 
@@ -403,6 +527,8 @@ COMMANDS = {
     "schema": _cmd_schema,
     "cache": _cmd_cache,
     "export": _cmd_export,
+    "preview": _cmd_preview,
+    "doctor": _cmd_doctor,
 }
 
 
@@ -410,7 +536,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``synthcv`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if not argv:
+            parser.print_help(sys.stderr)
+            print("\nsynthcv: give a COMMAND; 'synthcv COMMAND --help' describes one "
+                  "(start with: make demo, or synthcv preview configs/demo.yaml)", file=sys.stderr)  # fmt: skip
+            return 2
+        args, extra = parser.parse_known_args(argv)
+        if args.command is None:
+            raise UserError("give a COMMAND first; see synthcv --help")
+        if extra:
+            raise UserError(_unknown_arguments(parser, args.command, extra))
         args.argv = argv
         return COMMANDS[args.command](args)
     except UserError as exc:
@@ -423,6 +559,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("synthcv: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (synthcv schema | head): quiet, as a C tool killed by SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -11,15 +11,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def synthcv(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
-    """``python -m render.cli ARGS`` in the repository root; output captured as text."""
+def synthcv(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python -m render.cli ARGS`` in the repository root; output captured as text;
+    ``env``: variables added to this process's environment."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "render.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": path},
+        env={**os.environ, **(env or {}), "PYTHONPATH": path},
         timeout=timeout,
         **kw,
     )

@@ -103,7 +103,9 @@ def test_pool_chunks_keep_order_and_shrink_at_the_end(n: int, workers: int) -> N
         assert sizes[-workers:] == [1] * workers
 
 
-def test_camera_fields_are_dropped_only_where_geometry_changed(source: Path, tmp_path: Path) -> None:
+def test_camera_fields_are_dropped_only_where_geometry_changed(
+    source: Path, tmp_path: Path
+) -> None:
     """camera_K and camera_pose describe the rendered pixels: a copy whose pixels
     moved keeps neither (no pinhole camera makes a mirrored image)."""
     src = json.loads((source / "annotations.json").read_text())

@@ -45,8 +45,12 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        ([], ["required: COMMAND"]),
         (["frob"], ["invalid choice: 'frob'"]),
+        (["reder"], ["invalid choice: 'reder'", "(did you mean render?)"]),
+        (["render", DEMO, "--out", "{out}", "--num_scenes", "3"], ["(did you mean --num-scenes?)"]),
+        (["validate", "{out}", "--max_problem", "3"], ["(did you mean --max-problems?)"]),
+        (["preview", DEMO, "--out", "{out}"], ["the preview is a PNG"]),
+        (["preview", DEMO, "--out", "{out}.png", "-n", "0"], ["-n 0: expected 1..64"]),
         (["render"], ["render: the following arguments are required: CONFIG, --out"]),
         (["render", "missing.yaml", "--out", "{out}"], ["missing.yaml: config file not found"]),
         (["render", DEMO, "--out", "{out}", "--resolution", "64"], ["--resolution", "'64'"]),
@@ -63,7 +67,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
         ),
         (["render", DEMO, "--out", "{out}", "--set", "oops"], ["expected key.path=value"]),
         (["render", DEMO, "--out", "{out}", "--resume", "--overwrite"], ["not allowed with"]),
-        (["report", "{out}"], ["dataset.json not found"]),
+        (["report", "{out}"], ["not a dataset folder"]),
         (["replay", "{out}/scenes/000000.json", "--out", "{out}2"], ["scene file not found"]),
     ],
 )
@@ -83,10 +87,45 @@ def test_non_empty_out_is_refused_and_untouched(tmp_path: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
+def test_bare_synthcv_prints_usage_and_a_hint() -> None:
+    proc = run_cli()
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("usage: synthcv") and "'synthcv COMMAND --help'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_version() -> None:
+    proc = run_cli("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("synthcv 0.1.0 (bpy 4.2.") and "blenderproc 2.8.0" in proc.stdout
+
+
+def test_a_closed_pipe_exits_quietly() -> None:
+    """``synthcv schema | head -1``: no BrokenPipeError traceback, exit 141 like a C tool.
+    The pipe is shrunk to one page first so the reader closes it long before the
+    schema is written, whatever its size."""
+    import fcntl
+
+    read_fd, write_fd = os.pipe()
+    fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "render.cli", "schema"],
+        stdout=write_fd, stderr=subprocess.PIPE, cwd=ROOT, env=env,
+    )  # fmt: skip
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as reader:
+        assert reader.readline().strip() == b"{"
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and err == ""
+
+
 def test_help_lists_commands() -> None:
     proc = run_cli("--help")
     assert proc.returncode == 0
-    for cmd in ("render", "validate", "augment", "replay", "report", "schema"):
+    for cmd in ("render", "validate", "augment", "replay", "report", "export", "preview",
+                "doctor", "cache", "schema"):  # fmt: skip
         assert cmd in proc.stdout
     proc = run_cli("render", "--help")
     assert proc.returncode == 0 and "--resume" in proc.stdout and "--set KEY=VALUE" in proc.stdout
@@ -134,9 +173,9 @@ def test_render_validate_report_replay(
     assert main(["validate", str(out)]) == 0
     assert "valid (4 images" in capsys.readouterr().out
 
-    assert main(["report", str(out)]) == 0
+    assert main(["report", str(out), "--no-progress"]) == 0
     report = capsys.readouterr().out
-    assert "2 scenes, 4 images" in report and "per category" in report and "versions" in report
+    assert report.startswith(f"report: wrote {out / 'report.html'}") and "4 images" in report
 
     # replay reproduces scene 1's annotations exactly
     replay_out = tmp_path / "replay"

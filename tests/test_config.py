@@ -232,3 +232,15 @@ def test_range_property(lo: float, hi: float) -> None:
             f"scene.camera.distance: expected [min, max] with min <= max, got [{lo!r}, {hi!r}]"
             in str(info.value)
         )
+
+
+def test_docs_config_md_is_generated_from_the_schema() -> None:
+    """docs/config.md == ``synthcv schema --markdown``: regenerate it after changing a
+    config model (the command is in the file's first lines)."""
+    from render.config import config_schema
+    from render.config_docs import config_markdown
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text()
+    assert committed == config_markdown(config_schema()), (
+        "docs/config.md is stale: run  synthcv schema --markdown > docs/config.md"
+    )

@@ -3,8 +3,9 @@ names, keypoints and skeletons (pure PIL/numpy; used by contact sheets, the HTML
 report and ``synthcv preview``).
 
 Nested instances (``scene_parent``, e.g. defects on a product) are drawn on top of
-their parent, the parent outlined only, so both stay visible. Keypoints: white
-when visible (v = 2), grey when occluded (v = 1).
+their parent, the parent outlined only, so both stay visible. Masks are filled in
+one colour per instance; outlines, boxes and labels take their category's colour.
+Keypoints: white when visible (v = 2), grey when occluded (v = 1).
 """
 
 from __future__ import annotations
@@ -36,45 +37,75 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return m & ~inner
 
 
+View = tuple[int, int, int, int]
+
+
 def draw_tile(
-    image: Image.Image, anns: list[dict[str, Any]], cats: dict[int, dict[str, Any]], masks: bool
+    image: Image.Image,
+    anns: list[dict[str, Any]],
+    cats: dict[int, dict[str, Any]],
+    masks: bool,
+    view: View | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Image.Image:
-    """``image`` with ``anns`` drawn over it (``cats``: category id -> COCO entry)."""
-    img = np.asarray(image.convert("RGB")).astype(np.float32)
-    h, w = img.shape[:2]
+    """``image`` with ``anns`` drawn over it (``cats``: category id -> COCO entry).
+
+    ``view`` (x0, y0, x1, y1; default the whole image) is cut out and scaled to
+    ``size`` (default unscaled) *before* drawing, so lines and labels stay one
+    pixel thin and readable in thumbnails and zoomed crops alike."""
+    w, h = image.size
+    x0, y0, x1, y1 = view or (0, 0, w, h)
+    size = size or (x1 - x0, y1 - y0)
+    sx, sy = size[0] / (x1 - x0), size[1] / (y1 - y0)
+    crop = image.convert("RGB").crop((x0, y0, x1, y1))
+    if crop.size != size:
+        up = sx > 1 or sy > 1
+        crop = crop.resize(size, Image.Resampling.BICUBIC if up else Image.Resampling.LANCZOS)
+    img = np.asarray(crop).astype(np.float32)
     parents = {parent_of(a) for a in anns if parent_of(a) is not None}
     order = sorted(anns, key=lambda a: parent_of(a) is not None)  # parents first, children on top
-    for a in order:
+    for k, a in enumerate(order):
         seg = a.get("segmentation")
         if not masks or not seg:
             continue
-        m = coco.decode(coco.segmentation_to_rle(seg, h, w))
-        fill = np.array(color(a["category_id"]), dtype=np.float32)
+        m = coco.decode(coco.segmentation_to_rle(seg, h, w))[y0:y1, x0:x1]
+        if not m.any():
+            continue
+        if m.shape[::-1] != size:
+            m = np.asarray(Image.fromarray(m).resize(size, Image.Resampling.NEAREST))
+        edge = np.array(color(a["category_id"]), dtype=np.float32)
+        fill = np.array(color(a["category_id"] + 7 * k), dtype=np.float32)  # one per instance
         if instance_of(a) in parents:
-            img[_outline(m)] = fill  # parent: outline only, so its defects stay readable
+            img[_outline(m)] = edge  # parent: outline only, so its defects stay readable
         else:
-            img[m] = 0.55 * img[m] + 0.45 * fill
-            img[_outline(m)] = fill
+            img[m] = 0.6 * img[m] + 0.4 * fill
+            img[_outline(m)] = edge
     out = Image.fromarray(img.clip(0, 255).astype(np.uint8))
     d = ImageDraw.Draw(out)
+
+    def xy(px: float, py: float) -> tuple[float, float]:
+        return (px - x0) * sx, (py - y0) * sy
+
     for a in order:
-        x, y, bw, bh = a["bbox"]
+        bx, by, bw, bh = a["bbox"]
         col = color(a["category_id"])
-        d.rectangle([x, y, x + bw - 1, y + bh - 1], outline=col, width=1)
+        (x0b, y0b), (x1b, y1b) = xy(bx, by), xy(bx + bw, by + bh)
+        d.rectangle([x0b, y0b, max(x0b, x1b - 1), max(y0b, y1b - 1)], outline=col, width=1)
         name = cats.get(a["category_id"], {}).get("name", str(a["category_id"]))
-        d.text((x + 2, max(0, y - 11)), name, fill=col)
+        d.text((x0b + 2, max(0, y0b - 11)), name, fill=col)
         kps = a.get("keypoints")
         if kps:
             pts = np.asarray(kps, dtype=np.float32).reshape(-1, 3)
             skeleton = cats.get(a["category_id"], {}).get("skeleton", [])
             for i, j in skeleton:
                 if pts[i - 1, 2] > 0 and pts[j - 1, 2] > 0:
-                    d.line([tuple(pts[i - 1, :2]), tuple(pts[j - 1, :2])], fill=col, width=1)
+                    d.line([xy(*pts[i - 1, :2]), xy(*pts[j - 1, :2])], fill=col, width=1)
+            r = float(np.clip(bh * sy / 60, 1.0, 2.5))  # dots no larger than a joint
             for px, py, v in pts:
                 if v > 0:
-                    r = 2
+                    cx, cy = xy(px, py)
                     d.ellipse(
-                        [px - r, py - r, px + r, py + r],
+                        [cx - r, cy - r, cx + r, cy + r],
                         fill=(255, 255, 255) if v == 2 else (128, 128, 128),
                     )
     return out
@@ -101,9 +132,8 @@ def make_sheet(
     sheet = Image.new("RGB", (cols * size, rows * tile_h), (32, 32, 32))
     for k, im in enumerate(images):
         tile = draw_tile(
-            Image.open(root / im["file_name"]), by_image.get(im["id"], []), cats, masks
-        )
-        if tile.size != (size, tile_h):
-            tile = tile.resize((size, tile_h), Image.Resampling.LANCZOS)
+            Image.open(root / im["file_name"]), by_image.get(im["id"], []), cats, masks,
+            size=(size, tile_h),
+        )  # fmt: skip
         sheet.paste(tile, ((k % cols) * size, (k // cols) * tile_h))
     return sheet

@@ -1,0 +1,94 @@
+"""synthcv doctor and synthcv preview, run as users run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from render import doctor
+from render.cli import main
+from render.preview import SOFTWARE
+from tests.cli_run import synthcv
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = str(ROOT / "configs" / "demo.yaml")
+FAKE = {"SYNTHCV_RENDERER": "tests.fake_renderer"}
+
+
+def test_doctor_on_this_machine(tmp_path: Path) -> None:
+    proc = synthcv("doctor", "--out", str(tmp_path / "not" / "yet"), timeout=400)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    names = {line[6:].split()[0] for line in lines if line[:4] in ("ok  ", "WARN", "FAIL")}
+    assert {"python", "machine", "blender", "cycles", "opencv", "torch", "disk"} <= names
+    assert any("bpy 4.2." in x and "blenderproc 2.8.0" in x for x in lines)
+    assert any("--device auto picks" in x for x in lines)
+    assert any(f"free at {tmp_path.resolve()}" in x for x in lines)  # nearest existing folder
+    assert lines[-1].startswith("ready to render")
+    as_json = json.loads(synthcv("doctor", "--json", timeout=400).stdout)
+    assert {f["status"] for f in as_json} <= {"ok", "warn", "fail"}
+    assert any(f["name"] == "opencv exr" and f["status"] == "ok" for f in as_json)
+
+
+def test_doctor_names_a_broken_blender_with_its_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(
+        args: list[str], timeout: float, env: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        if args[:2] == ["-m", "render.blender.probe"]:
+            return 1, "", "Traceback ...\nModuleNotFoundError: No module named 'bpy'"
+        return 0, "False\n", ""
+
+    monkeypatch.setattr(doctor, "_run_python", broken)
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  blender" in out and "No module named 'bpy'" in out
+    assert "fix: make setup" in out
+    assert "1 problem(s) stop rendering on this machine" in out
+
+
+def _sheet(path: Path) -> Image.Image:
+    img = Image.open(path)
+    assert img.info.get("Software") == SOFTWARE
+    return img
+
+
+def test_preview_with_the_fake_renderer(tmp_path: Path) -> None:
+    out = tmp_path / "p.png"
+    keep = tmp_path / "ds"
+    proc = synthcv("preview", DEMO, "--out", str(out), "--keep", str(keep), "--no-progress",
+                   env=FAKE)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"preview: wrote {out} (4 images at ")
+    doc = json.loads((keep / "annotations.json").read_text())
+    assert len(doc["images"]) == 4 and doc["annotations"]
+    w, h = doc["images"][0]["width"], doc["images"][0]["height"]
+    assert max(w, h) <= 320
+    meta = json.loads((keep / "dataset.json").read_text())
+    assert meta["config"]["render"]["samples"] == 4
+    img = _sheet(out)
+    assert img.width == 2 * max(w, min(480, 2 * w))  # 2 x 2 tiles
+    # foreign files are never replaced; our own preview is
+    foreign = tmp_path / "mine.png"
+    Image.new("RGB", (4, 4)).save(foreign)
+    before = foreign.read_bytes()
+    env = FAKE
+    proc = synthcv("preview", DEMO, "--out", str(foreign), "-n", "1", env=env)
+    assert proc.returncode == 2 and "not a synthcv preview" in proc.stderr
+    assert foreign.read_bytes() == before
+    proc = synthcv("preview", DEMO, "--out", str(out), "-n", "1", "--seed", "9", env=env)
+    assert proc.returncode == 0 and _sheet(out).width < img.width
+
+
+def test_preview_renders_with_blender(tmp_path: Path) -> None:
+    out = tmp_path / "demo_preview.png"
+    proc = synthcv("preview", DEMO, "--out", str(out), "-n", "2", "--max-side", "64",
+                   "--samples", "2", "--no-progress", timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    pixels = np.asarray(_sheet(out).convert("RGB"))
+    assert pixels.shape[1] == 2 * 128 and pixels.std() > 10
