@@ -8,6 +8,7 @@ torch is imported only when an item is converted to tensors (``__getitem__``), s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from augment.apply import (
 )
 from augment.dataset_io import read_image, read_source
 from augment.pipeline import Pipeline
-from render.formats import coco
+from render.formats import UserError, coco
 from render.formats.keypoints import flip_index
+from render.formats.splits import split_images
 
 
 class AugmentedCoco:
@@ -34,11 +36,30 @@ class AugmentedCoco:
         pipeline: from :func:`augment.pipeline.build_pipeline`.
         seed: base seed; item ``i`` of epoch ``e`` uses ``(seed, image_id, e)``.
         keypoint_center: 0.0 (COCO pixel-index) or 0.5 (continuous coordinates).
+        split: keep only this split's images (``train``, ``val`` or ``test``) of the
+            deterministic by-scene split that ``synthcv export --split`` uses, with
+            ``fractions`` (default train 0.8, val 0.2) and ``split_seed``.
     """
 
-    def __init__(self, root: Path, pipeline: Pipeline, seed: int, keypoint_center: float = 0.0):
+    def __init__(
+        self,
+        root: Path,
+        pipeline: Pipeline,
+        seed: int,
+        keypoint_center: float = 0.0,
+        *,
+        split: str | None = None,
+        fractions: Mapping[str, float] | None = None,
+        split_seed: int = 0,
+    ):
         self.source = read_source(Path(root), None, None)
         self.images = self.source.coco["images"]
+        if split is not None:
+            fractions = dict(fractions or {"train": 0.8, "val": 0.2})
+            if split not in fractions:
+                raise UserError(f"split {split!r}: not one of {', '.join(fractions)}")
+            of = split_images(self.images, fractions, split_seed)
+            self.images = [img for img in self.images if of[img["id"]] == split]
         self.pipeline = pipeline
         self.seed = seed
         self.epoch = 0

@@ -18,7 +18,7 @@ from augment import cli
 from augment.pipeline import load_pipeline, parse_pipeline
 from augment.workers import CHUNK, chunked
 from augment.writer import augment_dataset
-from render.formats import coco
+from render.formats import UserError, coco
 from render.formats.validate import validate_dataset
 from tests.coco_fixtures import write_coco
 
@@ -361,3 +361,26 @@ def test_synthcv_augment_subcommand(source: Path, tmp_path: Path, capsys: Any) -
     assert validate_dataset(out) == []
     assert main([*argv, "--no-progress"]) == 2
     assert capsys.readouterr().err.startswith("synthcv: error: --out ")
+
+
+def test_torch_dataset_split_matches_the_export_split(source: Path) -> None:
+    """``split=`` keeps whole scenes, the same ones ``synthcv export --split`` puts there."""
+    from augment.pipeline import build_pipeline
+    from augment.torch_dataset import AugmentedCoco
+    from render.formats.splits import split_images
+
+    pipe = build_pipeline(load_pipeline(QC))
+    fractions = {"train": 0.5, "val": 0.5}
+    parts = {
+        name: AugmentedCoco(source, pipe, seed=0, split=name, fractions=fractions, split_seed=4)
+        for name in fractions
+    }
+    everything = AugmentedCoco(source, pipe, seed=0).images
+    want = split_images(everything, fractions, 4)
+    for name, ds in parts.items():
+        assert [i["id"] for i in ds.images] == [i["id"] for i in everything if want[i["id"]] == name]
+    scenes = [{i["scene_id"] for i in ds.images} for ds in parts.values()]
+    assert not scenes[0] & scenes[1]
+    assert sum(len(ds) for ds in parts.values()) == len(everything)
+    with pytest.raises(UserError, match="split 'test'"):
+        AugmentedCoco(source, pipe, seed=0, split="test", fractions=fractions)
