@@ -40,12 +40,22 @@ class Config(Model):
     """A whole render job: the job-wide sections and one scene family's ``scene``
     section (which brings that family's camera, lights and world)."""
 
-    seed: int = Field(0, ge=0, lt=2**63)
-    num_scenes: int = Field(4, ge=1)
+    seed: int = Field(
+        0, ge=0, lt=2**63, description="all randomness derives from (seed, scene index, stage)"
+    )
+    num_scenes: int = Field(
+        4, ge=1, description="scenes to render; each gives render.views_per_scene images"
+    )
     render: RenderConfig = RenderConfig()
-    categories: list[Category] = Field(min_length=1)
+    categories: list[Category] = Field(
+        min_length=1,
+        description="COCO categories (unique ids and names); must name every category the "
+        "scene annotates",
+    )
     annotation: AnnotationConfig = AnnotationConfig()
-    scene: SceneConfig
+    scene: SceneConfig = Field(
+        description="the scene family's section; scene.family picks the family"
+    )
 
     @model_validator(mode="before")
     @classmethod

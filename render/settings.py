@@ -22,16 +22,28 @@ class RenderConfig(Model):
 
     resolution: tuple[int, int] = Field((256, 256), description="[width, height] in pixels")
     samples: int = Field(16, ge=1, le=65536, description="Cycles samples per pixel")
-    denoiser: Literal["oidn", "none"] = "oidn"
-    device: Literal["auto", "cpu", "cuda", "optix"] = "auto"
-    views_per_scene: int = Field(2, ge=1, le=999)
-    image_format: Literal["png", "jpeg"] = "png"
-    jpeg_quality: int = Field(95, ge=1, le=100)
+    denoiser: Literal["oidn", "none"] = Field(
+        "oidn", description="oidn: Intel Open Image Denoise on the final image; none: raw samples"
+    )
+    device: Literal["auto", "cpu", "cuda", "optix"] = Field(
+        "auto",
+        description="Cycles device; auto: an OptiX, CUDA or HIP GPU if one is visible, else "
+        "the CPU; cuda/optix fail without such a GPU",
+    )
+    views_per_scene: int = Field(
+        2, ge=1, le=999, description="camera views (images) per scene, same objects and lights"
+    )
+    image_format: Literal["png", "jpeg"] = Field(
+        "png", description="colour image files: png (lossless) or jpeg (.jpg, see jpeg_quality)"
+    )
+    jpeg_quality: int = Field(95, ge=1, le=100, description="JPEG quality (image_format: jpeg)")
     depth_format: Literal["png16", "npz", "none"] = Field(
         "png16",
         description="png16: uint16 PNG in millimetres (0 = no surface); npz: float32 metres",
     )
-    max_bounces: int = Field(4, ge=0, le=64)
+    max_bounces: int = Field(
+        4, ge=0, le=64, description="Cycles light bounces (total, diffuse, glossy, transmission)"
+    )
     persistent_data: bool = Field(
         False,
         description="keep Cycles data between renders (~15% faster at 256x256, but the "
@@ -52,8 +64,12 @@ class Category(Model):
     COCO's 17 person keypoints and their skeleton."""
 
     id: int = Field(description="COCO category id, >= 1 (0 is the instance pass's background)")
-    name: str = Field(min_length=1)
-    supercategory: str = ""
+    name: str = Field(
+        min_length=1, description="category name; the scene section refers to categories by it"
+    )
+    supercategory: str = Field(
+        "", description="COCO supercategory; export --format anomaly takes 'defect' ones as defects"
+    )
     keypoints: list[str] | None = Field(
         None, description="keypoint names in order, or 'coco' for COCO's 17 person keypoints"
     )
@@ -106,6 +122,11 @@ class Category(Model):
 
 
 class AnnotationConfig(Model):
+    """Which rendered instances become annotations."""
+
     min_pixels: int = Field(
-        1, ge=1, description="instances with fewer visible pixels are not annotated"
+        1,
+        ge=1,
+        description="instances with fewer visible pixels are not annotated (a family may set "
+        "its own: min_defect_pixels, min_person_pixels)",
     )

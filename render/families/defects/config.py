@@ -44,17 +44,23 @@ class ProductChoice(Model):
     """One kind of product: a parametric family (or a user mesh), its COCO category,
     the material presets it may get (names of ``assets/materials/*.yaml``)."""
 
-    family: ProductFamily
-    category: str
+    family: ProductFamily = Field(
+        description="parametric product generator, or mesh for a user's mesh file (docs/defects.md)"
+    )
+    category: str = Field(description="category name of this product (must be in categories)")
     weight: float = Field(1.0, gt=0, description="relative sampling weight")
     params: dict[str, FloatRange] = Field(
         default_factory=dict,
         description="narrow the family's parameter ranges (metres; counts as ints)",
     )
-    materials: list[str] = Field(min_length=1)
+    materials: list[str] = Field(
+        min_length=1, description="material presets; each product picks one uniformly"
+    )
     mesh: str | None = Field(None, description="family 'mesh': OBJ/STL/PLY/GLB/GLTF path")
     unit_scale: float = Field(1.0, gt=0, description="family 'mesh': metres per file unit")
-    up_axis: Literal["X", "Y", "Z", "-X", "-Y", "-Z"] = "Z"
+    up_axis: Literal["X", "Y", "Z", "-X", "-Y", "-Z"] = Field(
+        "Z", description="family 'mesh': the file's up axis"
+    )
     size_mm: FloatRange | None = Field(
         None, description="family 'mesh': largest dimension; unset = as is"
     )
@@ -82,15 +88,26 @@ class ProductChoice(Model):
 class DefectConfig(Model):
     """One defect type. ``size_mm``: length (scratch, crack) or diameter (dent,
     stain, chip); ``depth_mm`` for dent/chip; ``width_mm`` for scratch/crack (raised
-    to the 2-px minimum the camera allows); ``roughness``: outline irregularity."""
+    to the 2-px minimum the camera allows); ``roughness``: stain outline and crack
+    path irregularity; ``branches``: cracks only."""
 
-    category: str
+    category: str = Field(description="category name of this defect type (must be in categories)")
     frequency: float = Field(1.0, ge=0, description="target share among defects (normalised)")
-    size_mm: FloatRange = (5.0, 20.0)
-    depth_mm: FloatRange = (0.3, 1.0)
-    width_mm: FloatRange = (0.3, 0.8)
-    roughness: FloatRange = (0.3, 0.7)
-    branches: IntRange = (1, 3)
+    size_mm: FloatRange = Field(
+        (5.0, 20.0),
+        description="length (scratch, crack) or diameter (dent, stain, chip), mm; capped to fit "
+        "the product",
+    )
+    depth_mm: FloatRange = Field(
+        (0.3, 1.0), description="dent and chip depth, mm (capped by product thickness, defect size)"
+    )
+    width_mm: FloatRange = Field(
+        (0.3, 0.8), description="scratch and crack width, mm (raised to min_defect_width_px)"
+    )
+    roughness: FloatRange = Field(
+        (0.3, 0.7), description="stain outline and crack path irregularity (higher = more jagged)"
+    )
+    branches: IntRange = Field((1, 3), description="side branches per crack")
     materials: list[str] = Field(
         default_factory=list, description="presets; empty = the product's own"
     )
@@ -116,24 +133,39 @@ class InspectionCamera(Model):
     """Machine-vision camera: lens focal length, sensor width (2/3" = 8.8 mm), and
     the field of view across the image at the products, which sets the distance."""
 
-    focal_length_mm: FloatRange = (8.0, 50.0)
-    sensor_width_mm: float = Field(8.8, gt=0)
+    focal_length_mm: FloatRange = Field(
+        (8.0, 50.0), description="lens focal length, millimetres (one per scene)"
+    )
+    sensor_width_mm: float = Field(
+        8.8, gt=0, description="sensor width, millimetres; it spans the image width"
+    )
     field_of_view_mm: FloatRange = Field((110.0, 180.0), description="image width at the products")
     working_distance_mm: FloatRange = Field(
         (60.0, 1500.0), description="allowed lens-to-part distance"
     )
-    views: dict[ViewKind, float] = Field(default_factory=_views, description="view kind -> weight")
-    top_down_tilt_deg: float = Field(4.0, ge=0, le=20)
-    oblique_elevation_deg: FloatRange = (45.0, 70.0)
-    defocus_probability: float = Field(0.2, ge=0, le=1)
-    fstop: FloatRange = (4.0, 11.0)
+    views: dict[ViewKind, float] = Field(
+        default_factory=_views, description="view kind -> weight, per view; keys: top_down, oblique"
+    )
+    top_down_tilt_deg: float = Field(
+        4.0, ge=0, le=20, description="top_down views tilt up to this far from vertical, degrees"
+    )
+    oblique_elevation_deg: FloatRange = Field(
+        (45.0, 70.0), description="oblique views: camera angle above the support plane, degrees"
+    )
+    defocus_probability: float = Field(
+        0.2, ge=0, le=1, description="share of scenes with depth of field, focused on the products"
+    )
+    fstop: FloatRange = Field((4.0, 11.0), description="aperture f-number of defocused scenes")
     motion_blur_probability: float = Field(
         0.0, ge=0, le=1, description="share of scenes whose parts move during the exposure"
     )
     motion_blur_px: FloatRange = Field(
         (1.0, 4.0), description="blur length in pixels (distance a part travels while exposed)"
     )
-    motion_blur_shutter: FloatRange = (0.05, 0.2)
+    motion_blur_shutter: FloatRange = Field(
+        (0.05, 0.2),
+        description="shutter open time of blurred scenes, fraction of a frame (0..1 exclusive)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> InspectionCamera:
@@ -151,41 +183,76 @@ class InspectionCamera(Model):
 
 
 class LightingConfig(Model):
-    """Light presets (weights) and their power; ``ambient`` is the world light."""
+    """Light presets (weights) and their power; ``ambient`` is the world light. Powers
+    are for a 0.3 m working distance and scale with the distance squared."""
 
-    presets: dict[LightPreset, float] = Field(default_factory=_presets)
-    ring_power_w: FloatRange = (0.08, 0.2)
-    dome_power_w: FloatRange = (1.0, 2.5)
-    raking_power_w: FloatRange = (1.5, 3.5)
-    raking_elevation_deg: FloatRange = (5.0, 20.0)
-    back_emission: FloatRange = (1.5, 3.0)
-    ambient: FloatRange = (0.03, 0.2)
-    temperature_k: FloatRange = (4500.0, 6500.0)
+    presets: dict[LightPreset, float] = Field(
+        default_factory=_presets, description="preset -> weight; keys: ring, dome, raking, back"
+    )
+    ring_power_w: FloatRange = Field(
+        (0.08, 0.2), description="ring (and back's weak ring at 0.3x): watts per lamp of 12"
+    )
+    dome_power_w: FloatRange = Field(
+        (1.0, 2.5), description="dome: watts per disk light of 5 (raking's fill light: 0.2x)"
+    )
+    raking_power_w: FloatRange = Field((1.5, 3.5), description="raking: watts per light bar (1-2)")
+    raking_elevation_deg: FloatRange = Field(
+        (5.0, 20.0), description="raking: light bar angle above the support plane, degrees"
+    )
+    back_emission: FloatRange = Field(
+        (1.5, 3.0), description="back: emission strength of the back-light panel under the parts"
+    )
+    ambient: FloatRange = Field((0.03, 0.2), description="world (ambient) light strength")
+    temperature_k: FloatRange = Field(
+        (4500.0, 6500.0), description="colour temperature of every light and the ambient, kelvin"
+    )
 
 
 class BackgroundConfig(Model):
     """Backgrounds (weights) and their material presets."""
 
-    kinds: dict[BackgroundKind, float] = Field(default_factory=_kinds)
-    conveyor_materials: list[str] = Field(default_factory=lambda: ["rubber_belt", "pvc_belt_green"])
-    table_materials: list[str] = Field(
-        default_factory=lambda: ["esd_mat", "steel_table", "painted_steel"]
+    kinds: dict[BackgroundKind, float] = Field(
+        default_factory=_kinds,
+        description="background -> weight; keys: conveyor, table, tray (back light: always table)",
     )
-    tray_materials: list[str] = Field(default_factory=lambda: ["abs_plastic", "tray_black"])
-    rib_probability: float = Field(0.5, ge=0, le=1)
+    conveyor_materials: list[str] = Field(
+        default_factory=lambda: ["rubber_belt", "pvc_belt_green"],
+        description="belt material presets, one picked uniformly",
+    )
+    table_materials: list[str] = Field(
+        default_factory=lambda: ["esd_mat", "steel_table", "painted_steel"],
+        description="table-top material presets, one picked uniformly (not with back light)",
+    )
+    tray_materials: list[str] = Field(
+        default_factory=lambda: ["abs_plastic", "tray_black"],
+        description="tray material presets, one picked uniformly",
+    )
+    rib_probability: float = Field(
+        0.5, ge=0, le=1, description="share of conveyor belts with 1.5 mm transverse ribs"
+    )
 
 
 class DefectsScene(SceneModel):
     """Defective-product family: 1..N products on an inspection background, each
     good or with 1..K defects, seen by a machine-vision camera."""
 
-    family: Literal["defects"] = "defects"
-    products: list[ProductChoice] = Field(min_length=1)
-    products_per_image: IntRange = (1, 3)
+    family: Literal["defects"] = Field("defects", description="selects the defects family")
+    products: list[ProductChoice] = Field(
+        min_length=1, description="kinds of product; each product picks one by weight"
+    )
+    products_per_image: IntRange = Field(
+        (1, 3), description="products per scene; those that do not fit the area are left out"
+    )
     allow_overlap: bool = Field(False, description="products may rest partly on each other")
     good_fraction: float = Field(0.2, ge=0, le=1, description="share of defect-free products")
-    defects_per_product: IntRange = (1, 3)
-    defects: dict[DefectType, DefectConfig] = Field(default_factory=_defects)
+    defects_per_product: IntRange = Field(
+        (1, 3), description="defects on each defective product (at most 16)"
+    )
+    defects: dict[DefectType, DefectConfig] = Field(
+        default_factory=_defects,
+        description="defect type -> settings; keys: scratch, dent, crack, stain, chip "
+        "(a type left out is never drawn)",
+    )
     min_defect_pixels: int = Field(
         16, ge=1, description="smaller visible defects are not annotated"
     )

@@ -17,14 +17,24 @@ from render.families.base import SceneModel
 
 
 class CameraConfig(Model):
-    """Pinhole camera looking at the scene centre from a sampled viewpoint."""
+    """Pinhole camera looking at the centre of the objects from a sampled viewpoint.
+    The focal length is drawn once per scene; distance, elevation, azimuth, roll and
+    jitter once per view."""
 
-    focal_length_mm: FloatRange = (35.0, 35.0)
-    sensor_width_mm: float = Field(36.0, gt=0)
+    focal_length_mm: FloatRange = Field(
+        (35.0, 35.0), description="lens focal length, millimetres (one per scene)"
+    )
+    sensor_width_mm: float = Field(
+        36.0, gt=0, description="sensor width, millimetres; it spans the image width"
+    )
     distance: FloatRange = Field((1.5, 2.5), description="metres from the look-at point")
-    elevation_deg: FloatRange = (20.0, 70.0)
-    azimuth_deg: FloatRange = (0.0, 360.0)
-    roll_deg: FloatRange = (0.0, 0.0)
+    elevation_deg: FloatRange = Field(
+        (20.0, 70.0), description="camera angle above the ground plane, degrees (-90..90)"
+    )
+    azimuth_deg: FloatRange = Field(
+        (0.0, 360.0), description="camera direction around the vertical axis, degrees from +X"
+    )
+    roll_deg: FloatRange = Field((0.0, 0.0), description="rotation about the optical axis, degrees")
     look_at_jitter: float = Field(0.1, ge=0, description="metres, uniform in a cube")
 
     @model_validator(mode="after")
@@ -47,15 +57,25 @@ _ALL_LIGHTS: tuple[LightType, ...] = ("POINT", "AREA", "SUN", "SPOT")
 class LightsConfig(Model):
     """1..N lights of random type, power and colour temperature."""
 
-    count: IntRange = (1, 3)
-    types: list[LightType] = Field(default_factory=lambda: list(_ALL_LIGHTS), min_length=1)
+    count: IntRange = Field((1, 3), description="lights per scene")
+    types: list[LightType] = Field(
+        default_factory=lambda: list(_ALL_LIGHTS),
+        min_length=1,
+        description="light types, each light picks one uniformly: POINT, AREA, SUN, SPOT",
+    )
     power_w: FloatRange = Field((200.0, 1000.0), description="point/area/spot power, watts")
     sun_strength: FloatRange = Field((1.0, 4.0), description="sun irradiance, W/m^2")
-    temperature_k: FloatRange = (2700.0, 7500.0)
-    distance: FloatRange = (2.0, 5.0)
-    elevation_deg: FloatRange = (25.0, 85.0)
-    area_size: FloatRange = (0.2, 1.0)
-    spot_angle_deg: FloatRange = (30.0, 80.0)
+    temperature_k: FloatRange = Field(
+        (2700.0, 7500.0), description="light colour temperature, kelvin (per light)"
+    )
+    distance: FloatRange = Field((2.0, 5.0), description="metres from the objects' centre")
+    elevation_deg: FloatRange = Field(
+        (25.0, 85.0), description="angle above the ground plane, degrees; azimuth is uniform"
+    )
+    area_size: FloatRange = Field((0.2, 1.0), description="AREA lights: edge length, metres")
+    spot_angle_deg: FloatRange = Field(
+        (30.0, 80.0), description="SPOT lights: full cone angle, degrees"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LightsConfig:
@@ -67,27 +87,38 @@ class LightsConfig(Model):
 class WorldConfig(Model):
     """Uniform world (environment) light."""
 
-    strength: FloatRange = (0.2, 0.8)
-    temperature_k: FloatRange = (5000.0, 8000.0)
+    strength: FloatRange = Field((0.2, 0.8), description="background strength (Blender units)")
+    temperature_k: FloatRange = Field(
+        (5000.0, 8000.0), description="background colour temperature, kelvin"
+    )
 
 
 class MaterialConfig(Model):
-    """Procedural principled material: HSV base colour, roughness, metallic, noise bump."""
+    """Procedural principled material, drawn per object: HSV base colour, roughness,
+    metallic, noise bump."""
 
-    hue: FloatRange = (0.0, 1.0)
-    saturation: FloatRange = (0.2, 0.9)
-    value: FloatRange = (0.2, 0.9)
-    roughness: FloatRange = (0.1, 0.9)
-    metallic: FloatRange = (0.0, 1.0)
-    bump_strength: FloatRange = (0.0, 0.3)
-    noise_scale: FloatRange = (5.0, 50.0)
+    hue: FloatRange = Field((0.0, 1.0), description="hue of the sRGB display colour, 0..1 (wraps)")
+    saturation: FloatRange = Field((0.2, 0.9), description="saturation of the display colour, 0..1")
+    value: FloatRange = Field(
+        (0.2, 0.9), description="value (brightness) of the display colour, 0..1"
+    )
+    roughness: FloatRange = Field((0.1, 0.9), description="Principled BSDF roughness, 0..1")
+    metallic: FloatRange = Field((0.0, 1.0), description="Principled BSDF metallic, 0..1")
+    bump_strength: FloatRange = Field(
+        (0.0, 0.3), description="strength of the noise bump on the surface (0 = smooth)"
+    )
+    noise_scale: FloatRange = Field(
+        (5.0, 50.0), description="scale of the 3-D noise (colour variation, bump); higher = finer"
+    )
 
 
 class ShapeConfig(Model):
     """One kind of object: a Blender primitive or a mesh file, in one category."""
 
-    category: str
-    primitive: Literal["CUBE", "SPHERE", "CYLINDER", "CONE", "MONKEY"] | None = None
+    category: str = Field(description="category name of these objects (must be in categories)")
+    primitive: Literal["CUBE", "SPHERE", "CYLINDER", "CONE", "MONKEY"] | None = Field(
+        None, description="Blender primitive (MONKEY: Suzanne); set this or mesh"
+    )
     mesh: str | None = Field(
         None, description="OBJ/STL/PLY/GLB path; relative to the config or project root"
     )
@@ -113,6 +144,8 @@ class ShapeConfig(Model):
 
 
 class GroundConfig(Model):
+    """The square ground plane under the objects (not annotated)."""
+
     size: float = Field(6.0, gt=0, description="edge length of the square ground plane, metres")
     material: MaterialConfig = MaterialConfig(metallic=(0.0, 0.1), saturation=(0.0, 0.3))
 
@@ -121,14 +154,20 @@ class GenericScene(SceneModel):
     """Generic family: objects on a ground plane (resting on a stable face, or dropped
     and settled by rigid-body physics)."""
 
-    family: Literal["generic"] = "generic"
+    family: Literal["generic"] = Field("generic", description="selects the generic family")
     camera: CameraConfig = CameraConfig()
     lights: LightsConfig = LightsConfig()
     world: WorldConfig = WorldConfig()
-    objects: IntRange = (2, 5)
-    shapes: list[ShapeConfig] = Field(min_length=1)
+    objects: IntRange = Field((2, 5), description="objects per scene")
+    shapes: list[ShapeConfig] = Field(
+        min_length=1, description="kinds of object; each object picks one by weight"
+    )
     spread: float = Field(0.5, gt=0, description="objects start within this xy radius, metres")
-    drop_height: FloatRange = (0.1, 0.6)
+    drop_height: FloatRange = Field(
+        (0.1, 0.6),
+        description="physics/float: start gap between the ground and an object's bounding "
+        "sphere, metres",
+    )
     placement: Literal["rest", "physics", "float"] = Field(
         "rest",
         description="rest: each object lies on a stable face on the ground, no overlaps "

@@ -53,15 +53,25 @@ class PeopleConfig(Model):
 
     count: IntRange = Field((3, 20), description="people per scene (dozens work)")
     age_groups: dict[AgeGroup, float] = Field(
-        default_factory=_ages, description="weights; children from 3 years"
+        default_factory=_ages,
+        description="age group -> weight; keys: child (3-12 years), teen (13-19), adult (20-64), "
+        "senior (65-90)",
     )
-    female_share: float = Field(0.5, ge=0, le=1)
+    female_share: float = Field(0.5, ge=0, le=1, description="share of people drawn female")
     skin_tone: FloatRange = Field((0.0, 1.0), description="Monk scale position, 0..1")
-    activities: dict[Activity, float] = Field(default_factory=_activities)
-    walk_speed_mps: FloatRange = (0.9, 1.8)
-    run_speed_mps: FloatRange = (2.4, 4.5)
+    activities: dict[Activity, float] = Field(
+        default_factory=_activities,
+        description="activity -> weight; keys: walk, run, stand, sit (at most 2 sitters per "
+        "visible bench; children run twice as often)",
+    )
+    walk_speed_mps: FloatRange = Field(
+        (0.9, 1.8), description="walking speed, m/s (stride and arm swing grow with it)"
+    )
+    run_speed_mps: FloatRange = Field((2.4, 4.5), description="running speed, m/s")
     gear: dict[GearKind, float] = Field(
-        default_factory=_gear, description="probability of each item per person"
+        default_factory=_gear,
+        description="per-person probability of each item: backpack, shoulder_bag, handbag, hat, "
+        "umbrella (last two: walk/stand only)",
     )
     gap_m: float = Field(0.05, ge=0, description="least space between two people's footprints")
     min_height_px: float = Field(
@@ -107,66 +117,133 @@ def _rigs() -> dict[Rig, float]:
 class ClothingConfig(Model):
     """What people wear (weights per kind); fabric patterns follow the body."""
 
-    tops: dict[TopKind, float] = Field(default_factory=_tops)
-    bottoms: dict[BottomKind, float] = Field(default_factory=_bottoms)
-    hair: dict[HairKind, float] = Field(default_factory=_hair)
-    fabrics: dict[Fabric, float] = Field(default_factory=_fabrics)
+    tops: dict[TopKind, float] = Field(
+        default_factory=_tops, description="top -> weight; keys: long (sleeves), short, tank"
+    )
+    bottoms: dict[BottomKind, float] = Field(
+        default_factory=_bottoms,
+        description="bottom -> weight; keys: trousers, shorts, skirt (x0.05 for men)",
+    )
+    hair: dict[HairKind, float] = Field(
+        default_factory=_hair,
+        description="hair -> weight; keys: short, long (x0.15 for men), bald (x0.05 for women "
+        "and under 18s)",
+    )
+    fabrics: dict[Fabric, float] = Field(
+        default_factory=_fabrics,
+        description="fabric -> weight, per garment (top, bottom); keys: plain, stripes, denim, print",
+    )
 
 
 class StreetConfig(Model):
     """A straight street along X: road, sidewalks with curbs, buildings, furniture."""
 
-    length_m: float = Field(120.0, gt=10)
-    road_width_m: FloatRange = (6.0, 12.0)
-    sidewalk_width_m: FloatRange = (2.5, 6.0)
-    curb_height_m: FloatRange = (0.1, 0.16)
-    crossing_probability: float = Field(0.5, ge=0, le=1)
-    building_height_m: FloatRange = (6.0, 24.0)
-    building_width_m: FloatRange = (6.0, 18.0)
-    furniture_per_10m: FloatRange = Field(
-        (1.0, 3.0), description="poles, signs, benches, bins, bicycles per 10 m of sidewalk"
+    length_m: float = Field(120.0, gt=10, description="street length along X, metres")
+    road_width_m: FloatRange = Field(
+        (6.0, 12.0), description="road width between the curbs, metres"
     )
-    parked_cars_per_10m: FloatRange = (0.3, 1.2)
-    wet_probability: float = Field(0.2, ge=0, le=1)
+    sidewalk_width_m: FloatRange = Field((2.5, 6.0), description="width of each sidewalk, metres")
+    curb_height_m: FloatRange = Field(
+        (0.1, 0.16), description="curb height (sidewalks above the road), metres"
+    )
+    crossing_probability: float = Field(
+        0.5, ge=0, le=1, description="share of streets with a zebra crossing"
+    )
+    building_height_m: FloatRange = Field(
+        (6.0, 24.0), description="height of each building, metres (drawn per building)"
+    )
+    building_width_m: FloatRange = Field(
+        (6.0, 18.0), description="frontage of each building along the street, metres (per building)"
+    )
+    furniture_per_10m: FloatRange = Field(
+        (1.0, 3.0),
+        description="mean street lights, signs, benches, bins, bicycles and trees per 10 m of "
+        "each sidewalk",
+    )
+    parked_cars_per_10m: FloatRange = Field(
+        (0.3, 1.2), description="mean parked cars per 10 m on each side of the road"
+    )
+    wet_probability: float = Field(
+        0.2, ge=0, le=1, description="share of scenes with wet ground (darker, glossier)"
+    )
 
 
 class SkyConfig(Model):
     """Time of day (weights) and the light it brings."""
 
-    time_of_day: dict[TimeOfDay, float] = Field(default_factory=_times)
-    sun_elevation_deg: FloatRange = (15.0, 65.0)
-    dusk_sun_elevation_deg: FloatRange = (-2.0, 5.0)
-    street_light_power_w: FloatRange = (400.0, 1000.0)
+    time_of_day: dict[TimeOfDay, float] = Field(
+        default_factory=_times,
+        description="time of day -> weight; keys: day, overcast, dusk (street lights on)",
+    )
+    sun_elevation_deg: FloatRange = Field(
+        (15.0, 65.0), description="day, overcast: sun angle above the horizon, degrees"
+    )
+    dusk_sun_elevation_deg: FloatRange = Field(
+        (-2.0, 5.0), description="dusk: sun angle above the horizon, degrees (no sunlight at <= 0)"
+    )
+    street_light_power_w: FloatRange = Field(
+        (400.0, 1000.0), description="dusk: watts per street light (a spot at each lamp head)"
+    )
 
 
 class StreetCamera(Model):
     """Camera rigs (weights) and their mounting ranges; 36 mm-wide sensor."""
 
-    rigs: dict[Rig, float] = Field(default_factory=_rigs)
-    sensor_width_mm: float = Field(36.0, gt=0)
-    dashcam_height_m: FloatRange = (1.2, 1.6)
-    dashcam_focal_mm: FloatRange = (18.0, 30.0)
-    cctv_height_m: FloatRange = (3.0, 10.0)
-    cctv_tilt_deg: FloatRange = (15.0, 45.0)
-    cctv_focal_mm: FloatRange = (16.0, 40.0)
-    drone_height_m: FloatRange = (8.0, 20.0)
-    drone_tilt_deg: FloatRange = (40.0, 80.0)
-    drone_focal_mm: FloatRange = (24.0, 50.0)
-    motion_blur_probability: float = Field(0.0, ge=0, le=1)
+    rigs: dict[Rig, float] = Field(
+        default_factory=_rigs,
+        description="rig -> weight, one rig per scene; keys: dashcam, cctv, drone",
+    )
+    sensor_width_mm: float = Field(
+        36.0, gt=0, description="sensor width, millimetres; it spans the image width"
+    )
+    dashcam_height_m: FloatRange = Field(
+        (1.2, 1.6), description="dashcam: height above the road, metres"
+    )
+    dashcam_focal_mm: FloatRange = Field(
+        (18.0, 30.0), description="dashcam: lens focal length, millimetres"
+    )
+    cctv_height_m: FloatRange = Field(
+        (3.0, 10.0), description="CCTV: mounting height on a facade, metres"
+    )
+    cctv_tilt_deg: FloatRange = Field(
+        (15.0, 45.0), description="CCTV: downward tilt below the horizontal, degrees"
+    )
+    cctv_focal_mm: FloatRange = Field(
+        (16.0, 40.0), description="CCTV: lens focal length, millimetres"
+    )
+    drone_height_m: FloatRange = Field(
+        (8.0, 20.0), description="drone: height above the ground, metres"
+    )
+    drone_tilt_deg: FloatRange = Field(
+        (40.0, 80.0), description="drone: downward tilt below the horizontal, degrees"
+    )
+    drone_focal_mm: FloatRange = Field(
+        (24.0, 50.0), description="drone: lens focal length, millimetres"
+    )
+    motion_blur_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of scenes in which walking and running people move during the exposure",
+    )
     exposure_s: FloatRange = Field((1 / 250, 1 / 30), description="shutter time when blurred")
 
 
 class CrowdConfig(Model):
     """Far-away people merged into one ``iscrowd`` region per image."""
 
-    enabled: bool = False
+    enabled: bool = Field(
+        False, description="merge people shorter than max_height_px into one iscrowd region"
+    )
     max_height_px: float = Field(24.0, gt=0, description="people shorter than this join the crowd")
 
 
 class PedestriansScene(SceneModel):
     """Pedestrians family: people in a street, with COCO keypoints and amodal masks."""
 
-    family: Literal["pedestrians"] = "pedestrians"
+    family: Literal["pedestrians"] = Field(
+        "pedestrians", description="selects the pedestrians family"
+    )
     category: str = Field("person", description="COCO category of people (keypoints: coco)")
     people: PeopleConfig = PeopleConfig()
     clothing: ClothingConfig = ClothingConfig()
