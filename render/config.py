@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from render.cfgtypes import Model
 from render.errors import ConfigError
@@ -323,6 +325,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     return resolve_assets(cfg, path.parent.resolve(), str(path))
 
 
+class _FactoryDefaults(GenerateJsonSchema):
+    """Schema generator that also writes defaults built by a ``default_factory``
+    (pydantic leaves them out, which makes such keys look required)."""
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            schema = {k: v for k, v in schema.items() if k != "default_factory"}  # type: ignore[assignment]
+            schema["default"] = factory()  # type: ignore[call-arg]
+        return super().default_schema(schema)
+
+
 def config_schema() -> dict[str, Any]:
-    """The JSON schema of :class:`Config` (``synthcv schema``)."""
-    return Config.model_json_schema()
+    """The JSON schema of :class:`Config` (``synthcv schema``), with every default."""
+    return Config.model_json_schema(schema_generator=_FactoryDefaults)

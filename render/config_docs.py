@@ -88,10 +88,10 @@ def _default(p: dict[str, Any]) -> str:
     if "default" not in p:
         return "required"
     d = p["default"]
-    if isinstance(d, dict) and d:
-        return "see section"
+    if "$ref" in p or any("$ref" in q for q in p.get("anyOf", [])):
+        return "see section"  # a nested model: its own table lists the defaults
     text = json.dumps(d)
-    return f"`{text if len(text) <= 40 else text[:37] + '...'}`"
+    return f"`{text if len(text) <= 60 else text[:57] + '...'}`"
 
 
 def _cell(text: str) -> str:

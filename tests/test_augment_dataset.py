@@ -378,7 +378,9 @@ def test_torch_dataset_split_matches_the_export_split(source: Path) -> None:
     everything = AugmentedCoco(source, pipe, seed=0).images
     want = split_images(everything, fractions, 4)
     for name, ds in parts.items():
-        assert [i["id"] for i in ds.images] == [i["id"] for i in everything if want[i["id"]] == name]
+        assert [i["id"] for i in ds.images] == [
+            i["id"] for i in everything if want[i["id"]] == name
+        ]
     scenes = [{i["scene_id"] for i in ds.images} for ds in parts.values()]
     assert not scenes[0] & scenes[1]
     assert sum(len(ds) for ds in parts.values()) == len(everything)
