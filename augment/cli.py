@@ -1,6 +1,6 @@
 """``synthcv augment`` command line: :func:`add_arguments` and :func:`run`.
 
-``render/cli.py`` wires these into the ``augment`` subcommand; ``python -m augment``
+``render/cli/data_cmds.py`` wires these into the ``augment`` subcommand; ``python -m augment``
 runs them standalone. User errors are printed as one line and exit with code 2.
 """
 
