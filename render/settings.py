@@ -49,6 +49,52 @@ class RenderConfig(Model):
         description="keep Cycles data between renders (~15% faster at 256x256, but the "
         "image then depends on which scenes the worker rendered before)",
     )
+    noise_threshold: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="adaptive sampling: a pixel stops once its noise estimate is below this "
+        "(e.g. 0.05); 0: off, every pixel takes `samples`",
+    )
+    min_samples: int = Field(
+        0,
+        ge=0,
+        le=65536,
+        description="adaptive sampling: samples before a pixel may stop (0: Cycles picks)",
+    )
+    diffuse_bounces: int | None = Field(
+        None, ge=0, le=64, description="diffuse bounces (null: max_bounces)"
+    )
+    glossy_bounces: int | None = Field(
+        None, ge=0, le=64, description="glossy bounces (null: max_bounces)"
+    )
+    transmission_bounces: int | None = Field(
+        None, ge=0, le=64, description="transmission bounces (null: max_bounces)"
+    )
+    clamp_indirect: float = Field(
+        0.0,
+        ge=0,
+        description="clamp indirect light per sample to this brightness (removes fireflies, "
+        "slightly darkens bright bounce light); 0: off",
+    )
+    caustics: bool = Field(
+        True, description="reflective and refractive caustics (noisy and rarely visible)"
+    )
+    denoise_prefilter: Literal["accurate", "fast", "none"] = Field(
+        "accurate",
+        description="OIDN's treatment of its albedo and normal guides: accurate (denoise them "
+        "first), fast, none",
+    )
+    denoise_quality: Literal["high", "balanced", "fast"] = Field(
+        "high", description="OIDN's quality/speed trade-off (its own presets)"
+    )
+    texture_detail: float = Field(
+        16.0,
+        ge=0,
+        le=16,
+        description="at most this many octaves in procedural noise textures (octaves finer "
+        "than a pixel only add shading cost and noise)",
+    )
 
     @field_validator("resolution")
     @classmethod

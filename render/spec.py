@@ -281,11 +281,33 @@ class CameraSpec(Spec):
 
 
 class RenderSpec(Spec):
+    """Cycles settings of one scene (see :class:`render.settings.RenderConfig`)."""
+
     samples: int
-    denoiser: Literal["oidn", "none"]
+    denoiser: Literal["oidn", "none", "oidn-compositor"] = Field(
+        description="oidn: Cycles' integrated Open Image Denoise; oidn-compositor: OIDN as a "
+        "compositor node after rendering (the path before 2026-12, slower; kept for "
+        "scripts/bench_speed.py's comparison, never set by a config)"
+    )
+    denoise_quality: Literal["high", "balanced", "fast"] = "high"
+    texture_detail: float = 16.0
     max_bounces: int = 4
     cycles_seed: int = 0
     persistent_data: bool = True
+    noise_threshold: float = 0.0
+    min_samples: int = 0
+    diffuse_bounces: int | None = None
+    glossy_bounces: int | None = None
+    transmission_bounces: int | None = None
+    clamp_indirect: float = 0.0
+    caustics: bool = True
+    denoise_prefilter: Literal["accurate", "fast", "none"] = "accurate"
+    border: tuple[float, float, float, float] | None = Field(
+        None,
+        description="render only this region (min_x, min_y, max_x, max_y in 0..1 of the image, "
+        "y up as in Blender); the rest stays black. For benchmarks' reference renders, "
+        "never set by a config",
+    )
 
 
 class SceneSpec(Spec):

@@ -141,7 +141,8 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     t_build = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    bproc.renderer.render(return_data=False, verbose=False)
+    # verbose: BlenderProc otherwise sends fd 1 to /dev/null while rendering
+    bproc.renderer.render(return_data=False, verbose=_state.get("stats", False))
     t_render = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -350,21 +351,57 @@ def _setup_motion_blur(spec: SceneSpec) -> None:
 
 
 def _setup_render(spec: SceneSpec) -> None:
+    """Every Cycles setting a scene's image depends on, set anew for each scene (the
+    amodal passes and earlier scenes change some of them)."""
     bproc = bootstrap.import_blenderproc()
     r = spec.render
     scene = bpy.context.scene
+    cy = scene.cycles
     bproc.renderer.set_max_amount_of_samples(r.samples)
-    bproc.renderer.set_noise_threshold(0.0)  # fixed sample count: deterministic, comparable
-    bproc.renderer.set_denoiser("INTEL" if r.denoiser == "oidn" else None)
+    bproc.renderer.set_noise_threshold(r.noise_threshold)  # 0: fixed sample count
+    cy.adaptive_min_samples = r.min_samples
+    # "oidn": Cycles' integrated denoiser with its own albedo/normal guides (one pass
+    # of OIDN at denoise_quality); "oidn-compositor": BlenderProc's compositor node
+    bproc.renderer.set_denoiser("INTEL" if r.denoiser == "oidn-compositor" else None)
+    for node in scene.node_tree.nodes if scene.node_tree else []:
+        if node.bl_idname == "CompositorNodeDenoise":
+            node.prefilter = r.denoise_prefilter.upper()
+    builtin = r.denoiser == "oidn"
+    cy.use_denoising = builtin
+    bpy.context.view_layer.cycles.use_denoising = builtin
+    if builtin:
+        cy.denoiser = "OPENIMAGEDENOISE"
+        cy.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+        cy.denoising_prefilter = r.denoise_prefilter.upper()
+        cy.denoising_quality = r.denoise_quality.upper()
     bproc.renderer.set_light_bounces(
-        diffuse_bounces=r.max_bounces,
-        glossy_bounces=r.max_bounces,
+        diffuse_bounces=r.max_bounces if r.diffuse_bounces is None else r.diffuse_bounces,
+        glossy_bounces=r.max_bounces if r.glossy_bounces is None else r.glossy_bounces,
         max_bounces=r.max_bounces,
-        transmission_bounces=r.max_bounces,
+        transmission_bounces=(
+            r.max_bounces if r.transmission_bounces is None else r.transmission_bounces
+        ),
         transparent_max_bounces=max(8, r.max_bounces),
     )
-    scene.cycles.seed = r.cycles_seed
+    cy.sample_clamp_indirect = r.clamp_indirect
+    cy.caustics_reflective = cy.caustics_refractive = r.caustics
+    cy.seed = r.cycles_seed
     scene.render.use_persistent_data = r.persistent_data
+    scene.render.use_border = r.border is not None
+    scene.render.use_crop_to_border = False
+    if r.border is not None:
+        (scene.render.border_min_x, scene.render.border_min_y,
+         scene.render.border_max_x, scene.render.border_max_y) = r.border  # fmt: skip
 
 
 # --------------------------------------------------------------------------- objects
+
+
+def enable_cycles_stats() -> None:
+    """Make Cycles print its statistics (scene update times, kernel time by stage,
+    memory) after every render, to the worker's stdout (its log), as Blender's
+    ``--cycles-print-stats`` does. For ``scripts/bench_speed.py --profile``."""
+    import _cycles
+
+    _cycles.enable_print_stats()
+    _state["stats"] = True

@@ -47,7 +47,8 @@ def build_objects(spec: SceneSpec) -> list[tuple[ObjectSpec, Any]]:
         if len(obj.data.materials):  # clear() also resets every face's material index
             obj.data.materials.clear()
         for k, m in enumerate([o.material, *o.material_slots]):
-            obj.data.materials.append(make_material(f"{o.name}_{k}" if k else o.name, m))
+            name = f"{o.name}_{k}" if k else o.name
+            obj.data.materials.append(make_material(name, m, spec.render.texture_detail))
         mo = MeshObject(obj)
         if o.physics != "none":
             mo.enable_rigidbody(

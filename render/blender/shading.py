@@ -18,8 +18,9 @@ from render.spec import LightSpec, MaterialSpec, WorldSpec
 _PATTERNS = ("stripes", "denim", "print", "bricks")
 
 
-def make_material(name: str, m: MaterialSpec) -> Any:
-    """A Principled BSDF material for ``m`` (see :class:`~render.spec.MaterialSpec`)."""
+def make_material(name: str, m: MaterialSpec, max_detail: float = 16.0) -> Any:
+    """A Principled BSDF material for ``m`` (see :class:`~render.spec.MaterialSpec`);
+    procedural noise textures get at most ``max_detail`` octaves."""
     mat = bpy.data.materials.new(f"{name}_mat")
     mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
@@ -43,6 +44,10 @@ def make_material(name: str, m: MaterialSpec) -> Any:
         _pattern(mat, bsdf, m)
     elif m.texture != "none" and (m.color_variation > 0 or m.bump_strength > 0):
         _noise(mat, bsdf, m)
+    for node in mat.node_tree.nodes:
+        if node.bl_idname == "ShaderNodeTexNoise":
+            detail = node.inputs["Detail"]
+            detail.default_value = min(detail.default_value, max_detail)
     return mat
 
 

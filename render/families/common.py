@@ -129,6 +129,16 @@ def render_spec(cfg: Job, scene_index: int) -> RenderSpec:
         max_bounces=r.max_bounces,
         cycles_seed=derive_int(cfg.seed, scene_index, "cycles"),
         persistent_data=r.persistent_data,
+        noise_threshold=r.noise_threshold,
+        min_samples=r.min_samples,
+        diffuse_bounces=r.diffuse_bounces,
+        glossy_bounces=r.glossy_bounces,
+        transmission_bounces=r.transmission_bounces,
+        clamp_indirect=r.clamp_indirect,
+        caustics=r.caustics,
+        denoise_prefilter=r.denoise_prefilter,
+        denoise_quality=r.denoise_quality,
+        texture_detail=r.texture_detail,
     )
 
 
