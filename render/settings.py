@@ -56,7 +56,7 @@ class RenderConfig(Model):
         description="adaptive sampling: a pixel stops once its noise estimate is below this "
         "(e.g. 0.05); 0: off, every pixel takes `samples`",
     )
-    min_samples: int = Field(
+    adaptive_min_samples: int = Field(
         0,
         ge=0,
         le=65536,

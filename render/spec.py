@@ -295,7 +295,7 @@ class RenderSpec(Spec):
     cycles_seed: int = 0
     persistent_data: bool = True
     noise_threshold: float = 0.0
-    min_samples: int = 0
+    adaptive_min_samples: int = 0
     diffuse_bounces: int | None = None
     glossy_bounces: int | None = None
     transmission_bounces: int | None = None

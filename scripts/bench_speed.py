@@ -58,7 +58,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "s12_balanced": {"samples": 12, "denoise_quality": "balanced"},
     "clamp": {"clamp_indirect": 10.0, "caustics": False},
     "bounces2": {"diffuse_bounces": 2, "glossy_bounces": 2},
-    "adaptive": {"samples": 32, "noise_threshold": 0.1, "min_samples": 4},
+    "adaptive": {"samples": 32, "noise_threshold": 0.1, "adaptive_min_samples": 4},
     "detail4": {"texture_detail": 4.0},
     "detail3": {"texture_detail": 3.0},
     "detail4_balanced_s12": {"texture_detail": 4.0, "denoise_quality": "balanced", "samples": 12},

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 KNOBS = {
     "noise_threshold": 0.05,
-    "min_samples": 2,
+    "adaptive_min_samples": 2,
     "diffuse_bounces": 1,
     "glossy_bounces": 2,
     "transmission_bounces": 3,

@@ -359,7 +359,7 @@ def _setup_render(spec: SceneSpec) -> None:
     cy = scene.cycles
     bproc.renderer.set_max_amount_of_samples(r.samples)
     bproc.renderer.set_noise_threshold(r.noise_threshold)  # 0: fixed sample count
-    cy.adaptive_min_samples = r.min_samples
+    cy.adaptive_min_samples = r.adaptive_min_samples
     # "oidn": Cycles' integrated denoiser with its own albedo/normal guides (one pass
     # of OIDN at denoise_quality); "oidn-compositor": BlenderProc's compositor node
     bproc.renderer.set_denoiser("INTEL" if r.denoiser == "oidn-compositor" else None)

@@ -130,7 +130,7 @@ def render_spec(cfg: Job, scene_index: int) -> RenderSpec:
         cycles_seed=derive_int(cfg.seed, scene_index, "cycles"),
         persistent_data=r.persistent_data,
         noise_threshold=r.noise_threshold,
-        min_samples=r.min_samples,
+        adaptive_min_samples=r.adaptive_min_samples,
         diffuse_bounces=r.diffuse_bounces,
         glossy_bounces=r.glossy_bounces,
         transmission_bounces=r.transmission_bounces,
