@@ -80,6 +80,11 @@ class RenderConfig(Model):
     caustics: bool = Field(
         True, description="reflective and refractive caustics (noisy and rarely visible)"
     )
+    light_tree: bool = Field(
+        True,
+        description="Cycles' light tree: better light sampling with many lights, overhead "
+        "with a few",
+    )
     denoise_prefilter: Literal["accurate", "fast", "none"] = Field(
         "accurate",
         description="OIDN's treatment of its albedo and normal guides: accurate (denoise them "

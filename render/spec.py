@@ -301,6 +301,7 @@ class RenderSpec(Spec):
     transmission_bounces: int | None = None
     clamp_indirect: float = 0.0
     caustics: bool = True
+    light_tree: bool = True
     denoise_prefilter: Literal["accurate", "fast", "none"] = "accurate"
     border: tuple[float, float, float, float] | None = Field(
         None,

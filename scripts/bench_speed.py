@@ -62,6 +62,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "detail4": {"texture_detail": 4.0},
     "detail3": {"texture_detail": 3.0},
     "detail4_balanced_s12": {"texture_detail": 4.0, "denoise_quality": "balanced", "samples": 12},
+    "prefilter_none": {"denoise_prefilter": "none"},
+    "no_light_tree": {"light_tree": False},
+    "lean": {"texture_detail": 4.0, "diffuse_bounces": 2, "glossy_bounces": 2,
+             "light_tree": False},  # fmt: skip
+    "lean_pf_fast": {"texture_detail": 4.0, "diffuse_bounces": 2, "glossy_bounces": 2,
+                     "light_tree": False, "denoise_prefilter": "fast"},  # fmt: skip
+    "lean_s12": {"texture_detail": 4.0, "diffuse_bounces": 2, "glossy_bounces": 2,
+                 "light_tree": False, "samples": 12},  # fmt: skip
 }
 
 

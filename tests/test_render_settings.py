@@ -24,6 +24,7 @@ KNOBS = {
     "transmission_bounces": 3,
     "clamp_indirect": 5.0,
     "caustics": False,
+    "light_tree": False,
     "denoise_prefilter": "fast",
     "denoise_quality": "balanced",
     "texture_detail": 2.0,

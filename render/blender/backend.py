@@ -385,6 +385,7 @@ def _setup_render(spec: SceneSpec) -> None:
     )
     cy.sample_clamp_indirect = r.clamp_indirect
     cy.caustics_reflective = cy.caustics_refractive = r.caustics
+    cy.use_light_tree = r.light_tree
     cy.seed = r.cycles_seed
     scene.render.use_persistent_data = r.persistent_data
     scene.render.use_border = r.border is not None

@@ -136,6 +136,7 @@ def render_spec(cfg: Job, scene_index: int) -> RenderSpec:
         transmission_bounces=r.transmission_bounces,
         clamp_indirect=r.clamp_indirect,
         caustics=r.caustics,
+        light_tree=r.light_tree,
         denoise_prefilter=r.denoise_prefilter,
         denoise_quality=r.denoise_quality,
         texture_detail=r.texture_detail,
