@@ -194,3 +194,20 @@ def merge(
         "timings": timings,
         "merged": merged,
     }
+
+
+def merge_dataset(out_dir: Path, cfg: Config, record: dict[str, Any]) -> dict[str, Any]:
+    """``synthcv merge DIR``: merge every shard into ``DIR/annotations.json`` (as a
+    render does at its end) and update the counts in ``DIR/dataset.json``
+    (``record`` is its content). Raises DatasetError naming an unreadable shard."""
+    out_dir = Path(out_dir)
+    summary = merge(out_dir, cfg, coco_info(cfg))
+    record = {
+        **record,
+        "scenes": summary["scenes"],
+        "images": summary["images"],
+        "annotations": summary["annotations"],
+        "category_counts": summary["category_counts"],
+    }
+    dataset.write_dataset_json(out_dir, record)
+    return summary
