@@ -134,8 +134,9 @@ class RayExecutor:
                 "max_retries": self.retries,
             }
             if self.recycle_every is not None and self.gpus == 0:
+                # GPU tasks already get a fresh process each (Ray's default max_calls=1)
                 options["max_calls"] = max(1, self.recycle_every // self.chunk)
-            task = ray.remote(render_chunk).options(**options)
+            task = ray.remote(**options)(render_chunk)
             events.log(
                 f"ray: {self.workers} task slot(s) ({resources.get('CPU', 0):g} CPUs, "
                 f"{resources.get('GPU', 0):g} GPUs), {self.chunk} scene(s) per task"
