@@ -101,10 +101,10 @@ class RayExecutor:
             "logging_level": logging.ERROR,
             "configure_logging": True,
         }
-        if self.address is None:
+        if self.address is None:  # "local": a new instance, even if `ray start` ran here
             kwargs.update(include_dashboard=False, num_cpus=self.local_cpus)
         try:
-            ray.init(address=self.address, **kwargs)
+            ray.init(address=self.address or "local", **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "a local instance"
             message = " ".join(str(exc).split())[:300]
