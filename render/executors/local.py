@@ -200,12 +200,19 @@ def render_round(
     seen: set[str] = set()
 
     def submit_next() -> None:
+        nonlocal crashed
         i = plan.next()
-        if i is not None:
+        if i is None:
+            return
+        try:
             fut = pool.submit(
                 render_scene, renderer, device, spec_json(i), cfg_json, out_dir, started_dir
             )
-            in_flight[fut] = i
+        except BrokenProcessPool:  # a worker died since the last result came in
+            crashed = True
+            unfinished.append(i)
+            return
+        in_flight[fut] = i
 
     def poll() -> None:  # workers that started, shown before their first scene is done
         for path in Path(started).glob("worker-*.json"):
@@ -217,7 +224,8 @@ def render_round(
                 seen.add(path.name)
 
     for _ in range(window):
-        submit_next()
+        if not crashed:
+            submit_next()
     while in_flight:
         _track(pool)
         finished, _ = cf.wait(in_flight, timeout=1.0, return_when=cf.FIRST_COMPLETED)
