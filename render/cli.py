@@ -49,24 +49,23 @@ def _gpu_list(text: str) -> list[str]:
     return gpus
 
 
-def _non_negative_int(text: str) -> int:
+def _at_least_zero(text: str, cast: type[int] | type[float]) -> Any:
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
         value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if not value >= 0:
+        kind = "an integer" if cast is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {kind} >= 0, got {text!r}")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    return int(_at_least_zero(text, int))
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+    return float(_at_least_zero(text, float))
 
 
 def _add_renderer(p: argparse.ArgumentParser) -> None:

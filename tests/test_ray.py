@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render.config import Config, load_config
+from render.config import Config
 from render.driver import RenderFailed, run_render
+from tests import test_scale
 from tests.test_scale import DEMO, FAKE, ROOT, TINY, cli, same_output
 
 ray = pytest.importorskip("ray", reason="Ray is the [cluster] extra (make test installs it)")
@@ -29,18 +30,8 @@ RAY_BIN = str(Path(sys.executable).parent / "ray")
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-@pytest.fixture(scope="module")
-def cfg() -> Config:
-    return load_config(
-        DEMO, ["num_scenes=8", "render.resolution=[64, 48]", "annotation.min_pixels=1"]
-    )
-
-
-@pytest.fixture(scope="module")
-def reference(cfg: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ref") / "ds"
-    run_render(cfg, out, renderer=FAKE, progress=False, workers=1)
-    return out
+cfg = pytest.fixture(scope="module")(test_scale.scale_config)
+reference = pytest.fixture(scope="module")(test_scale.reference_run)
 
 
 def test_local_ray_instance_equals_local_run(

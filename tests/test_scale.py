@@ -29,18 +29,21 @@ FAKE = "tests.fake_renderer"
 TINY = ["--resolution", "64x48", "--set", "annotation.min_pixels=1", "--no-progress"]
 
 
-@pytest.fixture(scope="module")
-def cfg() -> Config:
+def scale_config() -> Config:
     return load_config(
         DEMO, ["num_scenes=8", "render.resolution=[64, 48]", "annotation.min_pixels=1"]
     )
 
 
-@pytest.fixture(scope="module")
-def reference(cfg: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_run(cfg: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted single-worker run everything else is compared with."""
     out = tmp_path_factory.mktemp("ref") / "ds"
     run_render(cfg, out, renderer=FAKE, progress=False, recycle_every=None)
     return out
+
+
+cfg = pytest.fixture(scope="module")(scale_config)
+reference = pytest.fixture(scope="module")(reference_run)
 
 
 def same_output(a: Path, b: Path) -> None:
