@@ -21,6 +21,7 @@ Parts (``--parts``, default all):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -47,7 +48,8 @@ GENERIC = ROOT / "configs" / "generic.yaml"
 
 def _render_rate(cfg: Config, out: Path, **kw: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
-    result = run_render(cfg, out, progress=False, overwrite=True, recycle_every=None, **kw)
+    with contextlib.redirect_stdout(sys.stderr):  # the render's summary line: stdout is JSON
+        result = run_render(cfg, out, progress=False, overwrite=True, recycle_every=None, **kw)
     wall = time.perf_counter() - t0
     return {"images": result["images"], "wall_s": round(wall, 2),
             "images_per_s": round(result["images"] / wall, 4)}  # fmt: skip
@@ -201,30 +203,47 @@ def bench_merge(work: Path, sizes: list[int]) -> dict[str, Any]:
     return out
 
 
-def bench_ray(work: Path, scenes: int, size: int, samples: int) -> dict[str, Any]:
+def _ray_vs_local(cfg: Config, work: Path, renderer: str, chunk: int) -> dict[str, Any]:
     import ray  # noqa: TID251 - the benchmark measures the Ray executor
 
     from render.executors.ray import RayExecutor
 
-    cfg = load_config(GENERIC, [f"num_scenes={scenes}", f"render.resolution=[{size}, {size}]",
-                                f"render.samples={samples}", "render.device=cpu"])  # fmt: skip
-    local = _render_rate(cfg, work / "local", workers=2)
+    local = _render_rate(cfg, work / "local", workers=2, renderer=renderer)
     print(f"ray: local {local}", file=sys.stderr)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     t0 = time.perf_counter()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     init_s = time.perf_counter() - t0
     try:
-        executor = RayExecutor(None, "render.blender.worker", "cpu", work / "ray", chunk=2)
+        executor = RayExecutor(None, renderer, "cpu", work / "ray", chunk=chunk)
         on_ray = _render_rate(cfg, work / "ray", executor=executor)
     finally:
         ray.shutdown()
     same = (work / "ray/annotations.json").read_bytes() == (
         work / "local/annotations.json"
     ).read_bytes()
-    return {"scenes": scenes, "local": local, "ray": on_ray, "ray_init_s": round(init_s, 2),
+    return {"scenes": cfg.num_scenes, "chunk": chunk, "local": local, "ray": on_ray,
+            "ray_init_s": round(init_s, 2),
             "ray_over_local": round(on_ray["images_per_s"] / local["images_per_s"], 3),
             "identical_annotations": same}  # fmt: skip
+
+
+def bench_ray(work: Path, scenes: int, size: int, samples: int) -> dict[str, Any]:
+    """Real Blender scenes; then the fake renderer sleeping 0.5 s per scene, which
+    isolates the executors' own overhead from CPU contention."""
+    cfg = load_config(GENERIC, [f"num_scenes={scenes}", f"render.resolution=[{size}, {size}]",
+                                f"render.samples={samples}", "render.device=cpu"])  # fmt: skip
+    blender = _ray_vs_local(cfg, work / "blender", "render.blender.worker", 2)
+    return {"blender": blender, "fake_sleep_0.5s": bench_ray_fake_only(work)}
+
+
+def bench_ray_fake_only(work: Path) -> dict[str, Any]:
+    os.environ["SYNTHCV_FAKE_DELAY"] = "0.5"
+    try:
+        cfg = load_config(GENERIC, ["num_scenes=40", "render.resolution=[64, 64]"])
+        return _ray_vs_local(cfg, work / "fake", "tests.fake_renderer", 1)
+    finally:
+        del os.environ["SYNTHCV_FAKE_DELAY"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             report["rss"] = bench_rss(work, args.rss_scenes, args.recycle_every, args.rss_config)
         if "merge" in parts:
             report["merge"] = bench_merge(work, args.merge_images)
+        if "ray-fake" in parts:
+            report["ray_fake"] = bench_ray_fake_only(work)
         if "ray" in parts:
             report["ray"] = bench_ray(work, args.scenes, args.size, args.samples)
     finally:
