@@ -56,6 +56,7 @@ demo-generic: venv
 	$(BIN)/synthcv validate out/demo-generic
 
 test: models browser
+	$(BIN)/python -c "import ray" 2>/dev/null || $(BIN)/python -m pip install -q "ray[default]==2.60.0"  # [cluster] extra: tests/test_ray.py
 	$(BIN)/ruff check render augment scripts tests
 	CI=$${CI:-1} $(BIN)/python -m pytest -q tests
 

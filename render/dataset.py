@@ -402,54 +402,11 @@ def completed_scenes(out_dir: Path) -> set[int]:
 def merge(
     out_dir: Path, cfg: Config, info: dict[str, Any], *, scenes: Collection[int] | None = None
 ) -> dict[str, Any]:
-    """Merge shards in scene order into ``DIR/annotations.json`` (atomic).
+    """Merge shards into ``DIR/annotations.json``: :func:`render.merge.merge`
+    (streamed, compact ids from 1 in (scene, view, instance) order)."""
+    from render.merge import merge as merge_shards
 
-    ``scenes``: only these scene indices (default: every shard present). COCO
-    ``categories`` come from ``cfg.categories``. Linear in the number of scenes.
-    Returns ``{"scenes", "images", "annotations", "category_counts", "timings"}``
-    (timings summed over scenes). Raises DatasetError naming an unreadable shard,
-    a missing requested scene, or a category not in the config.
-    """
-    out_dir = Path(out_dir)
-    files = _shard_files(out_dir)
-    if scenes is not None:
-        wanted = set(scenes)
-        missing = sorted(wanted - {i for i, _ in files})
-        if missing:
-            raise DatasetError(
-                f"{out_dir / 'shards'}: no shard for scene(s) {missing[:10]}"
-                + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-            )
-        files = [(i, p) for i, p in files if i in wanted]
-    names = {c.id: c.name for c in cfg.categories}
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    counts: dict[str, int] = {c.name: 0 for c in cfg.categories}
-    timings: dict[str, float] = {}
-    for index, path in files:
-        shard = _read_shard(index, path)
-        if shard is None:
-            raise DatasetError(f"{path}: unreadable or malformed shard; re-run with --resume")
-        for a in shard["annotations"]:
-            if a.get("category_id") not in names:
-                raise DatasetError(
-                    f"{path}: annotation {a.get('id')} has category_id {a.get('category_id')}, "
-                    f"not in the config's categories {sorted(names)}"
-                )
-            counts[names[a["category_id"]]] += 1
-        images.extend(shard["images"])
-        annotations.extend(shard["annotations"])
-        for key, value in shard.get("timings", {}).items():
-            timings[key] = timings.get(key, 0.0) + float(value)
-    doc = records.document(info, images, annotations, [c.coco() for c in cfg.categories])
-    atomic_write_json(out_dir / "annotations.json", doc)
-    return {
-        "scenes": len(files),
-        "images": len(images),
-        "annotations": len(annotations),
-        "category_counts": counts,
-        "timings": timings,
-    }
+    return merge_shards(out_dir, cfg, info, scenes=scenes)
 
 
 def write_dataset_json(out_dir: Path, payload: dict[str, Any]) -> None:

@@ -1,54 +1,54 @@
 """Render driver: plans which scenes to render, hands them to an executor
-(:mod:`render.executors.local`: worker processes running Blender), retries crashed
-scenes, and merges what was committed.
+(:mod:`render.executors.local`: worker processes on this machine, or
+:mod:`render.executors.ray`: tasks on a Ray cluster), retries failed scenes,
+records those that keep failing, and merges what was committed.
 
 Planning is lazy: scenes are sampled when submitted and the queue is a range, so
-memory does not grow with ``num_scenes``. A crashed worker pool is recreated and
-its unfinished scenes retried (each scene at most :data:`MAX_ATTEMPTS` times).
+memory does not grow with ``num_scenes``. A scene that raises or whose worker dies
+is queued again, at most ``retries`` times; then it is recorded in
+``DIR/failures.jsonl`` (scene index, seeds, error, traceback tail) and the run goes
+on with the others, ending with a non-zero exit that names the failed scenes.
 Free disk space is checked before each scene is submitted; a full disk stops the
 run at once, keeps every committed scene and says how to resume. Every committed
-scene stays on disk, so an interrupted run continues with ``resume=True``.
+scene stays on disk, so an interrupted run continues with ``resume=True``, which
+also retries the failed scenes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import itertools
 import json
+import os
 import shutil
 import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from render import dataset
+from render import dataset, merge, runinfo
 from render.config import Config
 from render.errors import UserError
-from render.executors import local
-from render.executors.local import WorkerInitError  # noqa: F401 - re-exported
+from render.executors import DEFAULT_RECYCLE_EVERY, DEFAULT_RETRIES, Executor, ExecutorError
+from render.executors.local import LocalExecutor
+from render.executors.task import WorkerInitError
 from render.families import family
 from render.families.base import load_function
 from render.progress import Progress
+from render.runinfo import CAMERA_CONVENTION, KEYPOINT_CONVENTION  # noqa: F401 - re-exported
 from render.sampling import sample_scene
 from render.spec import SceneSpec
-from render.versions import package_versions
 
-MAX_ATTEMPTS = 2
+MAX_ATTEMPTS = DEFAULT_RETRIES + 1
+"""Default attempts per scene: a scene that fails twice is recorded as failed."""
+RECYCLE_EVERY = DEFAULT_RECYCLE_EVERY
+FAILURES_FILE = "failures.jsonl"
+MAX_WORKER_INFO = 64
+"""Worker records kept in dataset.json (recycled workers come and go)."""
 MIN_FREE_BYTES = 16 * 2**20
 """Free disk space kept at the output beyond twice the largest scene (bytes)."""
-KEYPOINT_CONVENTION = (
-    "keypoints: [x, y, v] in COCO pixel-index coordinates (pixel centres at integers); "
-    "v = 2 visible, 1 in the image but occluded, 0 outside the image (x = y = 0)"
-)
-CAMERA_CONVENTION = (
-    "camera_pose: 4x4 camera-to-world, OpenCV (x right, y down, z forward), metres; "
-    "camera_K: pixels, principal point at W/2,H/2"
-)
 
 
 class RenderFailed(UserError):
@@ -57,99 +57,6 @@ class RenderFailed(UserError):
 
 class Interrupted(UserError):
     """The run was interrupted (Ctrl-C); completed scenes stay committed."""
-
-
-def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
-    """Dotted path of the first difference between two JSON values, or None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in a or key not in b:
-                return sub
-            found = _first_difference(a[key], b[key], sub)
-            if found:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found = _first_difference(x, y, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    return None if a == b else (path or "<root>")
-
-
-def _check_resume_config(out_dir: Path, cfg: Config) -> None:
-    """Refuse to resume a directory rendered with a different config (num_scenes aside)."""
-    path = out_dir / "dataset.json"
-    if not path.is_file():
-        return
-    try:
-        old = json.loads(path.read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError, AttributeError):
-        return
-    if not isinstance(old, dict):
-        return
-    new = cfg.model_dump(mode="json")
-    old = {k: v for k, v in old.items() if k != "num_scenes"}
-    new = {k: v for k, v in new.items() if k != "num_scenes"}
-    diff = _first_difference(old, new)
-    if diff:
-        raise UserError(
-            f"{path}: config differs from the one this directory was rendered with "
-            f"(first difference: {diff}); use --overwrite or another --out"
-        )
-
-
-def _timing_summary(
-    totals: dict[str, float], images: int, wall_s: float, run_images: int
-) -> dict[str, Any]:
-    """Totals and per-image means over every merged scene (seconds); ``wall_s`` and
-    ``images_per_s`` are of the last run only (a resumed run skips committed scenes)."""
-    return {
-        "wall_s": round(wall_s, 3),
-        "images_per_s": round(run_images / wall_s, 4) if wall_s > 0 else None,
-        "total_s": {k: round(v, 4) for k, v in sorted(totals.items())},
-        "per_image_mean_s": {
-            k: round(v / images, 4) for k, v in sorted(totals.items()) if images > 0
-        },
-    }
-
-
-def _payload(
-    cfg: Config,
-    workers: int,
-    worker_info: list[dict[str, Any]],
-    merged: dict[str, Any],
-    wall_s: float,
-    status: str,
-    this_run: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": cfg.seed,
-        "config": cfg.model_dump(mode="json"),
-        "camera_convention": CAMERA_CONVENTION,
-        "keypoint_center": 0.0,
-        "keypoint_convention": KEYPOINT_CONVENTION,
-        "versions": package_versions(),
-        "workers": {"count": workers, "info": worker_info},
-        "scenes": merged.get("scenes", 0),
-        "images": merged.get("images", 0),
-        "annotations": merged.get("annotations", 0),
-        "category_counts": merged.get("category_counts", {}),
-        "timings": _timing_summary(
-            merged.get("timings", {}), merged.get("images", 0), wall_s, this_run.get("images", 0)
-        ),
-        # counts, not scene lists: dataset.json stays small for runs of any size
-        "this_run": {
-            "rendered_scenes": len(this_run.get("rendered", [])),
-            "skipped_scenes": len(this_run.get("skipped", [])),
-            "images": this_run.get("images", 0),
-            "wall_s": this_run.get("wall_s", 0.0),
-        },
-    }
 
 
 def _prepare_family(cfg: Config) -> None:
@@ -212,8 +119,8 @@ class _Disk:
         return True
 
 
-def _disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+def _disk_full(code: int | None) -> bool:
+    return code in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _first_spec(cfg: Config, by_index: dict[int, SceneSpec], first: int | None) -> None:
@@ -229,6 +136,116 @@ def _first_spec(cfg: Config, by_index: dict[int, SceneSpec], first: int | None) 
         raise UserError(f"scene {first}: cannot be sampled: {' '.join(str(exc).split())}") from None
 
 
+class _Run:
+    """The driver's side of a run: the :class:`render.executors.Events` an executor
+    reports to; decides retries and failures, records workers and progress."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        out_dir: Path,
+        plan: _Plan,
+        disk: _Disk,
+        bar: Progress,
+        attempts_allowed: int,
+        specs: dict[int, SceneSpec],
+    ) -> None:
+        self.cfg, self.out_dir, self.plan, self.disk, self.bar = cfg, out_dir, plan, disk, bar
+        self.attempts_allowed = attempts_allowed
+        self.specs = specs
+        self.this_run: dict[str, Any] = {"rendered": [], "images": 0, "skipped": []}
+        self.workers: dict[int, dict[str, Any]] = {}
+        self.started_workers = 0
+        self.peak_rss_mib = 0.0
+        self.attempts: dict[int, int] = {}
+        self.failures: dict[int, str] = {}  # scene -> what went wrong; the others go on
+
+    # -- Events
+    def worker(self, info: dict[str, Any]) -> None:
+        pid = int(info.get("pid", 0))
+        if pid in self.workers:
+            return
+        self.started_workers += 1
+        if len(self.workers) < MAX_WORKER_INFO:
+            self.workers[pid] = info
+        hidden = ("pid", "renderer", "log")
+        shown = ", ".join(f"{k}={v}" for k, v in info.items() if k not in hidden and v is not None)
+        self.bar.log(f"worker {pid} started: renderer={info.get('renderer')}, {shown}")
+
+    def log(self, message: str) -> None:
+        self.bar.log(message)
+
+    def result(self, scene: int, result: dict[str, Any]) -> None:
+        if result.get("ok"):
+            summary = result["summary"]
+            self.this_run["rendered"].append(scene)
+            self.this_run["images"] += summary["images"]
+            self.peak_rss_mib = max(self.peak_rss_mib, float(summary.get("rss_mib", 0.0)))
+            self.disk.wrote(summary)
+            if result.get("worker"):
+                self.worker(result["worker"])
+            self.bar.advance(summary["images"])
+            return
+        if result.get("fatal"):  # the renderer cannot start: every scene would fail
+            raise WorkerInitError(result.get("message") or result.get("error", "worker failed"))
+        if _disk_full(result.get("errno")):  # every later scene would fail the same way
+            self.disk.problem = self.disk.problem or (
+                f"out of disk space writing scene {scene} to {self.out_dir}"
+            )
+            self.plan.stopped = True
+            return
+        self._attempted(scene, 1, f"failed: {result['error']}", result.get("traceback", ""))
+
+    def lost(self, scene: int, why: str, attempts: int) -> None:
+        if attempts == 0:
+            self.plan.retry.append(scene)
+            return
+        n = self.attempts.get(scene, 0) + attempts
+        self._attempted(scene, attempts, f"crashed the worker process {n} times: {why}", "")
+
+    # -- retries and failures
+    def _attempted(self, scene: int, used: int, error: str, trace: str) -> None:
+        n = self.attempts[scene] = self.attempts.get(scene, 0) + used
+        if n < self.attempts_allowed:
+            self.bar.log(f"scene {scene} {error}; retrying (attempt {n + 1})")
+            self.plan.retry.append(scene)
+            return
+        if error.startswith("failed:") and n > 1:
+            error += f" ({n} attempts)"
+        self.failures[scene] = error
+        self.bar.log(f"scene {scene} {error}")
+        self._record_failure(scene, n, error, trace)
+
+    def _record_failure(self, scene: int, attempts: int, error: str, trace: str) -> None:
+        """Append one line to DIR/failures.jsonl (flushed: it survives a kill)."""
+        try:
+            spec = self.specs.get(scene) or sample_scene(self.cfg, scene)
+            scene_seed: int | None = spec.seed
+        except Exception:  # noqa: BLE001 - the record is still useful without it
+            scene_seed = None
+        record = {
+            "scene_index": scene,
+            "seed": self.cfg.seed,
+            "scene_seed": scene_seed,
+            "attempts": attempts,
+            "error": error,
+            "traceback": trace,
+        }
+        with open(self.out_dir / FAILURES_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def workers_record(self, executor: Executor) -> dict[str, Any]:
+        return {
+            "count": executor.workers,
+            "executor": executor.name,
+            "started": self.started_workers,
+            "peak_rss_mib": self.peak_rss_mib or None,
+            "info": list(self.workers.values()),
+        }
+
+
 def run_render(
     cfg: Config,
     out_dir: Path,
@@ -241,24 +258,47 @@ def run_render(
     scene_indices: list[int] | None = None,
     specs: list[SceneSpec] | None = None,
     resume_command: str | None = None,
+    executor: Executor | None = None,
+    gpus: list[str] | None = None,
+    recycle_every: int | None = RECYCLE_EVERY,
+    threads: int | None = None,
+    retries: int = MAX_ATTEMPTS - 1,
 ) -> dict[str, Any]:
     """Render scenes of ``cfg`` into ``out_dir`` and merge ``annotations.json``.
 
     Scenes: ``specs`` if given (e.g. replay), else ``scene_indices``, else
-    ``range(cfg.num_scenes)``. Returns the merge summary (``scenes``, ``images``,
-    ``annotations``, ``category_counts``, ``timings``) plus ``rendered`` (scene
-    indices rendered by this call), ``skipped`` (already committed) and ``wall_s``.
-    Raises UserError for a bad output dir, a failed scene (:class:`RenderFailed`)
-    or Ctrl-C (:class:`Interrupted`); their messages end with ``resume_command``
-    (the exact command to continue) when given.
+    ``range(cfg.num_scenes)``. ``executor``: where scenes run (default: a
+    :class:`LocalExecutor` of ``workers`` processes running ``renderer``, one per GPU
+    of ``gpus``, each replaced after ``recycle_every`` scenes (None: never), with
+    ``threads`` Cycles threads). A failing scene is tried ``retries`` more times.
+    Returns the merge summary (``scenes``, ``images``, ``annotations``,
+    ``category_counts``, ``timings``) plus ``rendered`` (scene indices rendered by
+    this call), ``skipped`` (already committed) and ``wall_s``. Raises UserError for
+    a bad output dir, failed scenes (:class:`RenderFailed`, after merging the
+    others) or Ctrl-C (:class:`Interrupted`); their messages end with
+    ``resume_command`` (the exact command to continue) when given.
     """
     if workers < 1:
         raise UserError(f"--workers: must be >= 1, got {workers}")
+    if retries < 0:
+        raise UserError(f"--retries: must be >= 0, got {retries}")
+    if recycle_every is not None and recycle_every < 1:
+        raise UserError(f"--recycle-every: must be >= 1, got {recycle_every}")
     out_dir = Path(out_dir)
+    if executor is None:
+        executor = LocalExecutor(
+            workers,
+            renderer,
+            cfg.render.device,
+            out_dir,
+            gpus=gpus,
+            recycle_every=recycle_every,
+            threads=threads,
+        )
     t_start = time.perf_counter()
     again = f"run: {resume_command}" if resume_command else "run the same command with --resume"
     if resume:
-        _check_resume_config(out_dir, cfg)
+        runinfo.check_resume_config(out_dir, cfg)
     by_index: dict[int, SceneSpec] = {}
     indices: Sequence[int]
     if specs is not None:
@@ -275,23 +315,16 @@ def run_render(
     first = next(remaining, None)
     _first_spec(cfg, by_index, first)
     dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
+    # failures of an earlier run are retried now; this run records its own
+    (out_dir / FAILURES_FILE).unlink(missing_ok=True)
     todo = itertools.chain([] if first is None else [first], remaining)
     skipped = sorted(i for i in done if i in indices)
-    info = {
-        "description": f"synthcv {cfg.scene.family} dataset",
-        "version": package_versions()["synthcv"],
-        "seed": cfg.seed,
-    }
-    this_run: dict[str, Any] = {"rendered": [], "images": 0, "skipped": skipped}
-    dataset.write_dataset_json(out_dir, _payload(cfg, workers, [], {}, 0.0, "running", this_run))
-
-    cfg_json = cfg.model_dump_json()
-    views = cfg.render.views_per_scene
+    info = merge.coco_info(cfg)
     n_todo = len(indices) - len(skipped)
     if specs is not None:
         total_images = sum(len(s.camera.poses) for i, s in by_index.items() if i not in done)
     else:
-        total_images = n_todo * views
+        total_images = n_todo * cfg.render.views_per_scene
 
     def spec_json(i: int) -> str:
         # Sampled when submitted: memory stays flat however many scenes a run has.
@@ -301,108 +334,57 @@ def run_render(
     bar = Progress(progress, total_images, f"render {out_dir.name or out_dir}")
     disk = _Disk(out_dir, cfg)
     plan = _Plan(todo, disk.ok)
-    worker_info: dict[int, dict[str, Any]] = {}
-    attempts: dict[int, int] = {}
-    failures: dict[int, str] = {}  # scene -> what went wrong; the other scenes go on
+    run = _Run(cfg, out_dir, plan, disk, bar, retries + 1, by_index if specs else {})
+    run.this_run["skipped"] = skipped
+    record = run.workers_record(executor)
+    dataset.write_dataset_json(
+        out_dir, runinfo.payload(cfg, record, {}, 0.0, "running", run.this_run)
+    )
     fatal: str | None = None
-    started_dir = Path(tempfile.mkdtemp(prefix="synthcv-started-"))
 
-    def new_worker(winfo: dict[str, Any]) -> None:
-        if winfo.get("pid") not in worker_info:
-            worker_info[winfo["pid"]] = winfo
-            shown = ", ".join(f"{k}={v}" for k, v in winfo.items() if k != "pid")
-            bar.log(f"worker {winfo['pid']} started: renderer={renderer}, {shown}")
-
-    def on_summary(i: int, summary: dict[str, Any]) -> None:
-        this_run["rendered"].append(i)
-        this_run["images"] += summary["images"]
-        disk.wrote(summary)
-        new_worker(summary["worker"])
-        bar.advance(summary["images"])
-
-    def poll() -> None:
-        for path in started_dir.glob("worker-*.json"):
-            with contextlib.suppress(OSError, ValueError):
-                new_worker(json.loads(path.read_text(encoding="utf-8")))
-
-    def on_error(i: int, exc: BaseException) -> None:
-        if _disk_full(exc):  # every later scene would fail the same way: stop now
-            disk.problem = disk.problem or f"out of disk space writing scene {i} to {out_dir}"
-            plan.stopped = True
-            return
-        failures[i] = f"failed: {' '.join(f'{type(exc).__name__}: {exc}'.split())}"
-        bar.log(f"scene {i} {failures[i]}")
+    def finish() -> dict[str, Any]:
+        return _finish(out_dir, cfg, info, indices, run.workers_record(executor), t_start,
+                       run.this_run, again)  # fmt: skip
 
     try:
-        while fatal is None:
-            pool = local.make_pool(
-                workers, renderer, cfg.render.device, out_dir / "logs", started_dir
-            )
-            unfinished: list[int] | None = None
-            exit_codes: list[int] = []
-            clean = False  # the round returned (no Ctrl-C, no error escaping it)
-            try:
-                unfinished = local.render_round(
-                    pool,
-                    plan,
-                    spec_json,
-                    (cfg_json, str(out_dir), str(started_dir)),
-                    2 * workers,
-                    on_summary,
-                    on_error,
-                    poll,
-                )
-                clean = True
-            finally:
-                if clean and unfinished is None:
-                    pool.shutdown(wait=True)
-                else:  # a worker died, Ctrl-C, or an error: stop running scenes now
-                    exit_codes = local.stop_pool(pool)
-            if unfinished is None:
-                break
-            running = [i for i in unfinished if (started_dir / str(i)).exists()]
-            why = local.death_reason(exit_codes)
-            if not running:
-                fatal = f"{why} before rendering any scene (renderer init?)"
-                break
-            for i in unfinished:
-                if i in running:
-                    attempts[i] = attempts.get(i, 0) + 1
-                    (started_dir / str(i)).unlink()
-                    if attempts[i] >= MAX_ATTEMPTS:
-                        failures[i] = f"crashed the worker process {attempts[i]} times: {why}"
-                        continue
-                plan.retry.append(i)
-            bar.log(f"{why} while rendering scene(s) {running}; retrying")
+        executor.run(plan, spec_json, cfg.model_dump_json(), run)
+    except ExecutorError as exc:
+        fatal = str(exc)
     except KeyboardInterrupt:
         bar.stop()
-        merged = _finish(
-            out_dir, cfg, info, indices, workers, worker_info, t_start, this_run, again
-        )
+        merged = finish()
         raise Interrupted(
             f"interrupted: {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
             f"{again} to continue"
         ) from None
     finally:
         bar.stop()
-        shutil.rmtree(started_dir, ignore_errors=True)
 
-    merged = _finish(out_dir, cfg, info, indices, workers, worker_info, t_start, this_run, again)
+    merged = finish()
     if disk.problem is not None:
         raise RenderFailed(
             f"{disk.problem}; {merged['scenes']} of {len(indices)} scenes committed in "
             f"{out_dir}; free some space and {again}"
         )
+    _print_summary(out_dir, merged, run.this_run)
+    committed = set(merged["merged"])
+    failures = {i: e for i, e in run.failures.items() if i not in committed}
     if failures and fatal is None:
         first_failed = min(failures)
         fatal = f"scene {first_failed} {failures[first_failed]}"
         if len(failures) > 1:
-            fatal += f" (failed scenes: {sorted(failures)[:20]})"
+            fatal += f" (failed scenes: {sorted(failures)[:20]}"
+            fatal += f" and {len(failures) - 20} more)" if len(failures) > 20 else ")"
+        fatal += f"; details in {out_dir / FAILURES_FILE}"
     if fatal is not None:
         raise RenderFailed(
             f"{fatal}; {merged['scenes']} of {len(indices)} scenes committed in {out_dir}; "
             f"fix the cause and {again}"
         )
+    return merged
+
+
+def _print_summary(out_dir: Path, merged: dict[str, Any], this_run: dict[str, Any]) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in merged["category_counts"].items())
     wall = merged["wall_s"]
     rate = this_run["images"] / wall if wall > 0 else 0.0
@@ -411,7 +393,6 @@ def run_render(
         f"{wall:.1f} s ({rate:.2f} images/s; rendered {len(this_run['rendered'])} scenes, "
         f"skipped {len(this_run['skipped'])}); per category: {counts or 'none'}"
     )
-    return merged
 
 
 def _finish(
@@ -419,26 +400,29 @@ def _finish(
     cfg: Config,
     info: dict[str, Any],
     indices: Sequence[int],
-    workers: int,
-    worker_info: dict[int, dict[str, Any]],
+    workers: dict[str, Any],
     t_start: float,
     this_run: dict[str, Any],
     again: str,
 ) -> dict[str, Any]:
-    """Merge the committed scenes among ``indices`` and write dataset.json."""
-    committed = sorted(i for i in dataset.completed_scenes(out_dir) if i in indices)
+    """Merge the committed scenes among ``indices`` (an unreadable shard is an
+    uncommitted scene) and write dataset.json."""
     try:
-        merged = dataset.merge(out_dir, cfg, info, scenes=committed)
+        merged = merge.merge(
+            out_dir, cfg, info, scenes=indices, require=False, skip_unreadable=True
+        )
         wall = time.perf_counter() - t_start
-        complete = len(committed) == len(indices)
+        complete = merged["scenes"] == len(indices)
         this_run = {**this_run, "rendered": sorted(this_run["rendered"]), "wall_s": round(wall, 3)}
         status = "complete" if complete else "partial"
-        payload = _payload(cfg, workers, list(worker_info.values()), merged, wall, status, this_run)
+        payload = runinfo.payload(cfg, workers, merged, wall, status, this_run)
         dataset.write_dataset_json(out_dir, payload)
     except OSError as exc:
-        what = "out of disk space" if _disk_full(exc) else f"cannot write: {exc.strerror or exc}"
+        what = (
+            "out of disk space" if _disk_full(exc.errno) else f"cannot write: {exc.strerror or exc}"
+        )
         raise RenderFailed(
-            f"{what} merging annotations.json in {out_dir}; {len(committed)} scenes are "
-            f"committed in its shards/; free some space and {again}"
+            f"{what} merging annotations.json in {out_dir}; the committed scenes are "
+            f"in its shards/; free some space and {again}"
         ) from None
     return {**merged, **this_run, "wall_s": wall}

@@ -64,12 +64,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "detail4_balanced_s12": {"texture_detail": 4.0, "denoise_quality": "balanced", "samples": 12},
     "prefilter_none": {"denoise_prefilter": "none"},
     "no_light_tree": {"light_tree": False},
-    "lean": {"texture_detail": 4.0, "diffuse_bounces": 2, "glossy_bounces": 2,
-             "light_tree": False},  # fmt: skip
-    "lean_pf_fast": {"texture_detail": 4.0, "diffuse_bounces": 2, "glossy_bounces": 2,
-                     "light_tree": False, "denoise_prefilter": "fast"},  # fmt: skip
-    "lean_s12": {"texture_detail": 4.0, "diffuse_bounces": 2, "glossy_bounces": 2,
-                 "light_tree": False, "samples": 12},  # fmt: skip
+    "lean": {
+        "texture_detail": 4.0,
+        "diffuse_bounces": 2,
+        "glossy_bounces": 2,
+        "light_tree": False,
+    },  # fmt: skip
+    "lean_pf_fast": {
+        "texture_detail": 4.0,
+        "diffuse_bounces": 2,
+        "glossy_bounces": 2,
+        "light_tree": False,
+        "denoise_prefilter": "fast",
+    },  # fmt: skip
+    "lean_s12": {
+        "texture_detail": 4.0,
+        "diffuse_bounces": 2,
+        "glossy_bounces": 2,
+        "light_tree": False,
+        "samples": 12,
+    },  # fmt: skip
 }
 
 

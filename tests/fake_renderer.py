@@ -6,7 +6,8 @@ first so nearer ones win, with a flat colour from the object's material and a
 constant depth (the object's camera-frame z). It is deterministic, so two runs of
 the same spec give identical outputs. It never replaces real render tests.
 
-Environment (read in the worker process):
+Environment (read in the worker process; the Ray executor passes the driver's
+``SYNTHCV_*`` variables to its tasks):
 - ``SYNTHCV_FAKE_CRASH=SCENE:MARKER`` — when rendering scene ``SCENE`` and the file
   ``MARKER`` does not exist yet, create it and die with SIGSEGV (crash once).
 - ``SYNTHCV_FAKE_CRASH_ALWAYS=SCENE`` — die with SIGSEGV on every attempt at ``SCENE``.
@@ -39,8 +40,15 @@ BACKGROUND_DEPTH = 20.0  # metres; finite so depth encoders see real numbers
 
 
 def init(device: str) -> dict[str, Any]:
-    """Pretend to start Blender; returns the info a real worker reports."""
-    return {"device": f"fake-{device}", "blender": "fake", "pid": os.getpid()}
+    """Pretend to start Blender; returns the info a real worker reports, plus the
+    environment the executor gave it (GPU pinning and thread count)."""
+    return {
+        "device": f"fake-{device}",
+        "blender": "fake",
+        "pid": os.getpid(),
+        "env_cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "env_threads": os.environ.get("SYNTHCV_THREADS"),
+    }
 
 
 def _maybe_fail(scene: int) -> None:

@@ -19,7 +19,9 @@ FAKE = "tests.fake_renderer"
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SYNTHCV_RENDERER": FAKE}
+    env = dict(os.environ)
+    if args and args[0] in ("render", "replay"):
+        args = (*args, "--renderer", FAKE)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "render.cli", *args],
@@ -142,7 +144,6 @@ def test_schema_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_render_validate_report_replay(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SYNTHCV_RENDERER", FAKE)
     out = tmp_path / "ds"
     rc = main(
         [
@@ -161,6 +162,8 @@ def test_render_validate_report_replay(
             "--set",
             "annotation.min_pixels=1",
             "--no-progress",
+            "--renderer",
+            FAKE,
         ]
     )
     captured = capsys.readouterr()
@@ -179,7 +182,8 @@ def test_render_validate_report_replay(
 
     # replay reproduces scene 1's annotations exactly
     replay_out = tmp_path / "replay"
-    assert main(["replay", str(out / "scenes" / "000001.json"), "--out", str(replay_out)]) == 0
+    replay = ["replay", str(out / "scenes" / "000001.json"), "--out", str(replay_out)]
+    assert main([*replay, "--renderer", FAKE]) == 0
     assert "identical" in capsys.readouterr().out
     new = json.loads((replay_out / "shards" / "000001.json").read_text())
     old = json.loads((out / "shards" / "000001.json").read_text())
@@ -191,7 +195,7 @@ def test_render_validate_report_replay(
     # a changed original is reported (exit 1), and replay refuses a non-empty --out
     old["annotations"] = old["annotations"][1:]
     (out / "shards" / "000001.json").write_text(json.dumps(old))
-    args = ["replay", str(out / "scenes" / "000001.json"), "--out", str(replay_out)]
+    args = [*replay, "--renderer", FAKE]
     assert main(args) == 2
     assert "not empty" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 1
@@ -200,7 +204,7 @@ def test_render_validate_report_replay(
     # resume with nothing left to do
     assert main(["render", DEMO, "--out", str(out), "-n", "2", "--resume", "--no-progress",
                  "--resolution", "64x48", "--seed", "5", "--samples", "4",
-                 "--set", "annotation.min_pixels=1"]) == 0  # fmt: skip
+                 "--set", "annotation.min_pixels=1", "--renderer", FAKE]) == 0  # fmt: skip
     assert "skipped 2" in capsys.readouterr().out
 
 

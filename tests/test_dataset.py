@@ -195,7 +195,12 @@ def test_merge_loads_with_pycocotools(tmp_path: Path) -> None:
         {"id": 1, "name": "box", "supercategory": ""},
         {"id": 3, "name": "dent", "supercategory": "defect"},
     ]
-    assert [i["id"] for i in doc["images"]] == [1, 2, 1001, 1002, 2001, 2002]
+    # compact ids from 1 in (scene, view) order; scene and view stay in each entry
+    assert [i["id"] for i in doc["images"]] == [1, 2, 3, 4, 5, 6]
+    assert [(i["scene_id"], i["view_index"]) for i in doc["images"]] == [
+        (s, v) for s in range(3) for v in range(2)
+    ]
+    assert [a["id"] for a in doc["annotations"]] == list(range(1, 16))
     api = COCO(str(out / "annotations.json"))
     assert len(api.getAnnIds()) == 15
     for ann in api.loadAnns(api.getAnnIds()):

@@ -82,10 +82,11 @@ def test_scene_does_not_depend_on_worker_count(rendered):
     _, one, two = rendered
     a = {im["id"]: im for im in json.loads((one / "annotations.json").read_text())["images"]}
     b = json.loads((two / "annotations.json").read_text())
+    # compact ids: scenes 0-1 come first in both, so they get the same ids
     anns_a = [
         x
         for x in json.loads((one / "annotations.json").read_text())["annotations"]
-        if x["image_id"] < 2001
+        if a[x["image_id"]]["scene_id"] < 2
     ]
     assert b["annotations"] == anns_a
     for im in b["images"]:
@@ -98,13 +99,19 @@ def test_replay_reproduces_annotations(rendered):
     out = tmp / "replay"
     proc = synthcv("replay", str(one / "scenes" / "000001.json"), "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads((out / "annotations.json").read_text())["annotations"]
-    want = [
-        a
-        for a in json.loads((one / "annotations.json").read_text())["annotations"]
-        if 1001 <= a["image_id"] < 2001
-    ]
+    got = json.loads((out / "shards" / "000001.json").read_text())["annotations"]
+    want = json.loads((one / "shards" / "000001.json").read_text())["annotations"]
     assert got == want and got
+    # merged: the same entries; ids are the replay dataset's own (from 1)
+    merged = json.loads((one / "annotations.json").read_text())
+    scene_of = {im["id"]: im["scene_id"] for im in merged["images"]}
+    ids = ("id", "image_id")
+    got = json.loads((out / "annotations.json").read_text())["annotations"]
+    want = [a for a in merged["annotations"] if scene_of[a["image_id"]] == 1]
+    assert [{k: v for k, v in x.items() if k not in ids} for x in got] == [
+        {k: v for k, v in x.items() if k not in ids} for x in want
+    ]
+    assert [x["id"] for x in got] == list(range(1, len(got) + 1))
 
 
 def test_resume_renders_only_missing_scenes(rendered):

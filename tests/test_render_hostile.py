@@ -24,14 +24,15 @@ from render.formats.validate import validate_dataset
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo.yaml"
 TINY = ["--resolution", "64x48", "--set", "annotation.min_pixels=1", "--no-progress"]
+FAKE = ["--renderer", "tests.fake_renderer"]
 
 
 def cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "SYNTHCV_RENDERER": "tests.fake_renderer", **(env or {})}
+    full = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "render.cli", *args],
+        [sys.executable, "-m", "render.cli", *args, "--renderer", "tests.fake_renderer"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -83,15 +84,11 @@ def test_render_error_from_a_worker_does_not_import_blender(tmp_path: Path) -> N
         "import sys\n"
         "from render.cli import main\n"
         f"rc = main(['render', {str(DEMO)!r}, '--out', {str(tmp_path / 'o')!r}, '-n', '2', "
-        "'--resolution', '64x48', '--no-progress'])\n"
+        "'--resolution', '64x48', '--no-progress', '--renderer', 'tests.fake_renderer'])\n"
         "assert 'bpy' not in sys.modules, 'bpy imported into the driver'\n"
         "sys.exit(rc)\n"
     )
-    env = {
-        **os.environ,
-        "SYNTHCV_RENDERER": "tests.fake_renderer",
-        "SYNTHCV_FAKE_RENDER_ERROR": "1",
-    }
+    env = {**os.environ, "SYNTHCV_FAKE_RENDER_ERROR": "1"}
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
     )
@@ -135,9 +132,9 @@ def test_a_billion_scenes_start_at_once_in_bounded_memory(tmp_path: Path) -> Non
     """Scenes are planned lazily: -n 1000000000 renders its first scenes within
     seconds and a small resident set (today's code built full lists first)."""
     out = tmp_path / "big"
-    env = {**os.environ, "SYNTHCV_RENDERER": "tests.fake_renderer", "SYNTHCV_FAKE_DELAY": "0.2"}
+    env = {**os.environ, "SYNTHCV_FAKE_DELAY": "0.2"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "render.cli", "render", str(DEMO), "--out", str(out), "-n", "1000000000", *TINY],
+        [sys.executable, "-m", "render.cli", "render", str(DEMO), "--out", str(out), "-n", "1000000000", *TINY, *FAKE],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.time() + 60
@@ -183,9 +180,9 @@ def _alive(pids: set[int]) -> set[int]:
 @pytest.mark.parametrize("how", ["interrupt", "kill"])
 def test_no_process_is_left_behind(tmp_path: Path, how: str) -> None:
     """Ctrl-C, or SIGKILL of the driver, ends every worker process it started."""
-    env = {**os.environ, "SYNTHCV_RENDERER": "tests.fake_renderer", "SYNTHCV_FAKE_DELAY": "30"}
+    env = {**os.environ, "SYNTHCV_FAKE_DELAY": "30"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "render.cli", "render", str(DEMO), "--out", str(tmp_path / "o"), "-n", "6", "--workers", "2", *TINY],
+        [sys.executable, "-m", "render.cli", "render", str(DEMO), "--out", str(tmp_path / "o"), "-n", "6", "--workers", "2", *TINY, *FAKE],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.time() + 60
@@ -241,6 +238,7 @@ def test_full_disk_stops_at_once_then_resume_completes(tmp_path: Path) -> None:
         "--resolution",
         "64x48",
         "--no-progress",
+        *FAKE,
     ]
     py = [sys.executable, "-m", "render.cli"]
     script = f"""
@@ -251,7 +249,7 @@ rm -f {filler}
 {" ".join(py + args)} --resume 2> {tmp_path}/err2; echo $? > {tmp_path}/rc2
 cp -r {out} {tmp_path}/resumed
 """
-    env = {**os.environ, "SYNTHCV_RENDERER": "tests.fake_renderer"}
+    env = dict(os.environ)
     done = subprocess.run(
         ["unshare", "-Urm", "sh", "-c", script],
         cwd=ROOT,

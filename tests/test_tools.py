@@ -16,7 +16,7 @@ from tests.cli_run import synthcv
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = str(ROOT / "configs" / "demo.yaml")
-FAKE = {"SYNTHCV_RENDERER": "tests.fake_renderer"}
+FAKE = ("--renderer", "tests.fake_renderer")
 
 
 def test_doctor_on_this_machine(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_preview_with_the_fake_renderer(tmp_path: Path) -> None:
     out = tmp_path / "p.png"
     keep = tmp_path / "ds"
     proc = synthcv("preview", DEMO, "--out", str(out), "--keep", str(keep), "--no-progress",
-                   env=FAKE)  # fmt: skip
+                   *FAKE)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"preview: wrote {out} (4 images at ")
     doc = json.loads((keep / "annotations.json").read_text())
@@ -77,11 +77,10 @@ def test_preview_with_the_fake_renderer(tmp_path: Path) -> None:
     foreign = tmp_path / "mine.png"
     Image.new("RGB", (4, 4)).save(foreign)
     before = foreign.read_bytes()
-    env = FAKE
-    proc = synthcv("preview", DEMO, "--out", str(foreign), "-n", "1", env=env)
+    proc = synthcv("preview", DEMO, "--out", str(foreign), "-n", "1", *FAKE)
     assert proc.returncode == 2 and "not a synthcv preview" in proc.stderr
     assert foreign.read_bytes() == before
-    proc = synthcv("preview", DEMO, "--out", str(out), "-n", "1", "--seed", "9", env=env)
+    proc = synthcv("preview", DEMO, "--out", str(out), "-n", "1", "--seed", "9", *FAKE)
     assert proc.returncode == 0 and _sheet(out).width < img.width
 
 

@@ -63,7 +63,7 @@ def first_ann(doc: dict[str, Any], key: str, value: Any) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: first_ann(d, "area", d["annotations"][0]["area"] + 1), "annotation 10001: area"),
+        (lambda d: first_ann(d, "area", d["annotations"][0]["area"] + 1), "annotation 1: area"),
         (
             lambda d: d["annotations"][0]["bbox"].__setitem__(
                 2, d["annotations"][0]["bbox"][2] + 1
@@ -80,7 +80,7 @@ def first_ann(doc: dict[str, Any], key: str, value: Any) -> None:
         (lambda d: first_ann(d, "image_id", 424242), "image_id 424242 is not an image"),
         (
             lambda d: d["annotations"].append(dict(d["annotations"][1])),
-            "duplicate annotation id 10002",
+            "duplicate annotation id 2",
         ),
         (lambda d: d["images"][1].__setitem__("id", d["images"][0]["id"]), "duplicate image id 1"),
         (lambda d: d["categories"].append(dict(d["categories"][0])), "duplicate category id 1"),
@@ -108,7 +108,7 @@ def test_broken(good: Path, change: Callable[[dict[str, Any]], None], expected: 
 
 def test_missing_image_file(good: Path) -> None:
     (good / "images/000001_000.png").unlink()
-    assert validate_dataset(good) == ["image 1001: file not found: images/000001_000.png"]
+    assert validate_dataset(good) == ["image 3: file not found: images/000001_000.png"]
 
 
 def test_overlap_without_hierarchy(good: Path) -> None:
@@ -119,7 +119,7 @@ def test_overlap_without_hierarchy(good: Path) -> None:
     edit(good, drop_parent)
     problems = validate_dataset(good)
     assert problems and all("overlap" in p for p in problems)
-    assert "annotations 10001 and 10003 overlap" in problems[0]
+    assert "annotations 1 and 3 overlap" in problems[0]
 
 
 def test_overlapping_siblings(good: Path) -> None:
@@ -132,10 +132,10 @@ def test_overlapping_siblings(good: Path) -> None:
 
     edit(good, widen)
     problems = validate_dataset(good)
-    # box1's mask holds its dent (10003), so box2 now overlaps both; box1/dent stays allowed
+    # box1's mask holds its dent (3), so box2 now overlaps both; box1/dent stays allowed
     assert problems == [
         f"image 1: masks of annotations {a} and {b} overlap and neither is the other's ancestor (parent_id)"
-        for a, b in ((10001, 10002), (10002, 10003))
+        for a, b in ((1, 2), (2, 3))
     ]
 
 
@@ -211,7 +211,7 @@ def test_cli_summary_and_exit_codes(good: Path) -> None:
     assert validate_cli(good, lines.append) == 1
     assert lines == [
         f"{good}: INVALID, 1 problem line(s):",
-        "  image 2002: file not found: images/000002_001.png",
+        "  image 6: file not found: images/000002_001.png",
     ]
 
 

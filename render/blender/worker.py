@@ -45,6 +45,13 @@ def init(device: str) -> dict[str, Any]:
 
     info = backend.setup(device)
     info["log"] = log
+    threads = os.environ.get("SYNTHCV_THREADS")  # set by the executor (--threads)
+    if threads:
+        import bpy
+
+        bpy.context.scene.render.threads_mode = "FIXED"
+        bpy.context.scene.render.threads = int(threads)
+        info["threads"] = int(threads)
     return info
 
 

@@ -1,6 +1,7 @@
 """``synthcv`` command line.
 
     synthcv render | preview | replay        render_cmds.py (the commands that run Blender)
+    synthcv merge                            scale.py (render's scale-out flags; shard merge)
     synthcv validate | report | augment | export   data_cmds.py (commands on datasets)
     synthcv doctor | cache | schema          tool_cmds.py (the machine and the config)
 
@@ -11,8 +12,9 @@ into one line. Every user error (bad config, argument, dataset) is printed as
 mistyped command or flag gets a "did you mean". Ctrl-C during ``render`` exits
 130 after keeping the committed scenes; a closed stdout pipe exits 141 quietly.
 
-For tests only: the environment variable ``SYNTHCV_RENDERER`` names the renderer
-module the worker processes use instead of ``render.blender.worker``.
+For tests: the hidden option ``--renderer MODULE`` of ``render``, ``preview`` and
+``replay`` names the renderer module the workers use instead of
+``render.blender.worker`` (passed to every task as an argument).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from render import __version__
-from render.cli import data_cmds, render_cmds, tool_cmds
+from render.cli import data_cmds, render_cmds, scale, tool_cmds
 from render.errors import UserError
 
-MODULES = (render_cmds, data_cmds, tool_cmds)
+MODULES = (render_cmds, scale, data_cmds, tool_cmds)
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     name: fn for m in MODULES for name, fn in m.COMMANDS.items()
 }

@@ -1,19 +1,15 @@
-"""What the subcommand modules share: argument types, the renderer under test,
-reading our own JSON files."""
+"""What the subcommand modules share: argument types, reading our own JSON files."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from render.errors import DatasetError, UserError
 
-__all__ = ["DatasetError", "UserError", "positive_int", "read_json", "renderer", "resolution"]
-
-DEFAULT_RENDERER = "render.blender.worker"
+__all__ = ["DatasetError", "UserError", "positive_int", "read_json", "resolution"]
 
 
 def resolution(text: str) -> list[int]:
@@ -31,10 +27,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return value
-
-
-def renderer() -> str:
-    return os.environ.get("SYNTHCV_RENDERER") or DEFAULT_RENDERER
 
 
 def read_json(path: Path, what: str) -> Any:

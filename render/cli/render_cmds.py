@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from render.cli.common import DatasetError, positive_int, read_json, renderer, resolution
+from render.cli import scale
+from render.cli.common import DatasetError, positive_int, read_json, resolution
 
 # Keys write_scene adds to a saved scene's meta that are outputs, not inputs. The
 # settled poses stay: physics (Bullet) is not reproducible across processes, so the
@@ -67,6 +68,8 @@ def add_parsers(sub: Any) -> None:
         help="replace what synthcv wrote in a non-empty DIR (other files stay)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scale.add_scale_arguments(p)
+    scale.add_renderer(p)
 
     p = sub.add_parser(
         "preview",
@@ -93,6 +96,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--workers", type=positive_int, default=2, metavar="W", help="(default 2)")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the rendered dataset in DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scale.add_renderer(p)
 
     p = sub.add_parser(
         "replay",
@@ -105,6 +109,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scale.add_renderer(p)
 
 
 def _resume_command(argv: list[str]) -> str:
@@ -139,12 +144,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
     run_render(
         cfg,
         args.out,
-        workers=args.workers,
         resume=args.resume,
         overwrite=args.overwrite,
-        renderer=renderer(),
+        renderer=args.renderer,
         progress=not args.no_progress and sys.stderr.isatty(),
         resume_command=_resume_command(getattr(args, "argv", [])),
+        **scale.run_options(args, cfg),
     )
     return 0
 
@@ -163,7 +168,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         max_side=args.max_side,
         workers=args.workers,
         keep=args.keep,
-        renderer=renderer(),
+        renderer=args.renderer,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     w, h = result.resolution
@@ -202,7 +207,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         cfg,
         args.out,
         overwrite=args.overwrite,
-        renderer=renderer(),
+        renderer=args.renderer,
         progress=not args.no_progress and sys.stderr.isatty(),
         specs=[spec],
     )
