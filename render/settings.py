@@ -16,10 +16,24 @@ from pydantic import Field, field_validator, model_validator
 from render.cfgtypes import Model
 from render.keypoints import COCO_KEYPOINTS, COCO_SKELETON
 
+# ``render.quality``: measured settings (docs/benchmarks.md, scripts/bench_speed.py)
+# that fill the render keys a config leaves unset. "default" is the field defaults.
+QUALITY_PRESETS: dict[str, dict[str, Any]] = {
+    "draft": {"samples": 8, "denoise_quality": "balanced", "denoise_prefilter": "fast"},
+    "default": {},
+    "final": {"samples": 64},
+}
+
 
 class RenderConfig(Model):
     """Image size, sampling and output formats."""
 
+    quality: Literal["draft", "default", "final"] = Field(
+        "default",
+        description="shorthand for measured sampling and denoising settings (docs/benchmarks.md): "
+        "draft (fastest, for tuning a config), default, final (slower, less noise); "
+        "any render key set explicitly overrides it",
+    )
     resolution: tuple[int, int] = Field((256, 256), description="[width, height] in pixels")
     samples: int = Field(16, ge=1, le=65536, description="Cycles samples per pixel")
     denoiser: Literal["oidn", "none"] = Field(
@@ -100,6 +114,13 @@ class RenderConfig(Model):
         description="at most this many octaves in procedural noise textures (octaves finer "
         "than a pixel only add shading cost and noise)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quality(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("quality") in QUALITY_PRESETS:
+            data = {**QUALITY_PRESETS[data["quality"]], **data}
+        return data
 
     @field_validator("resolution")
     @classmethod

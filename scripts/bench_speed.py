@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from render.config import load_config  # noqa: E402
 from render.sampling import sample_scene  # noqa: E402
+from render.settings import QUALITY_PRESETS  # noqa: E402
 from render.spec import SceneSpec  # noqa: E402
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -85,6 +86,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "samples": 12,
     },  # fmt: skip
 }
+
+# render.quality: draft and final as the config maps them (default = "high")
+VARIANTS.update({f"quality_{q}": dict(p) for q, p in QUALITY_PRESETS.items() if p})
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -146,7 +146,7 @@ def test_overrides_nested_and_list_index(tmp_path: Path) -> None:
     assert cfg.scene.lights.types == ["SUN"]
     assert cfg.scene.world.strength == (0.5, 0.5)
     # the file itself is unchanged
-    assert load_config(path).render.samples == BASE["render"]["samples"]
+    assert load_config(path).render.samples == BASE["render"].get("samples", 16)
 
 
 def test_override_creates_missing_section() -> None:
@@ -163,7 +163,10 @@ def test_override_creates_missing_section() -> None:
         ("=3", "empty key"),
         ("scene.shapes.9.size=3", "--set scene.shapes.9.size: no item 9 in scene.shapes"),
         ("scene.shapes.x.size=3", "no item x in scene.shapes"),
-        ("render.samples.x=3", "--set render.samples.x: render.samples is not a mapping"),
+        (
+            "render.views_per_scene.x=3",
+            "--set render.views_per_scene.x: render.views_per_scene is not a mapping",
+        ),
         ("render.samples=[1", "--set render.samples: value is not valid YAML: '[1'"),
         ("categories.9=x", "no item 9 in list"),
         ("categories.0=x", "categories[0]: expected a mapping, got 'x'"),

@@ -89,3 +89,41 @@ def test_speed_settings_are_deterministic_and_leave_annotations_alone(tmp_path: 
     assert error(a["rgb_2_0"]) < 0.6 * raw  # the compositor node
     # the knobs change the image (fewer octaves, clamping, fewer bounces, adaptive)
     assert np.abs(a["rgb_3_0"].astype(float) - a["rgb_4_0"])[inside].mean() > 0.3
+
+
+def test_quality_presets_fill_unset_render_keys_only() -> None:
+    from render.settings import QUALITY_PRESETS, RenderConfig
+
+    base = RenderConfig()
+    assert QUALITY_PRESETS["default"] == {} and base.quality == "default"
+    for name in ("draft", "final"):
+        preset = QUALITY_PRESETS[name]
+        assert preset, name  # a preset that changes nothing would be a lie
+        cfg = RenderConfig.model_validate({"quality": name})
+        for key, value in preset.items():
+            assert getattr(cfg, key) == value, (name, key)
+        assert any(getattr(cfg, k) != getattr(base, k) for k in preset), name
+        # an explicit key wins over the preset
+        explicit = RenderConfig.model_validate({"quality": name, "samples": 3})
+        assert explicit.samples == 3
+    # draft is cheaper than final on every sampling knob both set
+    draft, final = QUALITY_PRESETS["draft"], QUALITY_PRESETS["final"]
+    assert draft["samples"] < RenderConfig().samples < final["samples"]
+
+
+def test_quality_shorthand_reaches_the_spec_and_bad_names_are_one_line(tmp_path: Path) -> None:
+    from render.cli import main
+    from render.settings import QUALITY_PRESETS
+
+    cfg = load_config(ROOT / "configs" / "defects.yaml", ["render.quality=draft"])
+    spec = sample_scene(cfg, 0).render
+    for key, value in QUALITY_PRESETS["draft"].items():
+        assert getattr(spec, key) == value, key
+    # the presets leave sampling to render.quality, so the shorthand reaches them
+    for preset in ("generic", "defects", "pedestrians", "demo"):
+        cfg = load_config(ROOT / "configs" / f"{preset}.yaml", ["render.quality=final"])
+        assert cfg.render.samples == QUALITY_PRESETS["final"]["samples"], preset
+    out = tmp_path / "x"
+    code = main(["render", str(ROOT / "configs" / "demo.yaml"), "--out", str(out),
+                 "--set", "render.quality=fastest"])  # fmt: skip
+    assert code == 2 and not out.exists()

@@ -24,7 +24,7 @@ def add_parsers(sub: Any) -> None:
         help="render a dataset from a config file",
         description="Render num_scenes scenes (x render.views_per_scene images) of CONFIG into "
         "DIR: images/, depth/, scenes/, annotations.json (COCO), dataset.json. -n, --seed, "
-        "--resolution, --samples and --device are shorthands for --set overrides, so "
+        "--resolution, --samples, --quality and --device are shorthands for --set overrides, so "
         "errors name the config field.",
     )
     p.add_argument("config", type=Path, metavar="CONFIG", help="YAML config (configs/*.yaml)")
@@ -42,6 +42,11 @@ def add_parsers(sub: Any) -> None:
         "--resolution", type=resolution, metavar="WxH", help="= --set render.resolution=[W,H]"
     )
     p.add_argument("--samples", type=int, metavar="N", help="= --set render.samples=N")
+    p.add_argument(
+        "--quality",
+        choices=("draft", "default", "final"),
+        help="= --set render.quality=...: measured speed/noise settings (docs/benchmarks.md)",
+    )
     p.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda", "optix"),
@@ -138,6 +143,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         overrides.append(f"render.resolution=[{args.resolution[0]}, {args.resolution[1]}]")
     if args.samples is not None:
         overrides.append(f"render.samples={args.samples}")
+    if args.quality is not None:
+        overrides.append(f"render.quality={args.quality}")
     if args.device is not None:
         overrides.append(f"render.device={args.device}")
     cfg = load_config(args.config, overrides)
