@@ -62,7 +62,9 @@ def footprint(v: np.ndarray, f: np.ndarray, normal: np.ndarray) -> dict[str, flo
     return {
         "length": length,
         "width": float(np.ptp(across)),
-        "area": float(0.5 * np.abs(cross).sum()),
+        # signed: where the surface folds over itself (a chip's fracture) the
+        # folded-back faces cancel the overlap, so this is the covered area
+        "area": float(0.5 * abs(cross.sum())),
     }
 
 
