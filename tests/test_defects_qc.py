@@ -119,3 +119,25 @@ def test_chips_and_grooves_expose_the_substrate(cfg) -> None:
     own = fam.sample_material(presets, "bare_steel", np.random.default_rng(5))
     broken = parts.substrate(presets, "bare_steel", np.random.default_rng(5))
     assert broken.roughness > own.roughness and sum(broken.base_color) > sum(own.base_color)
+
+
+def test_fingerprint_ridges_follow_the_print() -> None:
+    """A fingerprint carries ``whorl`` coordinates: its ridges (the material's rings
+    in them) are ovals about a core inside the print, not stripes across it."""
+    from render.families.defects import assemblies
+
+    plate = {"family": "plate", "length": 0.08, "width": 0.06, "thickness": 0.005, "holes": 0}
+    print_ = {"type": "fingerprint", "seed": 4, "size": 0.014}
+    parts_ = assemblies._build({"product": plate, "nuisances": [print_], "min_width": 5e-4})
+    mesh = parts_["nuisance_0"]
+    whorl = mesh.point_attributes["whorl"]
+    assert whorl.shape == (len(mesh.vertices), 3)
+    outline = mesh.point_attributes["fade"] == 0
+    radius = np.linalg.norm(whorl[outline, :2], axis=1)
+    # the core is inside the print, and the stretched outline is about round
+    assert (
+        np.linalg.norm(whorl[mesh.point_attributes["fade"].argmax(), :2])
+        < 0.4 * radius.min() + 3e-3
+    )
+    assert np.ptp(whorl[outline, 0]) == pytest.approx(np.ptp(whorl[outline, 1]), rel=0.25)
+    assert np.abs(whorl[:, 2]).max() < 1e-3  # on the print's plane

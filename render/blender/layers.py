@@ -146,14 +146,19 @@ def film(mat: Any, bsdf: Any, m: MaterialSpec, layer: LayerSpec) -> None:
         keep = _range(mat, noise.outputs["Fac"], 0.3, 0.7)
         patchy = _math(mat, "ADD", _math(mat, "MULTIPLY", keep, layer.breakup), 1 - layer.breakup)
         alpha = _math(mat, "MULTIPLY", alpha, patchy)
-    if layer.pattern == "ridges":  # fingerprint ridges: distorted concentric rings
+    if layer.pattern == "ridges":
+        # fingerprint ridges: distorted concentric ovals about the print's core, in
+        # the mesh's ``whorl`` coordinates (the print's own frame, see nuisances.py)
+        whorl = mat.node_tree.nodes.new("ShaderNodeAttribute")
+        whorl.attribute_type = "GEOMETRY"
+        whorl.attribute_name = "whorl"
         wave = mat.node_tree.nodes.new("ShaderNodeTexWave")
         wave.wave_type = "RINGS"
         wave.rings_direction = "SPHERICAL"
         wave.inputs["Scale"].default_value = 2 * math.pi / layer.pattern_scale / 20.0
-        wave.inputs["Distortion"].default_value = 4.0
-        wave.inputs["Detail Scale"].default_value = 0.5
-        _link(mat, coord, wave.inputs["Vector"])
+        wave.inputs["Distortion"].default_value = 3.0
+        wave.inputs["Detail Scale"].default_value = 0.4
+        _link(mat, whorl.outputs["Vector"], wave.inputs["Vector"])
         ridge = _range(mat, wave.outputs["Fac"], 0.35, 0.75)
         alpha = _math(
             mat, "MULTIPLY", alpha, _math(mat, "ADD", _math(mat, "MULTIPLY", ridge, 0.7), 0.3)

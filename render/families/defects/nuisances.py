@@ -98,15 +98,24 @@ def fingerprint(
     size: float,
     lift: float,
     rng: np.random.Generator,
-) -> Film | None:
-    """A fingertip's oval print, ``size`` long and ~0.7 x as wide (its ridges and
-    smear come from the material layer)."""
+) -> tuple[Film, np.ndarray] | None:
+    """A fingertip's oval print, ``size`` long and ~0.7 x as wide, and its ``whorl``
+    coordinates (N, 3): each vertex's position in the print's own frame (metres,
+    from its core, the across axis stretched so the material's concentric ridges
+    come out as the print's ovals; the ridges and smear come from the material)."""
     theta = 2 * np.pi * np.arange(72) / 72
     a, b = size / 2, size / 2 * rng.uniform(0.6, 0.8)
     r = a * b / np.sqrt((b * np.cos(theta)) ** 2 + (a * np.sin(theta)) ** 2)
     r *= 1 + 0.05 * np.sin(3 * theta + rng.uniform(0, 2 * np.pi))
     t1, t2 = _rotated_frame(n, rng.uniform(0, 2 * np.pi))
-    return dg.outline_patch(surf, p, n, t1, t2, r, lift)
+    out = dg.outline_patch(surf, p, n, t1, t2, r, lift)
+    if out is None:
+        return None
+    # the core sits off-centre towards the fingertip; ridges are ovals about it
+    core = p + t1 * a * rng.uniform(0.1, 0.35) + t2 * b * rng.uniform(-0.15, 0.15)
+    rel = out[0] - core
+    whorl = np.stack([rel @ t1, (rel @ t2) * a / b, rel @ n], 1)
+    return out, whorl
 
 
 def droplet(

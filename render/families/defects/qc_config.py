@@ -99,9 +99,11 @@ class AcceptanceLimits(Model):
 
 def default_acceptance() -> dict[Any, AcceptanceLimits]:
     return {
-        "scratch": AcceptanceLimits(length_mm=8.0, width_mm=0.15),
-        "dent": AcceptanceLimits(depth_mm=0.3, length_mm=6.0),
-        "crack": AcceptanceLimits(length_mm=1.0),
-        "stain": AcceptanceLimits(area_mm2=25.0),
-        "chip": AcceptanceLimits(length_mm=2.0, depth_mm=0.3),
+        # limits near the middle of the default size ranges (DefectConfig), so a
+        # dataset holds both grades; a real line sets its own
+        "scratch": AcceptanceLimits(length_mm=20.0, width_mm=0.2),
+        "dent": AcceptanceLimits(depth_mm=0.8),
+        "crack": AcceptanceLimits(length_mm=12.0),
+        "stain": AcceptanceLimits(area_mm2=60.0),
+        "chip": AcceptanceLimits(length_mm=5.0, depth_mm=1.0),
     }

@@ -237,6 +237,7 @@ def nuisance(surf: dg.Surface, d: dict[str, Any], lift: float, spot: Placer) -> 
     mesh where it found none."""
     rng = np.random.default_rng(int(d["seed"]))
     kind, size = d["type"], float(d["size"])
+    extra: dict[str, np.ndarray] = {}
     for _ in range(8):
         placed = spot(max(size, 1e-3) / 2, rng)
         if placed is None:
@@ -247,7 +248,10 @@ def nuisance(surf: dg.Surface, d: dict[str, Any], lift: float, spot: Placer) -> 
         elif kind == "fibre":
             out = nuisances.fibre(surf, p, n, size, float(d.get("width", 5e-5)), lift, rng)
         elif kind == "fingerprint":
-            out = nuisances.fingerprint(surf, p, n, size, lift, rng)
+            got = nuisances.fingerprint(surf, p, n, size, lift, rng)
+            out = None if got is None else got[0]
+            if got is not None:
+                extra = {"whorl": got[1]}
         elif kind == "droplet":
             out = nuisances.droplet(surf, p, n, size / 2, float(d.get("contact_deg", 50)), lift)
         elif kind == "print":
@@ -260,5 +264,5 @@ def nuisance(surf: dg.Surface, d: dict[str, Any], lift: float, spot: Placer) -> 
         if out is not None:
             v, f, fade = out
             smooth = kind in ("droplet", "fingerprint")
-            return part(v, f, smooth, attrs={"fade": fade})
+            return part(v, f, smooth, attrs={"fade": fade, **extra})
     return part(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))

@@ -414,8 +414,12 @@ def patch(
     spokes = 96
     theta = 2 * np.pi * np.arange(spokes) / spokes
     r_theta = irregular_radius(theta, radius, roughness, rng)
+    # a crinkled edge on top of the lobes: a spreading liquid's front is not smooth
+    k = np.arange(9, 24)[:, None]
+    amp = 0.3 * roughness / k**0.7 * rng.uniform(0.3, 1.0, (len(k), 1))
+    crinkle = 1 + (amp * np.cos(k * theta + rng.uniform(0, 2 * np.pi, (len(k), 1)))).sum(0)
     t1, t2 = tangent_frame(normal)
-    return outline_patch(surf, center, normal, t1, t2, r_theta, offset)
+    return outline_patch(surf, center, normal, t1, t2, r_theta * crinkle, offset)
 
 
 def outline_patch(
