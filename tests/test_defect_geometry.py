@@ -201,3 +201,17 @@ def test_user_mesh_product(tmp_path) -> None:
     assert base.vertices[:, 2].min() == pytest.approx(0.0)
     parts = _build(params, [{"type": "stain", "seed": 1, "size": 0.008}])
     assert len(parts["defect_0"].faces) > 0
+
+
+def test_march_along_the_normal_goes_nowhere() -> None:
+    """A direction with no component along the surface (an edge site whose inward
+    direction is the normal: seen on a can's rim) gives a one-point path, not NaN."""
+    base = assemblies.base_mesh(PLATE)
+    surf = dg.Surface(base.vertices, base.faces)
+    start = np.array([0.0, 0.0, PLATE["thickness"]])
+    up = np.array([0.0, 0.0, 1.0])
+    for direction in (up, np.zeros(3)):
+        path, normals = dg.march(surf, start, direction, 0.01, 5e-4, np.zeros(8), up)
+        assert path.shape == (1, 3) and np.isfinite(path).all()
+    path, _ = dg.march(surf, start, np.array([1.0, 0, 0]), 0.01, 5e-4, np.zeros(8), up)
+    assert len(path) > 10 and np.isfinite(path).all()

@@ -374,6 +374,8 @@ def march(
     if clearance > 0 and clear_after <= 0 and not surf.smooth_around(start, ref_normal, clearance):
         return np.array(pts), np.array(nrm)
     d = direction - ref_normal * (direction @ ref_normal)
+    if not np.linalg.norm(d) > 1e-9:  # along the normal (or not finite): nowhere to go
+        return np.array(pts), np.array(nrm)
     d /= np.linalg.norm(d)
     n_steps = int(math.ceil(length / step))
     cos_limit = math.cos(math.radians(35))
