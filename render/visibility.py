@@ -11,15 +11,23 @@ around it, in the rendered RGB under that view's lighting:
    when fewer than 8 such pixels exist; with none, the contrast is unknown).
 2. Both go to CIELAB (D65, from 8-bit sRGB); ``ref`` is the median colour of
    ``around``.
-3. contrast = P90(dE(inside, ref)) - P90(dE(around, ref)), dE the CIE76 colour
-   difference (about 2.3 is a just-noticeable difference), clipped at 0.
+3. with dE the CIE76 colour difference (about 2.3 is a just-noticeable
+   difference), two scores, and contrast = the larger, clipped at 0:
 
-So the strongest tenth of the instance must differ from the surroundings' typical
+   - *strongest tenth*: P90(dE(inside, ref)) - P90(dE(around, ref));
+   - *typical*: dE(median(inside), ref) - median(dE(around, ref)) (median per
+     Lab channel).
+
+The strongest tenth of the instance must differ from the surroundings' typical
 colour by more than the strongest tenth of the surroundings themselves (their
-texture, noise, shading gradient): an instance painted in its parent's colour
-scores about 0 whatever the texture; a dark crack on a bright plate scores tens.
-The tenth (not the mean) lets a 1-px groove inside a 2-px mask count, and is
-blind to which way the difference goes (bright and dark groove walls both count).
+texture, noise, shading gradient): it lets a 1-px groove inside a 2-px mask
+count and is blind to which way the difference goes (bright and dark groove
+walls both count). On a busy texture (a printed label with spots of another
+colour) that tenth of the surroundings is the other colour, so the typical
+score asks instead whether the instance's typical colour is off the
+surroundings' by more than their typical spread: dark ink dots on a spotted
+label count. An instance painted in its parent's colour scores about 0 on
+both, whatever the texture; a dark crack on a bright plate scores tens.
 """
 
 from __future__ import annotations
@@ -87,7 +95,9 @@ def contrast(
     ref = np.median(lab[near], axis=0)
     d_in = np.linalg.norm(lab[inside] - ref, axis=1)
     d_out = np.linalg.norm(lab[near] - ref, axis=1)
-    return max(0.0, float(np.quantile(d_in, QUANTILE) - np.quantile(d_out, QUANTILE)))
+    strongest = float(np.quantile(d_in, QUANTILE) - np.quantile(d_out, QUANTILE))
+    typical = float(np.linalg.norm(np.median(lab[inside], axis=0) - ref) - np.median(d_out))
+    return max(0.0, strongest, typical)
 
 
 def view_contrasts(

@@ -141,3 +141,27 @@ def test_fingerprint_ridges_follow_the_print() -> None:
     )
     assert np.ptp(whorl[outline, 0]) == pytest.approx(np.ptp(whorl[outline, 1]), rel=0.25)
     assert np.abs(whorl[:, 2]).max() < 1e-3  # on the print's plane
+
+
+@pytest.mark.parametrize(
+    ("family", "params"),
+    [
+        ("can", {"radius": 0.03, "height": 0.09, "rim": 0.002}),
+        ("bottle", {"radius": 0.03, "height": 0.2, "neck_radius": 0.012}),
+    ],
+)
+def test_labels_have_straight_edges(family: str, params: dict) -> None:
+    """A can's or bottle's label (material slot 1) ends at one height all round: no
+    face of the wall straddles its edge (the edge was a zigzag of triangles)."""
+    from render.families.defects.products import BOTTLE_LABEL, CAN_LABEL, build_product
+
+    mesh = build_product(family, params)
+    lo, hi = CAN_LABEL if family == "can" else BOTTLE_LABEL
+    h = mesh.vertices[:, 2].max()
+    z = mesh.vertices[mesh.faces][:, :, 2] / h
+    label = mesh.material_index == 1
+    assert label.sum() > 100
+    assert z[label].min() == pytest.approx(lo) and z[label].max() == pytest.approx(hi)
+    straddle = (z.min(1) < lo - 1e-9) & (z.max(1) > lo + 1e-9)
+    straddle |= (z.min(1) < hi - 1e-9) & (z.max(1) > hi + 1e-9)
+    assert not straddle.any()

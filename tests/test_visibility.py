@@ -73,6 +73,27 @@ def test_defect_in_the_products_colour_is_rejected_and_a_dark_one_accepted(seed:
         assert coco.decode(product["segmentation"]).sum() == int((ids > 0).sum())
 
 
+def test_dark_print_on_a_busy_label_is_accepted() -> None:
+    """On a two-colour label (blue with 30 % orange spots) the surroundings' own
+    strongest tenth is the other colour; dark ink dots still stand out."""
+    rng = np.random.default_rng(3)
+    ids = np.zeros((64, 64), dtype=np.int32)
+    ids[4:60, 4:60] = 1
+    ids[28:36:3, 16:48:3] = 2  # a dot-matrix block
+    rgb = np.zeros((64, 64, 3))
+    rgb[ids == 1] = [70, 130, 180]
+    spots = (ids == 1) & (rng.random((64, 64)) < 0.3)
+    rgb[spots] = [230, 150, 60]
+    rgb[ids == 2] = [20, 20, 25]
+    rgb += rng.normal(0, 3, rgb.shape)
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    assert contrast(rgb, ids, [2], [1]) > 15
+    # the same dots in the label's own two colours do not
+    same = rgb.copy()
+    same[ids == 2] = rgb[ids == 1][: int((ids == 2).sum())]
+    assert contrast(same, ids, [2], [1]) < 3.0
+
+
 def test_clipped_white_defect_on_white_is_rejected() -> None:
     ids = np.zeros((40, 40), dtype=np.int32)
     ids[5:35, 5:35] = 1

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from render.families.defects.turned import (  # noqa: F401  (re-exported)
+    BOTTLE_LABEL,
+    CAN_LABEL,
     MAX_EDGE,
     MAX_SAG,
     bottle,
@@ -321,10 +323,10 @@ def surface_slots(family: str, mesh: Mesh) -> np.ndarray:
     h = float(v[:, 2].max())
     if family in ("plate", "tile"):
         slots[(nz > 0.2) & (nz < 0.95)] = SECONDARY_SLOT
-    elif family == "can":
-        slots[(nz < 0.1) & (z > 0.12 * h) & (z < 0.86 * h)] = SECONDARY_SLOT
-    elif family == "bottle":
-        slots[(nz < 0.1) & (z > 0.08 * h) & (z < 0.5 * h)] = SECONDARY_SLOT
+    elif family in ("can", "bottle"):
+        # the profiles have rows of vertices at these heights: the label's edges are straight
+        lo, hi = CAN_LABEL if family == "can" else BOTTLE_LABEL
+        slots[(nz < 0.1) & (z > lo * h) & (z < hi * h)] = SECONDARY_SLOT
     return slots
 
 

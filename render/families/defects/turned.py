@@ -14,6 +14,10 @@ from render.geometry.build import merge
 
 MAX_SAG = 2e-5
 """Largest chord sag (metres) of curved product surfaces."""
+CAN_LABEL = (0.12, 0.86)
+"""Heights (fractions of the can's height) between which its side wall is its label."""
+BOTTLE_LABEL = (0.08, 0.5)
+"""Heights (fractions of the bottle's height) between which its body is its label."""
 MAX_EDGE = 0.004
 """Longest edge (metres) along a revolved profile: keeps faces local, so defect
 placement can test a neighbourhood's flatness by face centroids."""
@@ -81,6 +85,7 @@ def can(params: dict[str, Any]) -> Mesh:
     prof = np.concatenate(
         [
             [[0.0, 0.0], [r - 0.002, 0.0], [r, 0.002]],
+            [[r, CAN_LABEL[0] * h], [r, CAN_LABEL[1] * h]],  # the label's edges: rows
             bead,
             [[r - rim, h], [r - rim, h - 1.5 * rim], [0.0, h - 1.5 * rim]],
         ]
@@ -100,6 +105,7 @@ def bottle(params: dict[str, Any]) -> Mesh:
     prof = np.concatenate(
         [
             [[0.0, 0.0], [r - 0.003, 0.0], [r, 0.003]],
+            [[r, BOTTLE_LABEL[0] * h], [r, BOTTLE_LABEL[1] * h]],  # the label's edges: rows
             shoulder,
             [
                 [rn, body + 0.25 * h],
