@@ -114,11 +114,18 @@ def defect_material(
         )
         return body, None, walls
     if kind == "chip":
-        return (
-            (sample_material(presets, chosen, rng) if chosen else substrate(presets, product, rng)),
-            None,
-            None,
-        )
+        if chosen:
+            return sample_material(presets, chosen, rng), None, None
+        # a fracture, not a cut: broken metal is dull grey, not a groove's bright walls
+        under = substrate(presets, product, rng)
+        if under.metallic > 0.5:
+            under = under.model_copy(
+                update={
+                    "roughness": max(under.roughness, uniform(rng, (0.55, 0.75))),
+                    "base_color": [c * 0.8 for c in under.base_color],
+                }
+            )
+        return under, None, None
     if kind == "stain":
         name = chosen or "rust"
         return sample_material(presets, name, rng), name.removesuffix("_stain"), None
