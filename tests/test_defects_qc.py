@@ -165,3 +165,16 @@ def test_labels_have_straight_edges(family: str, params: dict) -> None:
     straddle = (z.min(1) < lo - 1e-9) & (z.max(1) > lo + 1e-9)
     straddle |= (z.min(1) < hi - 1e-9) & (z.max(1) > hi + 1e-9)
     assert not straddle.any()
+
+
+def test_dents_craze_coatings_and_change_gloss(cfg) -> None:
+    """A dent in paint or glaze crazes it (a ``crazing`` film driven by the dent's
+    strain); in bare metal it only changes the gloss."""
+    presets = load_presets(cfg.scene.materials_dir)
+    for product, crazed in (("painted_steel", True), ("brushed_aluminium", False)):
+        rng = np.random.default_rng(2)
+        body = fam.sample_material(presets, product, rng)
+        mat, _, walls = parts.defect_material(cfg.scene, "dent", product, body, presets, rng)
+        assert walls is None and mat.base_color == body.base_color
+        assert (mat.layer is not None and mat.layer.pattern == "crazing") is crazed
+        assert mat.roughness != body.roughness
