@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from render.families.defects import glyphs
+from render.families.defects import films, glyphs
 from render.families.defects import surface as dg
 
 Film = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -45,7 +45,7 @@ def speck(
     spokes = int(rng.integers(6, 10))
     r = size / 2 * rng.uniform(0.55, 1.0, spokes)
     t1, t2 = _rotated_frame(n, rng.uniform(0, 2 * np.pi))
-    out = dg.outline_patch(surf, p, n, t1, t2, r, lift, max_ring=size)
+    out = films.outline_patch(surf, p, n, t1, t2, r, lift, max_ring=size)
     if out is None:
         return None
     v, f, fade = out
@@ -108,7 +108,7 @@ def fingerprint(
     r = a * b / np.sqrt((b * np.cos(theta)) ** 2 + (a * np.sin(theta)) ** 2)
     r *= 1 + 0.05 * np.sin(3 * theta + rng.uniform(0, 2 * np.pi))
     t1, t2 = _rotated_frame(n, rng.uniform(0, 2 * np.pi))
-    out = dg.outline_patch(surf, p, n, t1, t2, r, lift)
+    out = films.outline_patch(surf, p, n, t1, t2, r, lift)
     if out is None:
         return None
     # the core sits off-centre towards the fingertip; ridges are ovals about it
@@ -125,7 +125,9 @@ def droplet(
     surface at ``contact_deg``; its flat base lies ``lift`` above the surface."""
     spokes = 48
     t1, t2 = dg.tangent_frame(n)
-    base = dg.outline_patch(surf, p, n, t1, t2, np.full(spokes, radius), lift, max_ring=radius / 4)
+    base = films.outline_patch(
+        surf, p, n, t1, t2, np.full(spokes, radius), lift, max_ring=radius / 4
+    )
     if base is None:
         return None
     bv, bf, fade = base

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from render.families.defects import chips, cuts, nuisances
+from render.families.defects import chips, cuts, films, nuisances
 from render.families.defects import surface as dg
 from render.families.defects.grooves import Cut, carve, strip
 from render.families.defects.measure import footprint
@@ -223,7 +223,7 @@ def film(surf: dg.Surface, d: dict[str, Any], lift: float, spot: Placer, smooth:
         if placed is None:
             break
         p0, n0, _ = placed
-        out = dg.patch(surf, p0, n0, size / 2, float(d.get("roughness", 0.5)), lift, rng)
+        out = films.patch(surf, p0, n0, size / 2, float(d.get("roughness", 0.5)), lift, rng)
         if out is not None:
             v, f, fade = out
             m = footprint(v, f, n0)
