@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "startup_and_merge_s": round(wall - float(tm.get("render_s", 0.0)) - other_worker, 2),
     }
     if args.baseline is not None:
-        base = json.loads(args.baseline.read_text())
+        text = args.baseline.read_text()  # the run's summary line may precede the JSON
+        base = json.loads(text[text.index("{") :])
         before = float(base["cycles_render_s_per_image"])
         result["baseline_cycles_render_s_per_image"] = before
         result["cycles_growth_vs_baseline"] = round(render_s / images / before, 3)

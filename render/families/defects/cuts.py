@@ -143,7 +143,11 @@ def _ray(
     ``branch``: it leaves another ray, so its strip is no wider than the crack
     there (it must not cover the other ray's groove)."""
     step = float(np.clip(length / 50, 1.5e-4, 4e-4))
-    turn = rng.normal(0, jag, 256)
+    # jagged about a slowly drifting heading: the turns are differences of a bounded
+    # jitter, so the path zigzags but never curls back (a random walk of the
+    # direction itself made cracks loop)
+    heading = rng.normal(0, 0.8 * jag, 256) + np.cumsum(rng.normal(0, 0.04, 256))
+    turn = np.diff(heading, prepend=0.0)
     clearance = max(min_band / 2, width) + MIN_MARGIN
     path, normals = dg.march(
         surf, start, direction, length, step, turn, normal, clearance, clear_after=leave

@@ -244,7 +244,8 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
             next_id += 1
         for k, (n, own) in enumerate(extra):
             nc = sc.nuisances[n["type"]]
-            polished = body.model_copy(update={"roughness": body.roughness * 0.6})
+            # a tool mark burnishes a little: only slightly glossier than the part
+            polished = body.model_copy(update={"roughness": body.roughness * 0.85})
             objects.append(
                 ObjectSpec(
                     name=f"product_{j}_nuisance_{k}",
