@@ -146,7 +146,7 @@ def _ray(
     # jagged about a slowly drifting heading: the turns are differences of a bounded
     # jitter, so the path zigzags but never curls back (a random walk of the
     # direction itself made cracks loop)
-    heading = rng.normal(0, 0.8 * jag, 256) + np.cumsum(rng.normal(0, 0.04, 256))
+    heading = rng.normal(0, 0.5 * jag, 256) + np.cumsum(rng.normal(0, 0.04, 256))
     turn = np.diff(heading, prepend=0.0)
     clearance = max(min_band / 2, width) + MIN_MARGIN
     path, normals = dg.march(
