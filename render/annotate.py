@@ -229,12 +229,20 @@ def _keypoint_fields(
 
 
 def annotate_maps(
-    maps: ViewMaps, objects: Sequence[ObjectSpec], image_id: int, min_pixels: int = 1
+    maps: ViewMaps,
+    objects: Sequence[ObjectSpec],
+    image_id: int,
+    min_pixels: int = 1,
+    contrast: dict[int, float | None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[int, int]]:
     """COCO annotations for one rendered view, and visible pixels per instance.
 
     An object is annotated when its visible pixels (own + descendants) are > 0 and
-    >= its ``min_pixels`` if set, else ``min_pixels``. Each annotation: ``id =
+    >= its ``min_pixels`` if set, else ``min_pixels``; when it has ``annotate`` set
+    (an object with ``annotate: false`` only adds its pixels to its ancestors'
+    masks); and, for an object with ``min_contrast``, when ``contrast`` (instance id
+    -> its contrast in this view, :func:`render.visibility.view_contrasts`) is
+    unknown (None, absent) or >= ``min_contrast``. Each annotation: ``id =
     image_id * 10000 + instance_id``, ``image_id``, ``category_id``,
     ``segmentation`` (compressed RLE, ASCII counts), ``area`` (int pixels),
     ``bbox`` ([x, y, w, h] floats, tight, ``w = xmax - xmin + 1``), ``iscrowd`` 0,
@@ -258,7 +266,17 @@ def annotate_maps(
     table = _Table(instance_map, annotated)
     visible = {o.instance_id: int(p) for o, p in zip(annotated, table.pixels, strict=True)}
     thresholds = [max(1, o.min_pixels or min_pixels) for o in annotated]
-    keep = [k for k in range(len(annotated)) if table.pixels[k] >= thresholds[k]]
+    seen = contrast or {}
+
+    def shows(o: ObjectSpec) -> bool:
+        c = seen.get(o.instance_id)
+        return o.min_contrast is None or c is None or c >= o.min_contrast
+
+    keep = [
+        k
+        for k, o in enumerate(annotated)
+        if table.pixels[k] >= thresholds[k] and o.annotate and shows(o)
+    ]
     rles = table.rles(np.asarray(keep, dtype=np.intp))
     subtree = _subtrees(annotated)
     anns: list[dict[str, Any]] = []

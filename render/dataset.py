@@ -36,9 +36,11 @@ import numpy as np
 from render.annotate import ViewMaps, annotate_maps
 from render.config import Config
 from render.errors import DatasetError, UserError
+from render.families import complete_spec
 from render.formats import records
 from render.spec import SceneSpec, scene_filename
 from render.views import SceneRender
+from render.visibility import view_contrasts
 
 SHARD_VERSION = 1
 OWNED_DIRS = ("images", "depth", "scenes", "shards", "logs")
@@ -233,15 +235,19 @@ def _instances_of(ann: dict[str, Any]) -> list[int]:
 def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config) -> dict[str, Any]:
     """Annotate and write every view of one rendered scene, then commit its shard.
 
-    Writes images, depth (per ``cfg.render.depth_format``), ``scenes/NNNNNN.json``
-    (the SceneSpec with ``meta.settled_poses`` = ``result.object_poses``,
+    The family's ``complete`` step first fills in what only the built geometry
+    tells (the defects family: measured defect sizes and severities). Writes
+    images, depth (per ``cfg.render.depth_format``), ``scenes/NNNNNN.json`` (the
+    SceneSpec with ``meta.settled_poses`` = ``result.object_poses``,
     ``meta.visible_pixels`` = ``{view: {instance_id: pixels}}`` own + descendants,
-    ``meta.annotated`` = ``{view: [instance_id, ...]}``), and last
+    ``meta.annotated`` = ``{view: [instance_id, ...]}``, ``meta.contrast`` =
+    ``{view: {instance_id: contrast}}`` for objects with ``min_contrast``), and last
     ``shards/NNNNNN.json``. Returns ``{"scene_index", "images", "annotations",
     "category_counts": {name: n}, "timings": {name: seconds}, "bytes": written}``.
     """
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
+    spec = complete_spec(spec, cfg)
     scene = spec.scene_index
     poses = spec.camera.poses
     if len(result.views) != len(poses):
@@ -262,6 +268,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     annotations: list[dict[str, Any]] = []
     visible_meta: dict[str, dict[str, int]] = {}
     annotated_meta: dict[str, list[int]] = {}
+    contrast_meta: dict[str, dict[str, float | None]] = {}
     t_annotate = t_encode = t_write = 0.0
     written = 0
     for v, view in enumerate(result.views):
@@ -280,7 +287,10 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
             pose=np.asarray(poses[v], dtype=np.float64),
             amodal=view.amodal,
         )
-        anns, visible = annotate_maps(maps, spec.objects, iid, cfg.annotation.min_pixels)
+        contrast = view_contrasts(view.rgb, view.instance, spec.objects)
+        anns, visible = annotate_maps(
+            maps, spec.objects, iid, cfg.annotation.min_pixels, contrast=contrast
+        )
         t1 = time.perf_counter()
         img_bytes = encode_image(view.rgb, fmt, cfg.render.jpeg_quality)
         rel_depth = depth_path(scene, v, depth_fmt)
@@ -309,6 +319,8 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         )
         annotations.extend(anns)
         visible_meta[str(v)] = {str(k): n for k, n in visible.items()}
+        if contrast:
+            contrast_meta[str(v)] = {str(k): c for k, c in contrast.items()}
         annotated_meta[str(v)] = sorted(i for a in anns for i in _instances_of(a))
     counts: dict[str, int] = {}
     for a in annotations:
@@ -320,6 +332,8 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         "visible_pixels": visible_meta,
         "annotated": annotated_meta,
     }
+    if contrast_meta:
+        meta["contrast"] = contrast_meta
     scene_doc = spec.model_dump(mode="json")
     scene_doc["meta"] = meta
     shown = {i for ids in annotated_meta.values() for i in ids}

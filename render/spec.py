@@ -23,6 +23,35 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LayerSpec(Spec):
+    """A film on a surface (stain, fingerprint, ink, crazed paint): its opacity and pattern.
+
+    The mesh carries a point attribute ``fade`` (1 inside, falling to 0 at the
+    film's outline). Opacity is ``opacity * smoothstep(0, falloff, fade)`` broken up
+    by a noise of ``breakup`` (0..1) at ``breakup_scale`` (1/m), and never below
+    ``floor`` on the mesh (so the instance pass, which counts surfaces at least 5 %
+    opaque, sees the film's whole outline). ``pattern``:
+
+    - ``none``: plain film; ``pitting``: rust, dark pits with a rough bumpy crust;
+    - ``ring``: a drying water mark, more opaque at its rim (``ring`` 0..1);
+    - ``ridges``: fingerprint ridges, ``pattern_scale`` metres apart;
+    - ``film``: an oil film with thin-film interference colours (``film_nm``);
+    - ``tint``: heat tint, base colour to ``color2`` from the outline to the centre;
+    - ``crazing``: paint cracked into cells ``pattern_scale`` across where the
+      point attribute ``strain`` (0..1) is high; opacity stays 1.
+    """
+
+    opacity: float = Field(1.0, ge=0, le=1)
+    floor: float = Field(0.06, ge=0.05, le=1)
+    falloff: float = Field(0.5, gt=0, le=1)
+    breakup: float = Field(0.0, ge=0, le=1)
+    breakup_scale: float = Field(300.0, gt=0)
+    pattern: Literal["none", "pitting", "ring", "ridges", "film", "tint", "crazing"] = "none"
+    pattern_scale: float = Field(5e-4, gt=0, description="metres (ridges, crazing cells)")
+    ring: float = Field(0.0, ge=0, le=1)
+    film_nm: float = Field(0.0, ge=0, description="oil film thickness, nanometres")
+
+
 class MaterialSpec(Spec):
     """A Principled BSDF with optional procedural texture and bump.
 
@@ -35,6 +64,13 @@ class MaterialSpec(Spec):
       ``print``: ``color2`` dots/blobs on ``base_color``; ``bricks``: brick wall,
       ``color2`` = mortar; ``pattern_scale`` sets the size of every pattern.
 
+    - machined surfaces (``noise_scale`` = marks per metre, ``bump_strength`` their
+      relief): ``turned``: concentric lathe marks about the object's Z axis;
+      ``milled``: the overlapping arcs of a face mill's passes along X; ``cast``:
+      sand-cast pitting and mottled roughness.
+
+    ``layer`` makes the material a partly transparent film (stains, fingerprints,
+    ink); see :class:`LayerSpec`.
     ``coordinates``: what drives the texture: ``object`` space, or the mesh's
     ``rest`` point attribute (rest-pose coordinates: patterns follow a posed body).
     ``inputs`` sets further Principled BSDF inputs by their Blender 4.2 names, e.g.
@@ -45,7 +81,17 @@ class MaterialSpec(Spec):
     roughness: float = 0.5
     metallic: float = 0.0
     texture: Literal[
-        "none", "noise", "brushed", "strands", "stripes", "denim", "print", "bricks"
+        "none",
+        "noise",
+        "brushed",
+        "strands",
+        "stripes",
+        "denim",
+        "print",
+        "bricks",
+        "turned",
+        "milled",
+        "cast",
     ] = "noise"
     noise_scale: float = 20.0
     color_variation: float = 0.1
@@ -55,6 +101,7 @@ class MaterialSpec(Spec):
     coordinates: Literal["object", "rest"] = "object"
     inputs: dict[str, float] = Field(default_factory=dict)
     image: str | None = Field(None, description="optional image texture path (base colour)")
+    layer: LayerSpec | None = Field(None, description="partial opacity and pattern of a film")
 
 
 class GeometrySpec(Spec):
@@ -109,13 +156,34 @@ class ProductInfo(Spec):
 
 
 class DefectInfo(Spec):
-    """Defects family: one defect, its type and nominal sizes in millimetres."""
+    """Defects family: one defect, its type, its variant and its size measured on the
+    final geometry (millimetres; see docs/defects.md, "Measured defects").
+
+    ``length_mm``: largest extent along the surface (Feret diameter of its
+    footprint); ``width_mm``: a groove's or crack's widest opening, else the
+    footprint's extent across the length; ``depth_mm``: deepest point below the
+    original surface (grooves, cracks, dents, chips); ``area_mm2``: footprint area
+    (a groove's or crack's opening, a stain's film). Unset until the geometry is
+    built (the worker measures it). ``severity``: ``accept`` or ``reject`` from the
+    product's acceptance limits; ``severity_ratio``: the largest measure / limit."""
 
     kind: Literal["defect"] = "defect"
     type: str
-    size_mm: float
-    depth_mm: float | None = None
+    variant: str | None = None
+    length_mm: float | None = None
     width_mm: float | None = None
+    depth_mm: float | None = None
+    area_mm2: float | None = None
+    severity: Literal["accept", "reject"] | None = None
+    severity_ratio: float | None = None
+
+
+class NuisanceInfo(Spec):
+    """Defects family: something on a product that is not a defect (dust, a fibre, a
+    fingerprint, a droplet, print, a glint, a tool mark)."""
+
+    kind: Literal["nuisance"] = "nuisance"
+    type: str
 
 
 class PersonInfo(Spec):
@@ -132,7 +200,7 @@ class PersonInfo(Spec):
 
 
 ObjectInfo = Annotated[
-    ShapeInfo | ProductInfo | DefectInfo | PersonInfo, Field(discriminator="kind")
+    ShapeInfo | ProductInfo | DefectInfo | NuisanceInfo | PersonInfo, Field(discriminator="kind")
 ]
 
 
@@ -204,6 +272,17 @@ class ObjectSpec(Spec):
         ge=1,
         description="annotate only with at least this many visible pixels "
         "(default: the job's annotation.min_pixels)",
+    )
+    min_contrast: float | None = Field(
+        None,
+        ge=0,
+        description="annotate only when the instance stands out from its parent's pixels "
+        "around it by at least this contrast in the rendered image (render.visibility)",
+    )
+    annotate: bool = Field(
+        True,
+        description="false: no annotation of its own, but its pixels count in its "
+        "ancestors' masks (dust on a product)",
     )
     keypoints: KeypointsSpec | None = None
     amodal: bool = Field(

@@ -11,6 +11,11 @@ Prints one JSON object: seconds per image, Cycles' share (``render_s``), and the
 share of per-image time spent outside the Cycles render (target <= 0.15).
 Process start-up (``import bpy``, BlenderProc bootstrap) is reported apart: it
 is paid once per worker, not per image.
+
+``--baseline FILE``: the JSON this script printed for an earlier version of the
+project (e.g. before carved defects and nuisances); adds how much Cycles' time
+per image grew against it (``cycles_growth_vs_baseline``, target <= 1.5). Scenes
+differ between versions, so compare runs over the same seed and several scenes.
 """
 
 from __future__ import annotations
@@ -34,10 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="configs/defects.yaml")
     ap.add_argument("-n", type=int, default=3, help="scenes to render")
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
+    ap.add_argument("--seed", type=int, default=None, help="dataset seed (default: the config's)")
+    ap.add_argument("--baseline", type=Path, default=None, help="an earlier run's JSON output")
+    ap.add_argument("--keep", type=Path, default=None, help="write the dataset here (kept)")
     args = ap.parse_args(argv)
     from render.driver import run_render
 
     overrides = [f"num_scenes={args.n}", "render.views_per_scene=1", *args.set]
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
     cfg = load_config(args.config, overrides)
 
     # pure-Python side, timed alone: sampling + geometry of each scene
@@ -58,15 +68,20 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        out = run_render(cfg, Path(tmp) / "out", progress=False, workers=1)
+        target = args.keep if args.keep is not None else Path(tmp) / "out"
+        out = run_render(cfg, target, progress=False, workers=1)
         wall = time.perf_counter() - t0
     tm = out["timings"]
     images = max(1, int(out["images"]))
     render_s = float(tm.get("render_s", 0.0))
-    other_worker = sum(
-        float(tm.get(k, 0.0))
-        for k in ("build_s", "readback_s", "annotate_s", "encode_s", "write_s")
+    # writer_s: all of writing a scene (the family's complete step, contrast,
+    # annotation, encoding, files); older runs time only its parts
+    writer = (
+        float(tm["writer_s"])
+        if "writer_s" in tm
+        else sum(float(tm.get(k, 0.0)) for k in ("annotate_s", "encode_s", "write_s"))
     )
+    other_worker = float(tm.get("build_s", 0.0)) + float(tm.get("readback_s", 0.0)) + writer
     sampling_per_image = t_sample / images
     per_image_outside = other_worker / images + sampling_per_image
     per_image_total = render_s / images + per_image_outside
@@ -91,12 +106,19 @@ def main(argv: list[str] | None = None) -> int:
             "geometry_alone": round(t_geometry / images, 4),
             **{
                 k: round(float(tm.get(k, 0.0)) / images, 4)
-                for k in ("build_s", "readback_s", "annotate_s", "encode_s", "write_s")
+                for k in ("build_s", "readback_s", "annotate_s", "encode_s", "write_s", "writer_s")
             },
         },
         "wall_s_including_startup": round(wall, 2),
         "startup_and_merge_s": round(wall - float(tm.get("render_s", 0.0)) - other_worker, 2),
     }
+    if args.baseline is not None:
+        text = args.baseline.read_text()  # the run's summary line may precede the JSON
+        base = json.loads(text[text.index("{") :])
+        before = float(base["cycles_render_s_per_image"])
+        result["baseline_cycles_render_s_per_image"] = before
+        result["cycles_growth_vs_baseline"] = round(render_s / images / before, 3)
+        result["target_cycles_growth"] = 1.5
     print(json.dumps(result, indent=2))
     return 0
 

@@ -122,7 +122,7 @@ def test_product_mask_includes_defects_and_ids() -> None:
     imap[3:5, 3:5] = 2  # defect of 1
     imap[6, 8] = 3  # defect of 2 (nested)
     imap[0, 0] = 4  # unrelated
-    scratch = DefectInfo(type="scratch", size_mm=3.0, width_mm=0.2)
+    scratch = DefectInfo(type="scratch", length_mm=3.0, width_mm=0.2)
     objects = [obj(1), obj(2, parent=1, info=scratch), obj(3, parent=2), obj(4), obj(0)]
     anns = annotate_view(imap, objects, image_id=7)
     by_id = {a["scene_instance"]: a for a in anns}
@@ -132,7 +132,7 @@ def test_product_mask_includes_defects_and_ids() -> None:
     assert by_id[2]["bbox"] == [3.0, 3.0, 6.0, 4.0]
     assert by_id[3]["area"] == 1
     assert by_id[2]["scene_parent"] == 1 and "scene_parent" not in by_id[1]
-    assert by_id[2]["attributes"] == {"type": "scratch", "size_mm": 3.0, "width_mm": 0.2}
+    assert by_id[2]["attributes"] == {"type": "scratch", "length_mm": 3.0, "width_mm": 0.2}
     assert "attributes" not in by_id[1]
     assert by_id[4]["id"] == 70004
 
@@ -142,11 +142,11 @@ def test_min_pixels_field_overrides_and_is_not_copied() -> None:
     imap[0:4, 0:4] = 1  # 16 px
     imap[5, 5:7] = 2  # 2 px
     imap[7, 7] = 3  # 1 px
-    stain = DefectInfo(type="stain", size_mm=1.5)
+    stain = DefectInfo(type="stain", area_mm2=1.5)
     objects = [obj(1, min_pixels=20), obj(2, min_pixels=2, info=stain), obj(3), obj(4)]
     anns, visible = annotate_view_with_visibility(imap, objects, 0, min_pixels=1)
     assert [a["scene_instance"] for a in anns] == [2, 3]
-    assert anns[0]["attributes"] == {"type": "stain", "size_mm": 1.5}
+    assert anns[0]["attributes"] == {"type": "stain", "area_mm2": 1.5}
     assert visible == {1: 16, 2: 2, 3: 1, 4: 0}
     # zero visible pixels are never annotated, even with min_pixels 0
     anns = annotate_view(imap, objects, 0, min_pixels=0)

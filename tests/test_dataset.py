@@ -78,7 +78,7 @@ def fake_scene(scene_index: int, views: int = 2, seed: int = 0) -> tuple[SceneSp
             3,
             parent=1,
             min_pixels=3,
-            info=DefectInfo(type="dent", size_mm=5.0, depth_mm=0.4),
+            info=DefectInfo(type="dent", length_mm=5.0, depth_mm=0.4),
         ),
         _obj("box4", 4, 1),
     ]
@@ -161,7 +161,7 @@ def test_layout_and_contents(tmp_path: Path) -> None:
     assert ann_ids == [70010001, 70010002, 70010003, 70020001, 70020002]
     dent = shard["annotations"][2]
     assert dent["scene_parent"] == 1 and dent["scene_instance"] == 3
-    assert dent["attributes"] == {"type": "dent", "size_mm": 5.0, "depth_mm": 0.4}
+    assert dent["attributes"] == {"type": "dent", "length_mm": 5.0, "depth_mm": 0.4}
 
     scene = json.loads((out / "scenes/000007.json").read_text())
     assert SceneSpec.model_validate(scene).scene_index == 7

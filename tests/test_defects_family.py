@@ -15,7 +15,7 @@ from render.families.defects import layout
 from render.families.defects import sampler as fam
 from render.families.defects.assemblies import base_mesh
 from render.seeding import stream
-from render.spec import DefectInfo, ProductInfo, SceneSpec
+from render.spec import DefectInfo, NuisanceInfo, ProductInfo, SceneSpec
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "defects.yaml"
 
@@ -52,7 +52,14 @@ def test_scene_structure(cfg) -> None:
                 or o.geometry.params == parent.geometry.params
             )
             assert o.location == parent.location and o.rotation_euler == parent.rotation_euler
-            if names[o.category_id] != "component":
+            if isinstance(o.info, NuisanceInfo):  # not a defect, never a defect's category
+                assert o.min_pixels == cfg.scene.min_defect_pixels
+                category = cfg.scene.nuisances[o.info.type].category
+                assert names.get(o.category_id) == category or (
+                    o.category_id == 0 and not o.annotate
+                )
+                assert category not in {d.category for d in cfg.scene.defects.values()}
+            elif names[o.category_id] != "component":
                 assert o.min_pixels == cfg.scene.min_defect_pixels
                 assert isinstance(o.info, DefectInfo)
                 assert o.info.type == names[o.category_id]
@@ -62,13 +69,25 @@ def test_scene_structure(cfg) -> None:
 
 
 def test_min_width_follows_the_camera(cfg) -> None:
+    """Masks are at least min_defect_width_px wide in the image (the strip a groove is
+    cut in, measured on the built geometry); a crack's opening is at least a pixel."""
+    from render.families import build_geometry
+
     spec = fam.sample_defects(cfg, 3)
     m = spec.meta
     px = m["field_of_view_m"] / cfg.render.resolution[0]
     assert m["min_defect_width_m"] >= cfg.scene.min_defect_width_px * px
+    grooves = 0
     for o in spec.objects:
         for d in o.geometry.params.get("defects", []):
-            assert d["width"] >= m["min_defect_width_m"]
+            if d["type"] == "crack":
+                assert d["width"] >= px
+        if isinstance(o.info, DefectInfo) and o.info.type in ("scratch", "crack"):
+            part = build_geometry(o.geometry.generator, o.geometry.params)[o.geometry.part]
+            if len(part.faces):
+                assert part.measures["mask_width"] >= 0.97 * m["min_defect_width_m"]
+                grooves += 1
+    assert grooves
 
 
 def test_balance_tracks_targets(cfg) -> None:
@@ -102,7 +121,7 @@ def test_balance_of_sampled_scenes(cfg) -> None:
                 products += 1
                 assert isinstance(o.info, ProductInfo)
                 good += o.info.good
-            elif o.parent_id is not None and names[o.category_id] != "component":
+            elif isinstance(o.info, DefectInfo):
                 counts[names[o.category_id]] = counts.get(names[o.category_id], 0) + 1
     n = sum(counts.values())
     freq = {t: d.frequency for t, d in cfg.scene.defects.items()}
@@ -159,14 +178,18 @@ def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
     )
     anns = {a["scene_instance"]: a for a in data["annotations"]}
     visible = spec.meta["visible_pixels"]["0"]  # view 0: {instance_id: own + descendant pixels}
+    contrast = spec.meta.get("contrast", {}).get("0", {})  # view 0: {instance_id: contrast}
     defects = [o for o in spec.objects if o.parent_id is not None]
     assert defects
     for o in defects:
         seen = visible.get(str(o.instance_id), 0)
+        c = contrast.get(str(o.instance_id))
+        faint = o.min_contrast is not None and c is not None and c < o.min_contrast
         if o.instance_id not in anns:
-            assert seen < (o.min_pixels or 1)  # too small: kept in the spec only
+            # too small or too faint (kept in the spec only), or not to be annotated
+            assert seen < (o.min_pixels or 1) or faint or not o.annotate
             continue
-        assert seen >= (o.min_pixels or 1)
+        assert seen >= (o.min_pixels or 1) and not faint and o.annotate
         mask = coco.decode(anns[o.instance_id]["segmentation"])
         parent = coco.decode(anns[o.parent_id]["segmentation"])
         assert mask.sum() == seen and not (mask & ~parent).any()

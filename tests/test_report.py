@@ -30,9 +30,19 @@ SYNTHCV = [sys.executable, "-m", "render.cli"]
 
 @pytest.fixture(scope="module")
 def defects(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Products with nested defects (defect sizes), fake renderer."""
+    """Products with nested defects (defect sizes), fake renderer. The fake renderer
+    paints each object as a flat box at its location in its base colour: the
+    contrast check is off (a groove has its product's colour) and there are no
+    nuisances (the last child drawn takes the box, and they come after defects)."""
     cfg = load_config(
-        ROOT / "configs" / "defects.yaml", ["num_scenes=3", "render.resolution=[128, 128]"]
+        ROOT / "configs" / "defects.yaml",
+        [
+            "num_scenes=3",
+            "render.resolution=[128, 128]",
+            "scene.min_defect_contrast=0",
+            "scene.min_defect_pixels=4",
+            "scene.nuisances={}",
+        ],
     )
     out = tmp_path_factory.mktemp("defects") / "ds"
     run_render(cfg, out, renderer="tests.fake_renderer", progress=False)

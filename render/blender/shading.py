@@ -11,11 +11,12 @@ from typing import Any
 
 import bpy
 
-from render.blender import bootstrap
+from render.blender import bootstrap, layers
 from render.errors import RenderError
 from render.spec import LightSpec, MaterialSpec, WorldSpec
 
 _PATTERNS = ("stripes", "denim", "print", "bricks")
+_MACHINED = ("turned", "milled", "cast")
 
 
 def make_material(name: str, m: MaterialSpec, max_detail: float = 16.0) -> Any:
@@ -42,8 +43,12 @@ def make_material(name: str, m: MaterialSpec, max_detail: float = 16.0) -> Any:
         links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
     elif m.texture in _PATTERNS:
         _pattern(mat, bsdf, m)
+    elif m.texture in _MACHINED:
+        layers.machined(mat, bsdf, m)
     elif m.texture != "none" and (m.color_variation > 0 or m.bump_strength > 0):
         _noise(mat, bsdf, m)
+    if m.layer is not None:
+        layers.film(mat, bsdf, m, m.layer)
     for node in mat.node_tree.nodes:
         if node.bl_idname == "ShaderNodeTexNoise":
             detail = node.inputs["Detail"]

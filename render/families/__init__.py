@@ -19,6 +19,7 @@ from render.families.defects.config import DefectsScene
 from render.families.generic.config import GenericScene
 from render.families.pedestrians.config import PedestriansScene
 from render.geometry import Mesh
+from render.spec import SceneSpec
 
 _DEFECTS = "render.families.defects.assemblies"
 _PROPS = "render.families.defects.props"
@@ -41,6 +42,7 @@ FAMILIES: dict[str, Family] = {
             "inspection_table": f"{_PROPS}:table",
             "tray": f"{_PROPS}:tray",
         },
+        complete="render.families.defects.measure:complete_defects",
     ),
     "pedestrians": Family(
         name="pedestrians",
@@ -81,6 +83,16 @@ def generator(name: str) -> Callable[[dict[str, Any]], dict[str, Mesh]]:
     if name not in paths:
         raise KeyError(f"unknown geometry generator {name!r}; valid: {sorted(paths)}")
     return load_function(paths[name])
+
+
+def complete_spec(spec: SceneSpec, job: Any) -> SceneSpec:
+    """``spec`` with what its family's ``complete`` step adds (unchanged without one);
+    ``job``: the render job (:class:`render.families.base.Job`)."""
+    fam = FAMILIES.get(spec.family)
+    if fam is None or fam.complete is None:
+        return spec
+    done: SceneSpec = load_function(fam.complete)(spec, job)
+    return done
 
 
 def build_geometry(name: str, params: dict[str, Any]) -> dict[str, Mesh]:

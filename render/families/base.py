@@ -80,6 +80,10 @@ class Family:
     named :class:`~render.geometry.Mesh` parts. ``prepare``: optional
     ``"module:function"`` the driver calls once before rendering, with the job and
     a ``log(message)`` callable, to build one-time resources (e.g. a model cache).
+    ``complete``: optional ``"module:function"`` ``(spec, job) -> spec``
+    run where a scene is written (in the worker, after rendering, before
+    annotating): fills in what only the built geometry tells, e.g. measured
+    defect sizes. It must be a deterministic function of the spec and the job.
     """
 
     name: str
@@ -87,6 +91,7 @@ class Family:
     sampler: str
     generators: Mapping[str, str] = field(default_factory=dict)
     prepare: str | None = None
+    complete: str | None = None
 
     def sample(self, job: Job, scene_index: int) -> SceneSpec:
         sampler: Sampler = load_function(self.sampler)

@@ -137,3 +137,82 @@ def make_sheet(
         )  # fmt: skip
         sheet.paste(tile, ((k % cols) * size, (k // cols) * tile_h))
     return sheet
+
+
+def _zoomed(image: Image.Image, view: View, size: int) -> Image.Image:
+    """``view`` of ``image`` scaled to ``size`` x ``size`` with nearest-neighbour
+    resampling: every rendered pixel stays a sharp square (what a model sees)."""
+    return image.convert("RGB").crop(view).resize((size, size), Image.Resampling.NEAREST)
+
+
+def _closeup_view(box: list[float], side: int, w: int, h: int) -> View:
+    """A square ``side`` px crop centred on ``box`` and kept inside the image."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    x0 = int(round(min(max(cx - side / 2, 0), max(w - side, 0))))
+    y0 = int(round(min(max(cy - side / 2, 0), max(h - side, 0))))
+    return x0, y0, x0 + side, y0 + side
+
+
+def make_closeups(
+    root: Path,
+    rows: list[str],
+    per_row: int = 4,
+    zoom: int = 4,
+    crop: int = 48,
+) -> Image.Image:
+    """Close-ups of the categories ``rows`` (one row each) of the dataset at ``root``:
+    ``per_row`` examples per row, each a ``crop`` px square around the instance
+    (larger if the instance is, then scaled down to fit) shown ``zoom`` x enlarged
+    twice: as rendered (nearest-neighbour) and with its mask outlined and filled.
+    Examples are taken round-robin over the ``attributes.variant`` values and
+    spread over the images, so a row shows the variety of its category."""
+    from PIL import ImageFont
+
+    data = json.loads((root / "annotations.json").read_text())
+    cats = {c["id"]: c for c in data["categories"]}
+    images = {im["id"]: im for im in data["images"]}
+    tile = crop * zoom
+    label_h = 14
+    sheet = Image.new(
+        "RGB", (120 + per_row * 2 * (tile + 4), len(rows) * (tile + label_h + 6)), (24, 24, 24)
+    )
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for a in sorted(data["annotations"], key=lambda a: a["id"]):
+        if a.get("iscrowd"):
+            continue
+        name = cats.get(a["category_id"], {}).get("name", "")
+        by_name.setdefault(name, []).append(a)
+    for r, name in enumerate(rows):
+        y = r * (tile + label_h + 6)
+        draw.text((6, y + tile // 2), name, fill=(230, 230, 230), font=font)
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for a in by_name.get(name, []):
+            groups.setdefault(str(a.get("attributes", {}).get("variant", "")), []).append(a)
+        chosen: list[dict[str, Any]] = []
+        used_images: set[int] = set()
+        queues = [list(g) for _, g in sorted(groups.items())]
+        while len(chosen) < per_row and any(queues):
+            for q in queues:
+                if not q or len(chosen) >= per_row:
+                    continue
+                pick = next((a for a in q if a["image_id"] not in used_images), q[0])
+                q.remove(pick)
+                chosen.append(pick)
+                used_images.add(pick["image_id"])
+        for k, a in enumerate(chosen):
+            im = images[a["image_id"]]
+            image = Image.open(root / im["file_name"])
+            side = int(max(crop, max(a["bbox"][2], a["bbox"][3]) + 8))
+            view = _closeup_view(a["bbox"], side, im["width"], im["height"])
+            x = 120 + k * 2 * (tile + 4)
+            sheet.paste(_zoomed(image, view, tile), (x, y))
+            over = draw_tile(image, [a], cats, True, view=view, size=(tile, tile))
+            sheet.paste(over, (x + tile + 4, y))
+            attrs = a.get("attributes", {})
+            text = f"#{im.get('scene_id', a['image_id'])} {attrs.get('variant', '')}"
+            if side != crop:
+                text += f" ({tile / side:.1f}x)"
+            draw.text((x, y + tile + 1), text, fill=(200, 200, 200), font=font)
+    return sheet

@@ -25,6 +25,8 @@ class Mesh:
     ``point_attributes``: optional per-vertex float arrays (N,) or (N, 3), e.g.
     ``"rest"``: rest-pose coordinates, so textures follow a posed body; the
     backend exposes them to shaders under their names.
+    ``measures``: physical measures of the part taken when it was built (metres,
+    square metres), e.g. a defect's ``length``, ``width``, ``depth``, ``area``.
     """
 
     vertices: np.ndarray
@@ -34,6 +36,7 @@ class Mesh:
     uv: np.ndarray | None = field(default=None, compare=False)
     material_index: np.ndarray | None = field(default=None, compare=False)
     point_attributes: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
+    measures: dict[str, float] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:

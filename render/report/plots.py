@@ -209,12 +209,13 @@ def defect_sizes(stats: Stats) -> Chart | None:
         tick_labels=kinds,
         whis=(0, 100),
     )
-    ax.set_xlabel("nominal defect size [mm]")
+    ax.set_xlabel("defect length [mm]")
     counts = ", ".join(f"{k} {len(stats.defect_sizes[k]):,}" for k in kinds)
     return Chart(
         "defect_size",
         "Defect sizes",
-        f"Nominal size per defect type (whiskers: min to max). Counts: {counts}.",
+        "Length per defect type, measured on the final geometry (attributes.length_mm; "
+        f"older datasets: the nominal size_mm; whiskers: min to max). Counts: {counts}.",
         _png(fig),
     )
 

@@ -44,7 +44,7 @@ class Stats:
     per_image: np.ndarray  # (n_images,) annotations per image
     visibility: np.ndarray  # (M,) annotations that state it, in [0, 1]
     visibility_class: np.ndarray  # (M,)
-    defect_sizes: dict[str, list[float]] = field(default_factory=dict)  # type -> size_mm
+    defect_sizes: dict[str, list[float]] = field(default_factory=dict)  # type -> length mm
     keypoint_visible: dict[str, np.ndarray] = field(
         default_factory=dict
     )  # class -> (K, 3) v counts
@@ -168,8 +168,9 @@ def compute(doc: dict[str, Any]) -> Stats:
             vis.append(float(v))
             vis_class.append(ci)
         attrs = a.get("attributes")
-        if isinstance(attrs, dict) and isinstance(attrs.get("size_mm"), int | float):
-            defects.setdefault(str(attrs.get("type", cls.name)), []).append(float(attrs["size_mm"]))
+        size = _defect_size(attrs)
+        if size is not None and isinstance(attrs, dict):
+            defects.setdefault(str(attrs.get("type", cls.name)), []).append(size)
         if cls.keypoints:
             kv = _keypoint_v(a.get("keypoints"), len(cls.keypoints))
             if kv is not None:
@@ -194,3 +195,15 @@ def compute(doc: dict[str, Any]) -> Stats:
         skipped=skipped,
         skipped_reason=reason,
     )
+
+
+def _defect_size(attrs: Any) -> float | None:
+    """A defect's size in mm: its measured ``length_mm`` (synthcv), else the nominal
+    ``size_mm`` of datasets written before sizes were measured; None otherwise."""
+    if not isinstance(attrs, dict):
+        return None
+    for key in ("length_mm", "size_mm"):
+        value = attrs.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None

@@ -16,6 +16,13 @@ from pydantic import Field, model_validator
 
 from render.cfgtypes import FloatRange, IntRange, Model
 from render.families.base import SceneModel
+from render.families.defects.qc_config import (
+    AcceptanceLimits,
+    NuisanceConfig,
+    NuisanceType,
+    default_acceptance,
+    default_nuisances,
+)
 
 ProductFamily = Literal[
     "plate", "tile", "can", "bottle", "gear", "washer", "hex_nut", "pcb", "mesh"
@@ -23,6 +30,11 @@ ProductFamily = Literal[
 DefectType = Literal["scratch", "dent", "crack", "stain", "chip"]
 DEFECT_TYPES: tuple[DefectType, ...] = get_args(DefectType)
 """Every defect type, in the order used for balancing: the one list of them."""
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "scratch": ("single", "parallel", "curved"),
+    "crack": ("edge", "star"),
+}
+"""The variants of the defect types that have some (``DefectConfig.variants``)."""
 ViewKind = Literal["top_down", "oblique"]
 LightPreset = Literal["ring", "dome", "raking", "back"]
 BackgroundKind = Literal["conveyor", "table", "tray"]
@@ -67,6 +79,15 @@ class ProductChoice(Model):
     pose: Literal["flat", "side"] = Field(
         "flat", description="side: lying on its side (cans, bottles)"
     )
+    secondary: list[str] = Field(
+        default_factory=list,
+        description="presets of its secondary surface (a can's or bottle's label, a plate's "
+        "chamfers and countersinks); empty = its material's own edge preset, or itself",
+    )
+    acceptance: dict[DefectType, AcceptanceLimits] = Field(
+        default_factory=dict,
+        description="defect type -> this product's acceptance limits (replace scene.acceptance)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ProductChoice:
@@ -87,9 +108,10 @@ class ProductChoice(Model):
 
 class DefectConfig(Model):
     """One defect type. ``size_mm``: length (scratch, crack) or diameter (dent,
-    stain, chip); ``depth_mm`` for dent/chip; ``width_mm`` for scratch/crack (raised
-    to the 2-px minimum the camera allows); ``roughness``: stain outline and crack
-    path irregularity; ``branches``: cracks only."""
+    stain, chip); ``depth_mm``: how deep a dent, chip, scratch groove or crack goes;
+    ``width_mm``: a scratch groove's or a crack's opening (a crack's raised to one
+    pixel); ``roughness``: stain outline and crack path irregularity;
+    ``branches``: cracks only."""
 
     category: str = Field(description="category name of this defect type (must be in categories)")
     frequency: float = Field(1.0, ge=0, description="target share among defects (normalised)")
@@ -99,33 +121,54 @@ class DefectConfig(Model):
         "the product",
     )
     depth_mm: FloatRange = Field(
-        (0.3, 1.0), description="dent and chip depth, mm (capped by product thickness, defect size)"
+        (0.3, 1.0),
+        description="depth of a dent, chip, scratch groove or crack, mm (capped by product "
+        "thickness, defect size)",
     )
     width_mm: FloatRange = Field(
-        (0.3, 0.8), description="scratch and crack width, mm (raised to min_defect_width_px)"
+        (0.3, 0.8),
+        description="opening of a scratch groove or crack, mm (a crack's raised to 1 px; the "
+        "annotated mask is at least min_defect_width_px wide)",
     )
     roughness: FloatRange = Field(
         (0.3, 0.7), description="stain outline and crack path irregularity (higher = more jagged)"
     )
     branches: IntRange = Field((1, 3), description="side branches per crack")
     materials: list[str] = Field(
-        default_factory=list, description="presets; empty = the product's own"
+        default_factory=list,
+        description="presets (scratch: groove walls, crack: its interior); empty = the "
+        "product's substrate (bare metal under paint, body under glaze) or its own material",
+    )
+    variants: dict[str, float] = Field(
+        default_factory=dict,
+        description="variant -> weight; scratch: single, parallel (abrasion), curved "
+        "(handling); crack: edge (from an edge or hole), star (from a stress point); "
+        "empty = all equally",
+    )
+    open_probability: float = Field(
+        0.5, ge=0, le=1, description="crack on a brittle material (ceramic, PCB): share that gape"
     )
 
 
 def _defects() -> dict[DefectType, DefectConfig]:
     return {
         "scratch": DefectConfig(
-            category="scratch", size_mm=(10.0, 40.0), materials=["scratch_groove"]
+            category="scratch", size_mm=(10.0, 40.0), width_mm=(0.04, 0.4), depth_mm=(0.01, 0.08)
         ),
         "dent": DefectConfig(category="dent", size_mm=(6.0, 16.0), depth_mm=(0.4, 1.2)),
-        "crack": DefectConfig(category="crack", size_mm=(10.0, 30.0), materials=["crack_dark"]),
+        "crack": DefectConfig(
+            category="crack",
+            size_mm=(10.0, 30.0),
+            width_mm=(0.1, 0.4),
+            depth_mm=(0.2, 0.8),
+            materials=["crack_dark"],
+        ),
         "stain": DefectConfig(
-            category="stain", size_mm=(5.0, 18.0), materials=["rust", "oil_stain", "discoloration"]
+            category="stain",
+            size_mm=(5.0, 18.0),
+            materials=["rust", "oil_stain", "water_stain", "discoloration"],
         ),
-        "chip": DefectConfig(
-            category="chip", size_mm=(3.0, 10.0), depth_mm=(0.5, 1.5), materials=["chip_exposed"]
-        ),
+        "chip": DefectConfig(category="chip", size_mm=(3.0, 10.0), depth_mm=(0.5, 1.5)),
     }
 
 
@@ -257,7 +300,23 @@ class DefectsScene(SceneModel):
         16, ge=1, description="smaller visible defects are not annotated"
     )
     min_defect_width_px: float = Field(
-        2.0, ge=0.5, description="narrowest decal in the image, pixels"
+        2.0, ge=0.5, description="narrowest defect mask in the image, pixels"
+    )
+    min_defect_contrast: float = Field(
+        3.0,
+        ge=0,
+        description="defects and nuisances standing out from their product around them by "
+        "less are not annotated (CIE76 dE, see render/visibility.py; 0 = off)",
+    )
+    nuisances: dict[NuisanceType, NuisanceConfig] = Field(
+        default_factory=default_nuisances,
+        description="nuisance type -> settings; keys: dust, fibre, fingerprint, droplet, print, "
+        "glint, tool_mark (a type left out never appears)",
+    )
+    acceptance: dict[DefectType, AcceptanceLimits] = Field(
+        default_factory=default_acceptance,
+        description="defect type -> acceptance limits grading each defect accept/reject "
+        "(a product's own acceptance replaces its type's)",
     )
     stratify: bool = Field(
         True, description="low-discrepancy class selection: counts track the targets"
@@ -281,12 +340,31 @@ class DefectsScene(SceneModel):
             )
         if self.good_fraction < 1 and not any(d.frequency > 0 for d in self.defects.values()):
             raise ValueError("defects: every frequency is 0 but good_fraction < 1")
+        for kind, d in self.defects.items():
+            valid = VARIANTS.get(kind, ())
+            for v in d.variants:
+                if v not in valid:
+                    raise ValueError(
+                        f"defects.{kind}.variants: unknown {v!r}; valid: {list(valid)}"
+                    )
+            if d.variants and not any(w > 0 for w in d.variants.values()):
+                raise ValueError(f"defects.{kind}.variants: need a weight > 0")
+        defect_categories = {d.category for d in self.defects.values()}
+        for what, n in self.nuisances.items():
+            if n.category in defect_categories:
+                raise ValueError(
+                    f"nuisances.{what}.category: {n.category!r} is a defect category; a nuisance "
+                    "is never annotated as a defect"
+                )
+            if n.size_mm[0] <= 0:
+                raise ValueError(f"nuisances.{what}.size_mm: must be > 0, got {list(n.size_mm)}")
         return self
 
     def category_names(self) -> list[str]:
         """Every product and (enabled) defect category this family annotates."""
         names = {p.category for p in self.products}
         names |= {d.category for d in self.defects.values() if d.frequency > 0}
+        names |= {n.category for n in self.nuisances.values() if n.category and n.probability > 0}
         if any(p.family == "pcb" for p in self.products):
             names.add("component")
         return sorted(names)

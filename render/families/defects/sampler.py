@@ -14,15 +14,21 @@ each defect with its own category and ``parent_id`` = the product.
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from render.families.base import Job
-from render.families.common import integer, render_spec, uniform, weighted_choice
-from render.families.defects.assemblies import MIN_OFFSET, base_mesh
+from render.families.common import (
+    euler_xyz_to_matrix,
+    integer,
+    render_spec,
+    uniform,
+    weighted_choice,
+)
+from render.families.defects.assemblies import base_mesh
 from render.families.defects.balance import MAX_DEFECT_SLOTS, defect_type, is_good
-from render.families.defects.config import DefectsScene, DefectType, ProductChoice
+from render.families.defects.config import DefectsScene, ProductChoice
 from render.families.defects.layout import (
     arrange,
     background,
@@ -30,10 +36,25 @@ from render.families.defects.layout import (
     moving_parts,
     qc_lights,
 )
-from render.families.defects.materials import load_presets, sample_material
-from render.families.defects.products import INTEGER_PARAMS, PARAM_SPACE
+from render.families.defects.materials import load_presets, role, sample_material
+from render.families.defects.parts import (
+    camera_eye,
+    defect_material,
+    defect_params,
+    nuisance_params,
+    product_materials,
+    to_local,
+)
+from render.families.defects.products import INTEGER_PARAMS, PARAM_SPACE, pcb_components
 from render.seeding import stream
-from render.spec import DefectInfo, GeometrySpec, ObjectSpec, ProductInfo, SceneSpec
+from render.spec import (
+    DefectInfo,
+    GeometrySpec,
+    NuisanceInfo,
+    ObjectSpec,
+    ProductInfo,
+    SceneSpec,
+)
 
 # --------------------------------------------------------------------------- products
 
@@ -69,23 +90,6 @@ def _rotation(pose: str, yaw: float) -> tuple[list[float], np.ndarray, np.ndarra
         [[1, 0, 0], [0, cx, -sx], [0, sx, cx]]
     )
     return [rx, 0.0, yaw], r, r.T @ np.array([0.0, 0.0, 1.0])
-
-
-def _defect_params(
-    sc: DefectsScene, kind: str, extent: float, rng: np.random.Generator, min_width: float
-) -> dict[str, Any]:
-    d = sc.defects[cast(DefectType, kind)]
-    cap = 0.8 * extent if kind in ("scratch", "crack") else 0.4 * extent
-    size = min(uniform(rng, d.size_mm) / 1000, cap)
-    return {
-        "type": kind,
-        "seed": int(rng.integers(0, 2**31 - 1)),
-        "size": size,
-        "depth": uniform(rng, d.depth_mm) / 1000,
-        "width": max(uniform(rng, d.width_mm) / 1000, min_width),
-        "roughness": uniform(rng, d.roughness),
-        "branches": integer(rng, d.branches),
-    }
 
 
 # --------------------------------------------------------------------------- sampling
@@ -145,8 +149,15 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
     # min_width_px at the farthest point (+25 %) of the most oblique view
     min_width = sc.min_defect_width_px * 1.25 * fov / width / math.sin(math.radians(min_elev))
     objects, support = background(sc, bg_kind, fov, area, preset, presets, r_bg, r_mat)
+    # camera and lights first: glints mirror a light into the camera
+    target = np.array([centre[0], centre[1], support])
+    camera = inspection_camera(
+        sc, width, height, focal, distance, target, r_cam, cfg.render.views_per_scene
+    )
+    lights, world = qc_lights(sc, preset, distance, target, r_light)
+    r_nui = stream(cfg.seed, scene_index, "nuisances")
 
-    # 3) defects and objects
+    # 3) products, their defects, nuisances and components
     next_id = 1
     for j, ((choice, product, rot_euler, facing, lo, hi), spot) in enumerate(
         zip(items, spots + [None] * (len(items) - len(spots)), strict=True)
@@ -158,26 +169,38 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
         centre_off = (lo[:2] + hi[:2]) / 2
         location = [float(xy[0] - centre_off[0]), float(xy[1] - centre_off[1]), float(z0 - lo[2])]
         extent = float(np.sort(hi - lo)[1])  # middle dimension: the visible face's smaller side
+        name, body, second = product_materials(choice, presets, r_mat)
+        brittle = bool(role(presets, name, "brittle"))
         good = is_good(sc, cfg.seed, scene_index, j, r_def)
         n_def = 0 if good else integer(r_def, sc.defects_per_product)
         defects = [
-            _defect_params(
+            defect_params(
                 sc,
                 defect_type(sc, cfg.seed, scene_index, j * MAX_DEFECT_SLOTS + k, r_def),
                 extent,
                 r_def,
-                min_width,
+                fov / width,
+                brittle,
             )
             for k in range(min(n_def, MAX_DEFECT_SLOTS))
         ]
+        rot = euler_xyz_to_matrix(rot_euler)
+        glint_to = (
+            (
+                to_local(lights[int(r_nui.integers(len(lights)))].location, location, rot),
+                to_local(camera_eye(camera.poses[0]), location, rot),
+            )
+            if lights
+            else None
+        )
+        extra = nuisance_params(sc, choice.family, r_nui, presets, glint_to)
         params = {
             "product": product,
             "facing": facing.round(9).tolist(),
             "min_width": min_width,
-            "offset": MIN_OFFSET,
             "defects": defects,
+            "nuisances": [n for n, _ in extra],
         }
-        material = sample_material(presets, str(r_mat.choice(choice.materials)), r_mat)
         pid = next_id
         next_id += 1
 
@@ -193,20 +216,17 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
                 instance_id=pid,
                 category_id=cfg.category_id(choice.category),
                 geometry=geo("product"),
-                material=material,
+                material=body,
+                material_slots=[second],
                 info=ProductInfo(family=choice.family, good=good, defects=len(defects)),
                 **pose,
             )
         )
+        seen = {"min_pixels": sc.min_defect_pixels, "min_contrast": sc.min_defect_contrast or None}
         for k, d in enumerate(defects):
             dc = sc.defects[d["type"]]
-            mat = (
-                sample_material(presets, str(r_mat.choice(dc.materials)), r_mat)
-                if dc.materials
-                else material
-            )
-            deep = d["type"] in ("dent", "chip")
-            thin = d["type"] in ("scratch", "crack")
+            mat, variant, walls = defect_material(sc, d["type"], name, body, presets, r_mat)
+            slots = [second] if d["type"] != "chip" and d["type"] != "stain" else []
             objects.append(
                 ObjectSpec(
                     name=f"product_{j}_defect_{k}",
@@ -215,36 +235,48 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
                     parent_id=pid,
                     geometry=geo(f"defect_{k}"),
                     material=mat,
-                    min_pixels=sc.min_defect_pixels,
-                    info=DefectInfo(
-                        type=d["type"],
-                        size_mm=round(d["size"] * 1000, 3),
-                        depth_mm=round(d["depth"] * 1000, 3) if deep else None,
-                        width_mm=round(d["width"] * 1000, 3) if thin else None,
-                    ),
+                    material_slots=slots + ([walls] if walls is not None else []),
+                    info=DefectInfo(type=d["type"], variant=d.get("variant", variant)),
+                    **seen,
+                    **pose,
+                )
+            )
+            next_id += 1
+        for k, (n, own) in enumerate(extra):
+            nc = sc.nuisances[n["type"]]
+            # a tool mark burnishes a little: only slightly glossier than the part
+            polished = body.model_copy(update={"roughness": body.roughness * 0.85})
+            objects.append(
+                ObjectSpec(
+                    name=f"product_{j}_nuisance_{k}",
+                    instance_id=next_id,
+                    category_id=cfg.category_id(nc.category) if nc.category else 0,
+                    parent_id=pid,
+                    geometry=geo(f"nuisance_{k}"),
+                    material=body if own is None else own,
+                    material_slots=[second, polished] if own is None else [],
+                    annotate=nc.category is not None,
+                    info=NuisanceInfo(type=n["type"]),
+                    **seen,
                     **pose,
                 )
             )
             next_id += 1
         if choice.family == "pcb":
-            objects.append(
-                ObjectSpec(
-                    name=f"product_{j}_components",
-                    instance_id=next_id,
-                    category_id=cfg.category_id("component"),
-                    parent_id=pid,
-                    geometry=geo("components"),
-                    material=sample_material(presets, "ic_package", r_mat),
-                    **pose,
+            for k in range(len(pcb_components(product, int(product["seed"]))[1])):
+                objects.append(
+                    ObjectSpec(
+                        name=f"product_{j}_component_{k}",
+                        instance_id=next_id,
+                        category_id=cfg.category_id("component"),
+                        parent_id=pid,
+                        geometry=geo(f"component_{k}"),
+                        material=sample_material(presets, "ic_package", r_mat),
+                        **pose,
+                    )
                 )
-            )
-            next_id += 1
+                next_id += 1
 
-    target = np.array([centre[0], centre[1], support])
-    camera = inspection_camera(
-        sc, width, height, focal, distance, target, r_cam, cfg.render.views_per_scene
-    )
-    lights, world = qc_lights(sc, preset, distance, target, r_light)
     if camera.motion_blur > 0:
         objects = moving_parts(
             objects, camera.motion_blur, fov / width, sc, stream(cfg.seed, scene_index, "motion")

@@ -7,10 +7,9 @@ Two kinds, chosen so the renderer's instance pass gives pixel-exact masks:
   normals by a radial profile, and the faces whose mean displacement exceeds a
   threshold become the defect's part. The defect mask is the displaced region,
   with face-size steps of ``max_edge`` (0.2-0.3 mm), not of the product's coarse faces.
-- **Decals** (scratch, crack, stain) are thin ribbons / patches built on the
-  final (already dented) surface: their vertices are snapped to the closest point
-  of the mesh and lifted along that face's normal by ``offset`` (>= 0.2 mm, more
-  than any chord sag of the products here), so the surface never pokes through.
+- Everything else follows the final (already dented) surface through
+  :class:`Surface` (closest points, snapping, marching along it): grooves
+  (``grooves.py``), films (``films.py``) and nuisances (``nuisances.py``).
 
 All functions are deterministic given their arguments; randomness comes only
 from an explicit ``numpy.random.Generator``. Units are metres, frames the
@@ -20,8 +19,10 @@ product's local frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 TriMesh = tuple[np.ndarray, np.ndarray]
 """(vertices float64 (N, 3), faces int64 (M, 3))."""
@@ -61,13 +62,32 @@ def refine(
     watertight mesh stays watertight. Returns (vertices, faces, parent) where
     ``parent[i]`` is the index in ``f`` of the face that new face ``i`` came from.
     """
+    return refine_near(
+        v, f, lambda p: np.linalg.norm(p - center, axis=-1), normal, radius, max_edge
+    )
+
+
+def refine_near(
+    v: np.ndarray,
+    f: np.ndarray,
+    distance: Callable[[np.ndarray], np.ndarray],
+    normal: np.ndarray,
+    radius: float,
+    max_edge: float,
+    edge_limit: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`refine` around any region: ``distance(points (P, 3)) -> (P,)`` is
+    the distance of points to the region's core (a point, a path), and edges whose
+    midpoint lies within ``radius`` (+ the edge length) of it are split.
+    ``edge_limit(midpoints) -> (P,)``, if given, varies the longest edge allowed
+    along the region (never above ``max_edge``)."""
     if max_edge <= 0:
         raise ValueError(f"max_edge must be > 0, got {max_edge}")
     # Only faces near the region take part; edges on the border with the rest of
     # the mesh are frozen (never split), so no T-junction can appear.
     tri = v[f]
     reach = np.linalg.norm(tri - tri.mean(1, keepdims=True), axis=-1).max(1)
-    active = np.linalg.norm(tri.mean(1) - center, axis=1) < radius + 2 * reach + max_edge
+    active = distance(tri.mean(1)) < radius + 2 * reach + max_edge
     active &= face_normals(v, f) @ normal > -0.3
     fixed_f, fixed_p = f[~active], np.nonzero(~active)[0]
     border = np.zeros(len(v), dtype=bool)
@@ -75,12 +95,15 @@ def refine(
     f, parent = f[active], np.nonzero(active)[0]
     for _ in range(40):
         e = np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], 1).reshape(-1, 2)
-        key = np.sort(e, axis=1)
-        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        key = np.sort(e, axis=1).astype(np.int64)
+        base = np.int64(len(v) + 1)
+        code, inv = np.unique(key[:, 0] * base + key[:, 1], return_inverse=True)
+        uniq = np.stack([code // base, code % base], 1)
         inv = inv.reshape(-1)
         length = np.linalg.norm(v[uniq[:, 0]] - v[uniq[:, 1]], axis=1)
         mid = (v[uniq[:, 0]] + v[uniq[:, 1]]) / 2
-        split = (length > max_edge) & (np.linalg.norm(mid - center, axis=1) < radius + length)
+        limit = max_edge if edge_limit is None else np.minimum(edge_limit(mid), max_edge)
+        split = (length > limit) & (distance(mid) < radius + length)
         split &= ~(border[uniq[:, 0]] & border[uniq[:, 1]])
         if not split.any():
             break
@@ -247,6 +270,17 @@ class Surface:
         self.normals = face_normals(v, f)
         self.centroids = self.tri.mean(1)
         self.reach = np.linalg.norm(self.tri - self.centroids[:, None], axis=-1).max(1)
+        self._tree: cKDTree | None = None
+
+    def near(self, p: np.ndarray, radius: float) -> np.ndarray:
+        """Indices (sorted) of faces that may come within ``radius`` of point ``p`` (3,)."""
+        if self._tree is None:
+            self._tree = cKDTree(self.centroids)
+        cand = np.asarray(
+            self._tree.query_ball_point(p, radius + float(self.reach.max())), dtype=np.int64
+        )
+        cand.sort()
+        return cand[np.linalg.norm(self.centroids[cand] - p, axis=1) < radius + self.reach[cand]]
 
     def snap_many(
         self, p: np.ndarray, margin: float, chunk: int = 4
@@ -254,44 +288,46 @@ class Surface:
         """:meth:`snap` for points ordered so consecutive ones are close (a path,
         a ring): each run of ``chunk`` points searches faces near its own centre
         (``margin``: how far the surface may be from the points)."""
+        pts, nrm, _ = self.snap_many_faces(p, margin, chunk)
+        return pts, nrm
+
+    def snap_many_faces(
+        self, p: np.ndarray, margin: float, chunk: int = 4
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`snap_many`, also returning the index of each point's face (P,)."""
         pts, nrm = np.empty_like(p), np.empty_like(p)
+        ix = np.empty(len(p), dtype=np.int64)
         for s in range(0, len(p), chunk):
             q = p[s : s + chunk]
             c = q.mean(0)
-            pts[s : s + chunk], nrm[s : s + chunk] = self.snap(
+            pts[s : s + chunk], nrm[s : s + chunk], ix[s : s + chunk] = self.snap_faces(
                 q, c, float(np.linalg.norm(q - c, axis=1).max()) + margin
             )
-        return pts, nrm
+        return pts, nrm, ix
 
     def snap(self, p: np.ndarray, near: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
         """Closest surface points (P, 3) and their face normals (P, 3), searching
         only faces within ``radius`` of ``near``."""
-        cand = np.nonzero(np.linalg.norm(self.centroids - near, axis=1) < radius + self.reach)[0]
+        pts, nrm, _ = self.snap_faces(p, near, radius)
+        return pts, nrm
+
+    def snap_faces(
+        self, p: np.ndarray, near: np.ndarray, radius: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`snap`, also returning each point's face index (P,)."""
+        cand = self.near(near, radius)
         if len(cand) == 0:
             cand = np.arange(len(self.f))
         pts, ix = closest_points(p, self.tri[cand])
-        return pts, self.normals[cand[ix]]
+        return pts, self.normals[cand[ix]], cand[ix]
 
-
-def ribbon(
-    surf: Surface, path: np.ndarray, widths: np.ndarray, normals: np.ndarray, offset: float
-) -> TriMesh:
-    """A ribbon of the given widths (P,) along a polyline on the surface (P, 3),
-    snapped to the surface and lifted by ``offset`` along the face normals."""
-    tangent = np.gradient(path, axis=0)
-    side = np.cross(normals, tangent)
-    side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-12)
-    pts = np.concatenate([path + side * widths[:, None] / 2, path - side * widths[:, None] / 2])
-    snapped, n = surf.snap_many(pts, float(widths.max()))
-    verts = snapped + n * offset
-    k = len(path)
-    i = np.arange(k - 1)
-    faces = np.concatenate([np.stack([i, i + 1, i + 1 + k], 1), np.stack([i, i + 1 + k, i + k], 1)])
-    # orient so the ribbon faces the same way as the surface
-    fn = face_normals(verts, faces)
-    if (fn @ normals.mean(0)).mean() < 0:
-        faces = faces[:, ::-1]
-    return verts, faces.astype(np.int64)
+    def smooth_around(self, p: np.ndarray, normal: np.ndarray, clearance: float) -> bool:
+        """Whether every face within ``clearance`` of ``p`` is within 35 degrees of
+        ``normal`` (faces turned away, the far side of a thin part, do not count)."""
+        cand = self.near(p, clearance)
+        near = cand[triangle_distances(p, self.tri[cand]) < clearance]
+        dots = self.normals[near] @ normal
+        return not ((dots > -0.3) & (dots < math.cos(math.radians(35)))).any()
 
 
 def march(
@@ -302,14 +338,22 @@ def march(
     step: float,
     turn: np.ndarray,
     ref_normal: np.ndarray,
+    clearance: float = 0.0,
+    clear_after: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk along the surface from ``start``: each step goes ``step`` metres along
     the current direction (turned by ``turn[i]`` radians about the normal) and is
     snapped back to the surface. Stops early where the surface turns away from
-    ``ref_normal`` by > 35 degrees or jumps (hole, edge, component).
+    ``ref_normal`` by > 35 degrees or jumps (hole, edge, component), or, with
+    ``clearance`` > 0, where such a place comes within ``clearance`` of the path
+    (checked once the path is ``clear_after`` metres long: a crack leaves an edge).
     Returns the path (P, 3) and its face normals (P, 3), P >= 1."""
     pts, nrm = [start], [ref_normal]
+    if clearance > 0 and clear_after <= 0 and not surf.smooth_around(start, ref_normal, clearance):
+        return np.array(pts), np.array(nrm)
     d = direction - ref_normal * (direction @ ref_normal)
+    if not np.linalg.norm(d) > 1e-9:  # along the normal (or not finite): nowhere to go
+        return np.array(pts), np.array(nrm)
     d /= np.linalg.norm(d)
     n_steps = int(math.ceil(length / step))
     cos_limit = math.cos(math.radians(35))
@@ -322,6 +366,9 @@ def march(
         p, pn = p[0], pn[0]
         if pn @ ref_normal < cos_limit or np.linalg.norm(p - guess) > 0.5 * step:
             break
+        if clearance > 0 and (i + 1) * step > clear_after:
+            if not surf.smooth_around(p, pn, clearance):
+                break
         d = p - pts[-1]
         d -= pn * (d @ pn)
         norm = np.linalg.norm(d)
@@ -331,52 +378,3 @@ def march(
         pts.append(p)
         nrm.append(pn)
     return np.array(pts), np.array(nrm)
-
-
-def patch(
-    surf: Surface,
-    center: np.ndarray,
-    normal: np.ndarray,
-    radius: float,
-    roughness: float,
-    offset: float,
-    rng: np.random.Generator,
-) -> TriMesh | None:
-    """An irregular stain patch: a star-shaped disc (irregular_radius outline,
-    6 rings x 64 spokes) snapped onto the surface and lifted by ``offset``.
-    None if the surface under it is not one smooth region (edge, hole, jump)."""
-    spokes, rings = 64, 6
-    theta = 2 * np.pi * np.arange(spokes) / spokes
-    r_theta = irregular_radius(theta, radius, roughness, rng)
-    t1, t2 = tangent_frame(normal)
-    frac = np.arange(1, rings + 1) / rings
-    ring_pts = center + (frac[:, None, None] * r_theta[None, :, None]) * (
-        np.cos(theta)[None, :, None] * t1 + np.sin(theta)[None, :, None] * t2
-    )
-    guess = np.concatenate([center[None], ring_pts.reshape(-1, 3)])
-    snapped, n = surf.snap_many(guess, 0.3 * radius)
-    if (n @ normal).min() < math.cos(math.radians(35)):
-        return None
-    h = (snapped - center) @ normal
-    rho = np.linalg.norm(guess - center, axis=1)
-    # a jump (step onto another surface) shows as a height change steeper than 1:2
-    hs = h[1:].reshape(rings, spokes)
-    dh = np.abs(np.diff(np.concatenate([np.full((1, spokes), h[0]), hs]), axis=0))
-    dr = np.diff(np.concatenate([np.zeros((1, spokes)), rho[1:].reshape(rings, spokes)]), axis=0)
-    if (dh > 0.5 * dr + 1e-5).any():
-        return None
-    verts = snapped + n * offset
-    faces = []
-    ring0 = 1 + np.arange(spokes)
-    faces.append(np.stack([np.zeros(spokes, dtype=np.int64), ring0, np.roll(ring0, -1)], 1))
-    for k in range(rings - 1):
-        a = 1 + k * spokes + np.arange(spokes)
-        b = a + spokes
-        faces += [
-            np.stack([a, b, np.roll(b, -1)], 1),
-            np.stack([a, np.roll(b, -1), np.roll(a, -1)], 1),
-        ]
-    faces_a = np.concatenate(faces).astype(np.int64)
-    if (face_normals(verts, faces_a) @ normal).mean() < 0:
-        faces_a = faces_a[:, ::-1]
-    return verts, faces_a

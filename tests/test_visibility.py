@@ -1,0 +1,128 @@
+"""Visible means visible: the contrast measure (render/visibility.py) and how
+annotation uses it and ``annotate: false`` (nuisances left unannotated)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from render.annotate import ViewMaps, annotate_maps
+from render.formats import coco
+from render.spec import DefectInfo, GeometrySpec, MaterialSpec, NuisanceInfo, ObjectSpec
+from render.visibility import contrast, srgb_to_lab, view_contrasts
+
+GREY = np.array([178, 176, 170])
+
+
+def _obj(iid: int, parent: int | None = None, **kw) -> ObjectSpec:
+    return ObjectSpec(
+        name=f"o{iid}",
+        instance_id=iid,
+        category_id=1 if parent is None else 11,
+        parent_id=parent,
+        geometry=GeometrySpec(kind="primitive", primitive="CUBE"),
+        material=MaterialSpec(base_color=[0.5, 0.5, 0.5]),
+        **kw,
+    )
+
+
+def _scene(
+    defect_rgb: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 64x64 view: a textured grey product (id 1) on black, with a 3 x 24 px
+    scratch (id 2) whose colour is ``defect_rgb`` (None: the product's own, same
+    texture) and a dust speck (id 3)."""
+    ids = np.zeros((64, 64), dtype=np.int32)
+    ids[8:56, 8:56] = 1
+    ids[30:33, 20:44] = 2
+    ids[12:15, 12:15] = 3
+    rgb = np.zeros((64, 64, 3))
+    rgb[ids > 0] = GREY + rng.normal(0, 4, (int((ids > 0).sum()), 3))
+    if defect_rgb is not None:
+        rgb[ids == 2] = defect_rgb + rng.normal(0, 4, (int((ids == 2).sum()), 3))
+    return np.clip(rgb, 0, 255).astype(np.uint8), ids
+
+
+def test_lab_of_white_and_black() -> None:
+    lab = srgb_to_lab(np.array([[255, 255, 255], [0, 0, 0]], dtype=np.uint8))
+    assert lab[0] == pytest.approx([100, 0, 0], abs=0.05)
+    assert lab[1] == pytest.approx([0, 0, 0], abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_defect_in_the_products_colour_is_rejected_and_a_dark_one_accepted(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    same_rgb, ids = _scene(None, rng)
+    dark_rgb, _ = _scene(np.array([70, 66, 60]), rng)
+    faint = contrast(same_rgb, ids, [2], [1])
+    strong = contrast(dark_rgb, ids, [2], [1])
+    assert faint is not None and faint < 3.0
+    assert strong is not None and strong > 20.0
+    objects = [
+        _obj(1),
+        _obj(2, 1, min_contrast=3.0, info=DefectInfo(type="scratch")),
+        _obj(3, 1, info=NuisanceInfo(type="dust")),
+    ]
+    for rgb, shown in ((same_rgb, False), (dark_rgb, True)):
+        seen = view_contrasts(rgb, ids, objects)
+        anns, visible = annotate_maps(ViewMaps(instance=ids), objects, 0, contrast=seen)
+        assert (2 in {a["scene_instance"] for a in anns}) is shown
+        assert visible[2] == 72  # its pixels are still counted (kept in the SceneSpec)
+        product = next(a for a in anns if a["scene_instance"] == 1)
+        # the product's mask holds its defect whether or not the defect is annotated
+        assert coco.decode(product["segmentation"]).sum() == int((ids > 0).sum())
+
+
+def test_dark_print_on_a_busy_label_is_accepted() -> None:
+    """On a two-colour label (blue with 30 % orange spots) the surroundings' own
+    strongest tenth is the other colour; dark ink dots still stand out."""
+    rng = np.random.default_rng(3)
+    ids = np.zeros((64, 64), dtype=np.int32)
+    ids[4:60, 4:60] = 1
+    ids[28:36:3, 16:48:3] = 2  # a dot-matrix block
+    rgb = np.zeros((64, 64, 3))
+    rgb[ids == 1] = [70, 130, 180]
+    spots = (ids == 1) & (rng.random((64, 64)) < 0.3)
+    rgb[spots] = [230, 150, 60]
+    rgb[ids == 2] = [20, 20, 25]
+    rgb += rng.normal(0, 3, rgb.shape)
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    assert contrast(rgb, ids, [2], [1]) > 15
+    # the same dots in the label's own two colours do not
+    same = rgb.copy()
+    same[ids == 2] = rgb[ids == 1][: int((ids == 2).sum())]
+    assert contrast(same, ids, [2], [1]) < 3.0
+
+
+def test_clipped_white_defect_on_white_is_rejected() -> None:
+    ids = np.zeros((40, 40), dtype=np.int32)
+    ids[5:35, 5:35] = 1
+    ids[18:22, 10:30] = 2
+    rgb = np.full((40, 40, 3), 255, dtype=np.uint8)  # everything clipped
+    assert contrast(rgb, ids, [2], [1]) == 0.0
+
+
+def test_contrast_unknown_without_surroundings() -> None:
+    ids = np.zeros((20, 20), dtype=np.int32)
+    ids[5:10, 5:10] = 2
+    rgb = np.zeros((20, 20, 3), dtype=np.uint8)
+    assert contrast(rgb, ids, [2], [1]) is None  # no parent pixels around it
+    assert contrast(rgb, ids, [7], [1]) is None  # not in view
+    with pytest.raises(ValueError, match="rgb must be"):
+        contrast(rgb[..., 0], ids, [2], [1])
+
+
+def test_unannotated_nuisance_counts_in_its_product_only() -> None:
+    rng = np.random.default_rng(0)
+    rgb, ids = _scene(np.array([70, 66, 60]), rng)
+    objects = [
+        _obj(1),
+        _obj(2, 1, min_contrast=3.0, info=DefectInfo(type="scratch")),
+        _obj(3, 1, annotate=False, info=NuisanceInfo(type="dust")),
+    ]
+    anns, _ = annotate_maps(
+        ViewMaps(instance=ids), objects, 0, contrast=view_contrasts(rgb, ids, objects)
+    )
+    by_id = {a["scene_instance"]: a for a in anns}
+    assert set(by_id) == {1, 2}
+    assert coco.decode(by_id[1]["segmentation"]).sum() == int((ids > 0).sum())
