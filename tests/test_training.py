@@ -292,3 +292,15 @@ def test_recipe_errors_name_the_key(tiny: Path) -> None:
         with pytest.raises(ConfigError) as err:
             validate_recipe({**base, **change}, "r.yaml")
         assert str(err.value).startswith("r.yaml: ") and needle in str(err.value), str(err.value)
+
+
+def test_cli_imports_torch_only_when_training() -> None:
+    """``synthcv --help`` and the recipe module stay free of torch (a core install
+    without the [torch] extra keeps working)."""
+    code = (
+        "import sys, render.cli, render.training, render.training.recipe\n"
+        "bad = [m for m in ('torch', 'torchvision') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
