@@ -1,14 +1,24 @@
-"""Online augmentation for training: the same :func:`augment.apply.augment_sample`
-that ``synthcv augment`` writes with, called per item.
+"""The torch ``Dataset`` over any COCO directory (ours, augmented, or a user's real
+photos), optionally augmented on the fly with the same
+:func:`augment.apply.augment_sample` that ``synthcv augment`` writes with.
 
-torch is imported only when an item is converted to tensors (``__getitem__``), so
-:meth:`AugmentedCoco.sample` works without it. Item ``i`` in epoch ``e`` equals copy
-``e`` of that image written by ``synthcv augment --seed S`` (annotation ids aside).
+Items are in torchvision's detection format (see :meth:`AugmentedCoco.__getitem__`);
+:func:`collate` batches them for a ``DataLoader``. torch is imported only when an
+item is converted to tensors, so :meth:`AugmentedCoco.sample` works without it.
+With a pipeline, item ``i`` in epoch ``e`` equals copy ``e`` of that image written by
+``synthcv augment --seed S`` (annotation ids aside); without one, items are the
+images and annotations as they are on disk.
+
+``DataLoader(num_workers > 0)``: everything an item depends on (the index, the
+seed, the epoch) is read when the item is made, so workers give the same items as
+the main process. Call :meth:`AugmentedCoco.set_epoch` before iterating an epoch,
+with ``persistent_workers=False`` (the default), so each epoch's workers are
+started with the current epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +33,68 @@ from augment.apply import (
 )
 from augment.dataset_io import read_image, read_source
 from augment.pipeline import Pipeline
-from render.formats import UserError, coco
+from render.formats import DatasetError, UserError, coco
 from render.formats.keypoints import flip_index
 from render.formats.splits import split_images
 
 
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("AugmentedCoco needs torch: pip install 'synthcv[torch]'") from None
+    return torch
+
+
+def collate(batch: Sequence[tuple[Any, dict[str, Any]]]) -> tuple[tuple[Any, ...], ...]:
+    """``DataLoader`` ``collate_fn`` for detection: ``(images, targets)`` as two
+    tuples (images of different sizes are not stacked; torchvision's detectors take
+    lists)."""
+    return tuple(zip(*batch, strict=True))
+
+
+def worker_init(worker_id: int) -> None:
+    """``DataLoader`` ``worker_init_fn``: one OpenCV thread per worker (the workers
+    already run in parallel; OpenCV's own threads would oversubscribe the cores)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 class AugmentedCoco:
-    """A map-style dataset over a COCO directory, augmented on the fly.
+    """A map-style dataset over a COCO directory, optionally augmented on the fly.
 
     Args:
-        root: dataset directory (``root/annotations.json``).
-        pipeline: from :func:`augment.pipeline.build_pipeline`.
-        seed: base seed; item ``i`` of epoch ``e`` uses ``(seed, image_id, e)``.
+        root: dataset directory (``root/annotations.json``; images found as
+            ``synthcv augment`` finds them: relative to ``root``, then ``root/images``).
+        pipeline: from :func:`augment.pipeline.build_pipeline`, or None for no
+            augmentation.
+        seed: base seed of the augmentation; item ``i`` of epoch ``e`` uses
+            ``(seed, image_id, e)``.
         keypoint_center: 0.0 (COCO pixel-index) or 0.5 (continuous coordinates).
         split: keep only this split's images (``train``, ``val`` or ``test``) of the
             deterministic by-scene split that ``synthcv export --split`` uses, with
             ``fractions`` (default train 0.8, val 0.2) and ``split_seed``.
+        categories: category names to keep, in label order (label ``k`` is
+            ``categories[k - 1]``; 0 is the background, as torchvision expects);
+            annotations of other categories are left out. Default: every category of
+            the dataset, by id.
+        masks: put ``masks`` in the targets (every annotation must have a
+            segmentation). False skips decoding them (box or keypoint models).
     """
 
     def __init__(
         self,
         root: Path,
-        pipeline: Pipeline,
-        seed: int,
+        pipeline: Pipeline | None = None,
+        seed: int = 0,
         keypoint_center: float = 0.0,
         *,
         split: str | None = None,
         fractions: Mapping[str, float] | None = None,
         split_seed: int = 0,
+        categories: Sequence[str] | None = None,
+        masks: bool = True,
     ):
         self.source = read_source(Path(root), None, None)
         self.images = self.source.coco["images"]
@@ -64,6 +108,23 @@ class AugmentedCoco:
         self.seed = seed
         self.epoch = 0
         self.keypoint_center = keypoint_center
+        self.masks = masks
+        cats = sorted(self.source.coco["categories"], key=lambda c: c["id"])
+        if categories is not None:
+            by_name = {c.get("name"): c for c in cats}
+            missing = [n for n in categories if n not in by_name]
+            if missing:
+                raise DatasetError(
+                    f"{self.source.annotations_path}: no category named {missing[0]!r}"
+                    f" (categories: {', '.join(str(c.get('name')) for c in cats)})"
+                )
+            cats = [by_name[n] for n in categories]
+        self.categories: list[dict[str, Any]] = cats
+        """The kept categories in label order (COCO category dicts)."""
+        self.label_of = {int(c["id"]): k for k, c in enumerate(cats, start=1)}
+        """COCO category id -> label (1-based)."""
+        self.num_keypoints = max((len(c.get("keypoints") or []) for c in cats), default=0)
+        """K of the keypoint targets (0: no ``keypoints`` in the targets)."""
         self.flip_idx = {
             int(c["id"]): f
             for c in self.source.coco["categories"]
@@ -78,14 +139,20 @@ class AugmentedCoco:
     def __len__(self) -> int:
         return len(self.images)
 
+    def _kept(self, iid: int) -> list[dict[str, Any]]:
+        return [a for a in self.source.by_image[iid] if a.get("category_id") in self.label_of]
+
     def sample(self, index: int) -> AugmentedSample:
-        """Item ``index`` as numpy arrays and COCO dicts (no torch needed)."""
+        """Item ``index`` as numpy arrays and COCO dicts (no torch needed): the
+        augmented image and annotations, or the originals without a pipeline."""
         entry = self.images[index]
         iid = int(entry["id"])
         image = read_image(self.source.paths[iid], int(entry["width"]), int(entry["height"]))
+        if self.pipeline is None:
+            return AugmentedSample(image, self._kept(iid), False, False)
         prep = self._prepared.get(iid)
         if prep is None:
-            prep = prepare_sample(self.source.by_image[iid], image.shape[0], image.shape[1])
+            prep = prepare_sample(self._kept(iid), image.shape[0], image.shape[1])
             self._prepared[iid] = prep
         return augment_sample(
             image,
@@ -96,29 +163,54 @@ class AugmentedCoco:
             keypoint_center=self.keypoint_center,
         )
 
-    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
-        """``(image, target)`` in torchvision detection form: image (3, H, W) float32
-        in [0, 1]; target ``boxes`` (N, 4) xyxy float32, ``labels`` (N,) int64,
-        ``masks`` (N, H, W) uint8 (mask annotations only), ``keypoints`` (N, K, 3)
-        when every annotation has K keypoints, ``image_id``."""
-        try:
-            import torch
-        except ImportError:
-            raise ImportError("AugmentedCoco needs torch: pip install 'synthcv[torch]'") from None
-        s = self.sample(index)
-        anns = s.annotations
+    def target(self, index: int, s: AugmentedSample) -> dict[str, Any]:
+        """The torchvision target of sample ``s`` (item ``index``), numpy arrays:
+        see :meth:`__getitem__`. Annotations whose box has no width or height are
+        left out (torchvision's detectors refuse them)."""
+        h, w = s.image.shape[:2]
+        anns = [a for a in s.annotations if a["bbox"][2] > 0 and a["bbox"][3] > 0]
         boxes = np.array([a["bbox"] for a in anns], np.float32).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]
-        target: dict[str, Any] = {
-            "boxes": torch.from_numpy(boxes),
-            "labels": torch.tensor([a["category_id"] for a in anns], dtype=torch.int64),
+        out: dict[str, Any] = {
+            "boxes": boxes,
+            "labels": np.array([self.label_of[a["category_id"]] for a in anns], np.int64),
             "image_id": int(self.images[index]["id"]),
+            "area": np.array([a.get("area", 0) for a in anns], np.float32),
+            "iscrowd": np.array([int(a.get("iscrowd", 0)) for a in anns], np.int64),
         }
-        if anns and all("segmentation" in a for a in anns):
-            masks = np.stack([coco.decode(a["segmentation"]) for a in anns]).astype(np.uint8)
-            target["masks"] = torch.from_numpy(masks)
-        kps = [a.get("keypoints") for a in anns]
-        if anns and all(kps) and len({len(k) for k in kps if k}) == 1:
-            target["keypoints"] = torch.tensor(kps, dtype=torch.float32).reshape(len(anns), -1, 3)
+        if self.masks:
+            masks = np.zeros((len(anns), h, w), np.uint8)
+            for k, a in enumerate(anns):
+                seg = a.get("segmentation")
+                if not seg:
+                    raise DatasetError(
+                        f"{self.source.annotations_path}: annotation {a.get('id')} has no"
+                        " segmentation (masks were asked for: a Mask R-CNN needs them)"
+                    )
+                masks[k] = coco.decode(coco.segmentation_to_rle(seg, h, w))
+            out["masks"] = masks
+        if self.num_keypoints:
+            kps = np.zeros((len(anns), self.num_keypoints, 3), np.float32)
+            for k, a in enumerate(anns):
+                flat = a.get("keypoints") or []
+                if flat:
+                    kps[k, : len(flat) // 3] = np.asarray(flat, np.float32).reshape(-1, 3)
+            out["keypoints"] = kps
+        return out
+
+    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
+        """``(image, target)`` in torchvision's detection format: image (3, H, W)
+        float32 in [0, 1]; target ``boxes`` (N, 4) float32 XYXY (COCO ``[x, y, w, h]``
+        -> ``[x, y, x + w, y + h]``), ``labels`` (N,) int64 (1-based, see
+        ``categories``), ``image_id`` int, ``area`` (N,) float32, ``iscrowd`` (N,)
+        int64, ``masks`` (N, H, W) uint8 (with ``masks=True``) and ``keypoints``
+        (N, K, 3) float32 ``[x, y, v]`` (when a kept category has K keypoint names;
+        annotations without keypoints get ``v = 0`` rows)."""
+        torch = _torch()
+        s = self.sample(index)
+        target = {
+            k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+            for k, v in self.target(index, s).items()
+        }
         image = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1))).float() / 255.0
         return image, target

@@ -117,9 +117,10 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def format_validation_error(err: ValidationError) -> str:
+def format_validation_error(err: ValidationError, root: type[Model] | None = None) -> str:
     """One line: ``dotted.path: message`` for the first error, with did-you-mean
-    suggestions for unknown keys and the offending value where useful."""
+    suggestions for unknown keys and the offending value where useful. ``root``: the
+    model that was validated (default :class:`Config`; e.g. a training recipe)."""
     e = err.errors(include_url=False)[0]
     loc = [str(p) for p in e["loc"]]
     family: str | None = None
@@ -134,13 +135,13 @@ def format_validation_error(err: ValidationError) -> str:
         msg = msg[len("Value error, ") :]
         # A model validator says "field: problem"; name the field in the path instead.
         head, sep, rest = msg.partition(": ")
-        model = _model_at(loc, family)
+        model = _model_at(loc, family, root)
         if sep and model is not None and head in model.model_fields:
             loc, msg = [*loc, head], rest
     path = _dotted(loc)
     if kind == "extra_forbidden":
         key = loc[-1]
-        parent = _model_at(loc[:-1], family)
+        parent = _model_at(loc[:-1], family, root)
         hint = ""
         if parent is not None:
             close = difflib.get_close_matches(key, list(parent.model_fields), n=3)
@@ -184,9 +185,11 @@ def _dotted(loc: list[str]) -> str:
     return path
 
 
-def _model_at(loc: list[str], family: str | None = None) -> type[Model] | None:
+def _model_at(
+    loc: list[str], family: str | None = None, root: type[Model] | None = None
+) -> type[Model] | None:
     """The config model at a YAML path (list indices skipped), or None if unknown."""
-    model: Any = Config
+    model: Any = root or Config
     for p in loc:
         if p.isdigit():
             continue

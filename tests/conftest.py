@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
 import pytest
+
+# Idle OpenMP threads sleep instead of spinning (before any test imports torch), as
+# synthcv train sets it: spinning threads on a shared 2-core machine slow torch
+# down many times over.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _gpu_visible() -> bool:

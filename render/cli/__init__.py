@@ -3,6 +3,7 @@
     synthcv render | preview | replay        render_cmds.py (the commands that run Blender)
     synthcv merge                            scale.py (render's scale-out flags; shard merge)
     synthcv validate | report | augment | export   data_cmds.py (commands on datasets)
+    synthcv train | evaluate                 train_cmds.py (torchvision detectors; torch lazily)
     synthcv doctor | cache | schema          tool_cmds.py (the machine and the config)
 
 Each module adds its subparsers (``add_parsers``) and maps names to functions
@@ -28,10 +29,10 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from render import __version__
-from render.cli import data_cmds, render_cmds, scale, tool_cmds
+from render.cli import data_cmds, render_cmds, scale, tool_cmds, train_cmds
 from render.errors import UserError
 
-MODULES = (render_cmds, scale, data_cmds, tool_cmds)
+MODULES = (render_cmds, scale, data_cmds, train_cmds, tool_cmds)
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     name: fn for m in MODULES for name, fn in m.COMMANDS.items()
 }

@@ -10,12 +10,18 @@
 - ``pycocotools.mask.decode`` trusts the counts: RLEs from outside must be checked
   first (``render.formats.masks``), or it writes past its buffer.
 
+- ``COCOeval`` (:func:`evaluate`) needs a ``COCO`` object and prints its table:
+  it is built from a document in memory, its output captured.
+
 Everything here is a pure function of arrays and dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -134,3 +140,121 @@ def mask_bbox(mask: np.ndarray) -> list[float]:
     if ys.size == 0:
         return [0.0, 0.0, 0.0, 0.0]
     return [float(xs[0]), float(ys[0]), float(xs[-1] - xs[0] + 1), float(ys[-1] - ys[0] + 1)]
+
+
+# --- COCOeval ---------------------------------------------------------------------
+
+IOU_TYPES = ("bbox", "segm", "keypoints")
+STAT_NAMES = {
+    "bbox": ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"),
+    "keypoints": ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"),
+}  # fmt: skip
+STAT_NAMES["segm"] = STAT_NAMES["bbox"]
+COCO_PERSON_SIGMAS = 17
+"""pycocotools' default OKS sigmas are COCO's, for 17 person keypoints."""
+OTHER_KEYPOINT_SIGMA = 0.05
+"""OKS sigma used for every keypoint of a schema that is not COCO's 17."""
+
+
+@dataclass
+class EvalResult:
+    """One COCOeval run. ``stats``: COCO's summary numbers by name (:data:`STAT_NAMES`;
+    -1 where there is no ground truth); ``per_class``: category id -> ``{"AP", "AP50",
+    "n_gt"}`` (AP -1 for a category without ground truth); ``summary``: the standard
+    table pycocotools prints."""
+
+    iou_type: str
+    stats: dict[str, float]
+    per_class: dict[int, dict[str, float]]
+    summary: str
+
+
+def _coco_of(doc: Mapping[str, Any]) -> Any:
+    from pycocotools.coco import COCO
+
+    gt = COCO()
+    gt.dataset = {
+        "images": list(doc["images"]),
+        "annotations": list(doc["annotations"]),
+        "categories": list(doc["categories"]),
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    return gt
+
+
+def evaluate(
+    gt_doc: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], iou_type: str
+) -> EvalResult:
+    """``pycocotools.cocoeval.COCOeval`` of COCO results against a COCO document.
+
+    Args:
+        gt_doc: the ground truth (``images``, ``annotations``, ``categories``); only
+            its images are evaluated. Annotations need ``area``, ``iscrowd``, ``bbox``,
+            and ``segmentation`` (segm) or ``keypoints``/``num_keypoints`` (keypoints).
+        detections: COCO results: ``image_id``, ``category_id``, ``score`` and
+            ``bbox`` ``[x, y, w, h]`` / ``segmentation`` (RLE) / ``keypoints``
+            ``[x, y, v] * K``.
+        iou_type: ``bbox``, ``segm`` or ``keypoints`` (then only categories with
+            keypoint names count; sigmas are COCO's for 17 keypoints, else
+            :data:`OTHER_KEYPOINT_SIGMA` each).
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
+    gt = _coco_of(gt_doc)
+    names = STAT_NAMES[iou_type]
+    cat_ids = sorted(int(c["id"]) for c in gt_doc["categories"])
+    if iou_type == "keypoints":
+        cat_ids = [int(c["id"]) for c in gt_doc["categories"] if c.get("keypoints")]
+    image_ids = sorted(int(i["id"]) for i in gt_doc["images"])
+    wanted = set(image_ids)
+    # segm and keypoints score only the detections that carry a mask / keypoints
+    need = {"segm": "segmentation", "keypoints": "keypoints"}.get(iou_type)
+    dets = [
+        dict(d)
+        for d in detections
+        if int(d["image_id"]) in wanted and (need is None or d.get(need))
+    ]
+    if iou_type == "segm":
+        for d in dets:  # pycocotools' C code wants the counts as bytes
+            d["segmentation"] = _to_c(d["segmentation"])
+    n_gt = {c: 0 for c in cat_ids}
+    for a in gt_doc["annotations"]:
+        c = int(a["category_id"])
+        if c in n_gt and not a.get("iscrowd", 0):
+            if iou_type != "keypoints" or a.get("num_keypoints", 0) > 0:
+                n_gt[c] += 1
+    if not dets:  # pycocotools cannot load an empty result list
+        stats = {n: (0.0 if sum(n_gt.values()) else -1.0) for n in names}
+        per = {c: {"AP": 0.0 if n else -1.0, "AP50": 0.0 if n else -1.0, "n_gt": n}
+               for c, n in n_gt.items()}  # fmt: skip
+        return EvalResult(iou_type, stats, per, "(no detections)")
+    with contextlib.redirect_stdout(io.StringIO()):
+        dt = gt.loadRes(dets)
+    ev = COCOeval(gt, dt, iou_type)
+    ev.params.imgIds = image_ids
+    ev.params.catIds = cat_ids
+    if iou_type == "keypoints":
+        k = max(len(c["keypoints"]) for c in gt_doc["categories"] if c.get("keypoints"))
+        if k != COCO_PERSON_SIGMAS:
+            ev.params.kpt_oks_sigmas = np.full(k, OTHER_KEYPOINT_SIGMA)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    summary = "\n".join(line for line in out.getvalue().splitlines() if "Average" in line)
+    precision = ev.eval["precision"]  # [T IoUs, R recalls, K cats, A areas, M maxDets]
+    per_class: dict[int, dict[str, float]] = {}
+    for k, c in enumerate(ev.params.catIds):
+        p = precision[:, :, k, 0, -1]
+        p50 = precision[0, :, k, 0, -1]
+        per_class[int(c)] = {
+            "AP": float(p[p > -1].mean()) if (p > -1).any() else -1.0,
+            "AP50": float(p50[p50 > -1].mean()) if (p50 > -1).any() else -1.0,
+            "n_gt": n_gt.get(int(c), 0),
+        }
+    stats = {n: float(v) for n, v in zip(names, ev.stats, strict=True)}
+    return EvalResult(iou_type, stats, per_class, summary)

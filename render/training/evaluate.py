@@ -1,0 +1,320 @@
+"""``synthcv evaluate``: run a trained detector over a COCO dataset, write the
+detections as a COCO results file and score them with COCOeval
+(:func:`render.formats.coco.evaluate`: bbox, plus segm for Mask R-CNN and
+keypoints for Keypoint R-CNN).
+
+The model's categories are matched to the dataset's by name; only the categories
+both know are evaluated (a fine-tuned model meets its real dataset's ids, a
+synthetic model may meet a dataset that lacks some of its classes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from render.errors import DatasetError, UserError
+from render.formats import coco
+from render.progress import Progress
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate_checkpoint` found: per IoU type the COCOeval result,
+    the categories evaluated (COCO dicts) and where the files went."""
+
+    results: dict[str, coco.EvalResult]
+    categories: list[dict[str, Any]]
+    images: int
+    detections: int
+    files: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def to_coco_results(
+    output: Mapping[str, Any], image_id: int, category_ids: Sequence[int | None]
+) -> list[dict[str, Any]]:
+    """One image's torchvision detections -> COCO result dicts.
+
+    ``category_ids[label - 1]`` is the dataset's category id of a model label (None:
+    the dataset has no such category; those detections are left out). Boxes go from
+    XYXY back to ``[x, y, w, h]`` (the inverse of the loader's conversion), masks
+    (N, 1, H, W) probabilities are cut at 0.5 and encoded as RLE, keypoints
+    (N, K, 3) written as ``[x, y, 1] * K``."""
+    boxes = output["boxes"].detach().cpu().numpy().astype(np.float64)
+    scores = output["scores"].detach().cpu().numpy()
+    labels = output["labels"].detach().cpu().numpy()
+    rles: list[coco.RLE] | None = None
+    if "masks" in output:
+        masks = output["masks"].detach().cpu().numpy()[:, 0] > 0.5
+        rles = coco.encode_many(masks.astype(np.uint8)) if len(masks) else []
+    kps = output["keypoints"].detach().cpu().numpy() if "keypoints" in output else None
+    out: list[dict[str, Any]] = []
+    for n in range(len(boxes)):
+        cat = category_ids[int(labels[n]) - 1] if 1 <= labels[n] <= len(category_ids) else None
+        if cat is None:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in boxes[n])
+        det: dict[str, Any] = {
+            "image_id": int(image_id),
+            "category_id": int(cat),
+            "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+            "score": round(float(scores[n]), 5),
+        }
+        if rles is not None:
+            det["segmentation"] = rles[n]
+        if kps is not None:
+            k = kps[n].copy()
+            k[:, 2] = 1
+            det["keypoints"] = [round(float(v), 2) for v in k.ravel()]
+        out.append(det)
+    return out
+
+
+def predict(
+    model: Any,
+    dataset: Any,
+    device: Any,
+    category_ids: Sequence[int | None],
+    *,
+    batch_size: int = 4,
+    workers: int = 0,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """COCO results of ``model`` on every item of ``dataset``
+    (:class:`augment.torch_dataset.AugmentedCoco`)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from augment.torch_dataset import collate, worker_init
+
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate,
+        worker_init_fn=worker_init,
+    )
+    was_training = model.training
+    model.eval()
+    results: list[dict[str, Any]] = []
+    amp = device.type == "cuda"
+    try:
+        with torch.inference_mode(), torch.autocast(device.type, enabled=amp):
+            for images, targets in loader:
+                outputs = model([im.to(device, non_blocking=True) for im in images])
+                for out, t in zip(outputs, targets, strict=True):
+                    results += to_coco_results(out, t["image_id"], category_ids)
+                if progress is not None:
+                    progress.advance(len(images))
+    finally:
+        model.train(was_training)
+    return results
+
+
+def iou_types(arch: str, has_segmentation: bool) -> list[str]:
+    kinds = ["bbox"]
+    if arch == "mask_rcnn" and has_segmentation:
+        kinds.append("segm")
+    if arch == "keypoint_rcnn":
+        kinds.append("keypoints")
+    return kinds
+
+
+def gt_document(dataset: Any, category_ids: Sequence[int]) -> dict[str, Any]:
+    """The ground truth of ``dataset``'s images (its split) and the given categories."""
+    ids = {int(i["id"]) for i in dataset.images}
+    cats = [c for c in dataset.source.coco["categories"] if int(c["id"]) in set(category_ids)]
+    anns = [
+        a
+        for a in dataset.source.coco["annotations"]
+        if a["image_id"] in ids and a["category_id"] in set(category_ids)
+    ]
+    return {"images": list(dataset.images), "annotations": anns, "categories": cats}
+
+
+def evaluate_documents(
+    gt: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], kinds: Sequence[str]
+) -> dict[str, coco.EvalResult]:
+    return {kind: coco.evaluate(gt, detections, kind) for kind in kinds}
+
+
+def match_categories(
+    model_categories: Sequence[Mapping[str, Any]],
+    dataset_categories: Sequence[Mapping[str, Any]],
+    where: str,
+) -> list[int | None]:
+    """Model label -> dataset category id (by name; None where the dataset lacks it)."""
+    by_name = {c.get("name"): int(c["id"]) for c in dataset_categories}
+    ids = [by_name.get(c.get("name")) for c in model_categories]
+    if not any(i is not None for i in ids):
+        mine = ", ".join(str(c.get("name")) for c in model_categories)
+        theirs = ", ".join(str(c.get("name")) for c in dataset_categories)
+        raise DatasetError(f"{where}: no category in common with the model ({mine} vs {theirs})")
+    return ids
+
+
+def read_detections(path: Path) -> list[dict[str, Any]]:
+    """A COCO results file: a list of ``{image_id, category_id, score, bbox, ...}``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: detections file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: cannot read detections: {exc}") from None
+    if not isinstance(data, list):
+        raise UserError(f"{path}: expected a COCO results list, got {type(data).__name__}")
+    for n, d in enumerate(data):
+        ok = isinstance(d, dict) and all(k in d for k in ("image_id", "category_id", "score"))
+        if not ok or not isinstance(d.get("bbox"), list) or len(d["bbox"]) != 4:
+            raise UserError(
+                f"{path}: [{n}]: expected image_id, category_id, score and bbox [x, y, w, h]"
+            )
+    return data
+
+
+def format_report(report: EvalReport) -> str:
+    """The standard COCOeval tables, then AP and AP50 per category."""
+    names = {int(c["id"]): str(c.get("name")) for c in report.categories}
+    width = max([8, *(len(n) for n in names.values())])
+    lines: list[str] = []
+    for kind, res in report.results.items():
+        lines += [f"{kind}:", res.summary]
+        lines.append(f"  {'category':<{width}}  {'n_gt':>5}  {'AP':>6}  {'AP50':>6}")
+        for cid, row in res.per_class.items():
+            ap, ap50 = (f"{row[k]:6.3f}" if row[k] >= 0 else "   n/a" for k in ("AP", "AP50"))
+            lines.append(f"  {names.get(cid, str(cid)):<{width}}  {int(row['n_gt']):>5}  {ap}  {ap50}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path) -> None:
+    """``out/detections.json`` (COCO results) and ``out/metrics.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "detections.json").write_text(json.dumps(detections), encoding="utf-8")
+    metrics = {
+        kind: {
+            "stats": r.stats,
+            "per_class": {
+                str(c.get("name")): r.per_class[int(c["id"])]
+                for c in report.categories
+                if int(c["id"]) in r.per_class
+            },
+        }
+        for kind, r in report.results.items()
+    }
+    doc = {"images": report.images, "detections": report.detections, "metrics": metrics,
+           "categories": [c.get("name") for c in report.categories],
+           "not_evaluated": report.skipped, "timings": report.timings}  # fmt: skip
+    (out / "metrics.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    report.files = {
+        "detections": str(out / "detections.json"),
+        "metrics": str(out / "metrics.json"),
+    }
+
+
+def evaluate_results_file(
+    path: Path, dataset: Any, kinds: Sequence[str] | None = None
+) -> tuple[EvalReport, list[dict[str, Any]]]:
+    """Score an existing COCO results file against ``dataset``'s ground truth."""
+    dets = read_detections(path)
+    cats = list(dataset.source.coco["categories"])
+    if kinds is None:
+        kinds = ["bbox"] + (["segm"] if any("segmentation" in d for d in dets) else [])
+        kinds += ["keypoints"] if any("keypoints" in d for d in dets) else []
+    t = time.perf_counter()
+    gt = gt_document(dataset, [int(c["id"]) for c in cats])
+    results = evaluate_documents(gt, dets, kinds)
+    report = EvalReport(results, cats, len(dataset.images), len(dets))
+    report.timings["cocoeval_s"] = round(time.perf_counter() - t, 3)
+    return report, dets
+
+
+def evaluate_model(
+    model: Any,
+    arch: str,
+    model_categories: Sequence[Mapping[str, Any]],
+    dataset: Any,
+    device: Any,
+    *,
+    batch_size: int = 4,
+    workers: int = 0,
+    progress: bool = False,
+    label: str = "evaluate",
+) -> tuple[EvalReport, list[dict[str, Any]]]:
+    """Predict on every image of ``dataset`` and run COCOeval for the categories the
+    model and the dataset share."""
+    where = str(dataset.source.annotations_path)
+    cat_ids = match_categories(model_categories, dataset.source.coco["categories"], where)
+    bar = Progress(progress, len(dataset), label)
+    t = time.perf_counter()
+    try:
+        dets = predict(
+            model, dataset, device, cat_ids, batch_size=batch_size, workers=workers, progress=bar
+        )
+    finally:
+        bar.stop()
+    predict_s = time.perf_counter() - t
+    known = [c for c in cat_ids if c is not None]
+    gt = gt_document(dataset, known)
+    kinds = iou_types(arch, any(a.get("segmentation") for a in gt["annotations"]))
+    t = time.perf_counter()
+    results = evaluate_documents(gt, dets, kinds)
+    skipped = [
+        str(c.get("name")) for c in dataset.source.coco["categories"] if int(c["id"]) not in known
+    ]
+    report = EvalReport(results, gt["categories"], len(dataset), len(dets), skipped=skipped)
+    report.timings = {
+        "predict_s": round(predict_s, 3),
+        "images_per_s": round(len(dataset) / max(predict_s, 1e-9), 3),
+        "cocoeval_s": round(time.perf_counter() - t, 3),
+    }
+    return report, dets
+
+
+def evaluate_checkpoint(
+    checkpoint: Path,
+    dataset_dir: Path,
+    *,
+    split: str | None = None,
+    fractions: Mapping[str, float] | None = None,
+    split_seed: int | None = None,
+    device: str = "auto",
+    batch_size: int = 4,
+    workers: int = 2,
+    score_min: float = 0.01,
+    progress: bool = False,
+) -> tuple[EvalReport, list[dict[str, Any]]]:
+    """Load a ``synthcv train`` checkpoint and evaluate it on a COCO dataset (or one
+    by-scene split of it: ``fractions``/``split_seed`` default to the recipe's)."""
+    from augment.torch_dataset import AugmentedCoco
+    from render.training import checkpoint as ckpt_io
+    from render.training.models import build_model, resolve_device
+    from render.training.recipe import validate_recipe
+
+    ckpt = ckpt_io.load(checkpoint)
+    recipe = validate_recipe(ckpt["recipe"], f"{checkpoint}: recipe")
+    if split is not None:
+        fractions = fractions or recipe.data.split or {"train": 0.8, "val": 0.2}
+        split_seed = recipe.data.split_seed if split_seed is None else split_seed
+    dataset = AugmentedCoco(
+        dataset_dir, None, split=split, fractions=fractions, split_seed=split_seed or 0, masks=False
+    )
+    categories = list(ckpt["categories"])
+    num_kp = max((len(c.get("keypoints") or []) for c in categories), default=0)
+    model_cfg = recipe.model.model_copy(update={"score_thresh": score_min})
+    model = build_model(model_cfg, len(categories) + 1, num_kp)
+    model.load_state_dict(ckpt["model"])
+    dev = resolve_device(device)
+    model.to(dev)
+    return evaluate_model(
+        model, recipe.model.arch, categories, dataset, dev,
+        batch_size=batch_size, workers=workers, progress=progress,
+    )  # fmt: skip

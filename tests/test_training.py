@@ -1,0 +1,306 @@
+"""synthcv train / evaluate on tiny datasets (64x64) on the CPU: a detector overfits
+4 images, a resumed run continues the same steps, --init fine-tunes onto another
+class list, COCOeval of the ground truth as detections is 1.0, and nothing is
+downloaded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from render.cli import main
+from render.errors import ConfigError
+from render.formats import coco
+from render.training.recipe import TrainConfig, load_recipe, validate_recipe
+from tests.coco_fixtures import write_coco
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_MODEL = {
+    "min_size": 64, "max_size": 64, "anchor_sizes": [8, 16, 32, 64, 128],
+    "rpn_batch_size_per_image": 64, "box_batch_size_per_image": 16, "box_head_dim": 128,
+    "rpn_post_nms_top_n_train": 64, "rpn_post_nms_top_n_test": 64,
+    "mask_head_dim": 16, "keypoint_head_dim": 16, "keypoint_head_layers": 2,
+}  # fmt: skip
+"""Small heads and few proposals: a step takes ~0.2 s on 2 CPU cores."""
+
+
+def recipe(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "data": {"train": str(root), "split": None, "workers": 0},
+        "model": dict(TINY_MODEL),
+        "train": {"batch_size": 4, "lr": 0.05, "warmup_steps": 3, "log_every": 1},
+    }
+    for key, value in sections.items():
+        out[key] = {**out[key], **value}
+    return out
+
+
+def write_recipe(path: Path, data: dict[str, Any]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def train_rows(out: Path) -> list[dict[str, Any]]:
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["type"] == "train"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Any:
+    """One torch thread: the models are tiny, and a second thread spinning on a
+    shared 2-core machine slows a step down many times over."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 images, 64x64: plates, washers and a person with 17 keypoints each."""
+    return write_coco(
+        tmp_path_factory.mktemp("tiny") / "ds", np.random.default_rng(0), n_images=4,
+        height=64, width=64,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def overfit(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Faster R-CNN from scratch on the 4 images, 60 steps, a kept checkpoint at 50."""
+    out = tmp_path_factory.mktemp("run") / "run"
+    r = recipe(tiny, train={"epochs": 60, "checkpoint_every": 50, "keep_checkpoints": True})
+    path = write_recipe(out.parent / "r.yaml", r)
+    assert main(["train", str(path), "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
+    return out
+
+
+def test_overfits_four_images(overfit: Path) -> None:
+    """Loss falls by at least half within 60 steps."""
+    losses = [r["loss"] for r in train_rows(overfit)]
+    assert len(losses) == 60
+    assert np.mean(losses[-5:]) <= 0.5 * losses[0], (losses[0], losses[-5:])
+    summary = json.loads((overfit / "train.json").read_text())
+    assert summary["steps"] == 60 and summary["device"] == "cpu"
+    assert summary["this_session"]["images"] == 240
+    assert {"data_s_median", "model_s_median", "images_per_s"} <= set(summary["this_session"])
+
+
+def test_resume_continues_the_same_steps(overfit: Path, tmp_path: Path) -> None:
+    """A run resumed from its step-50 checkpoint ends at step 60 with the same
+    losses as the uninterrupted run (same data order, augmentation, random state)."""
+    out = tmp_path / "resumed"
+    (out / "checkpoints").mkdir(parents=True)
+    shutil.copy(overfit / "checkpoints" / "step_0000050.pt", out / "checkpoints" / "last.pt")
+    recipe_path = overfit.parent / "r.yaml"
+    argv = ["train", str(recipe_path), "--out", str(out), "--device", "cpu", "--no-progress"]
+    assert main([*argv, "--resume"]) == 0
+    resumed = train_rows(out)
+    assert [r["step"] for r in resumed] == list(range(51, 61))
+    full = {r["step"]: r for r in train_rows(overfit)}
+    for r in resumed:
+        assert r["loss"] == pytest.approx(full[r["step"]]["loss"], rel=1e-4), r["step"]
+    assert json.loads((out / "train.json").read_text())["steps"] == 60
+
+
+def test_train_refuses_what_it_should(overfit: Path, tmp_path: Path, capsys: Any) -> None:
+    recipe_path = str(overfit.parent / "r.yaml")
+    cases = [
+        (["--out", str(overfit)], "not empty; use --resume"),
+        (["--out", str(tmp_path / "new"), "--resume"], "no checkpoint at"),
+        (["--out", str(tmp_path / "x"), "--set", "model.archh=mask_rcnn"], "did you mean: arch"),
+        (["--out", str(tmp_path / "x"), "--set", "train.epochs=0"], "train.epochs: must be >= 1"),
+        (["--out", str(tmp_path / "x"), "--init", str(tmp_path / "no.pt")], "checkpoint not found"),
+    ]
+    for args, needle in cases:
+        assert main(["train", recipe_path, *args, "--device", "cpu", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("synthcv: error: ") and needle in err and len(err.splitlines()) == 1
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("mine")
+    argv = ["train", recipe_path, "--out", str(tmp_path / "other"), "--overwrite"]
+    assert main(argv) == 2 and "holds no training run" in capsys.readouterr().err
+    bad = overfit.parent / "changed.yaml"
+    before = load_recipe(recipe_path).model_dump()
+    write_recipe(bad, {**before, "train": {**before["train"], "epochs": 61}})
+    argv = ["train", str(bad), "--out", str(overfit), "--resume", "--no-progress"]
+    assert main(argv) == 2
+    assert "the recipe differs from the checkpoint's (train.epochs: 60 -> 61)" in capsys.readouterr().err  # fmt: skip
+
+
+def test_init_fine_tunes_onto_another_class_list_and_evaluates(
+    overfit: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """A Mask R-CNN on the person class only, started from the 3-class Faster R-CNN:
+    backbone, RPN and box head are loaded, the class-specific layers start fresh;
+    evaluate prints bbox and segm tables and writes COCO results."""
+    tiny = Path(load_recipe(overfit.parent / "r.yaml").data.train)
+    r = recipe(tiny, model={"arch": "mask_rcnn"}, data={"categories": ["person"]},
+               train={"epochs": 2})  # fmt: skip
+    path = write_recipe(tmp_path / "ft.yaml", r)
+    out = tmp_path / "ft"
+    argv = ["train", str(path), "--out", str(out), "--init", str(overfit / "model.pt")]
+    assert main([*argv, "--device", "cpu", "--no-progress"]) == 0
+    init = json.loads((out / "train.json").read_text())["init"]
+    assert init["from_categories"] == ["plate", "washer", "person"] and init["loaded"] > 100
+    fresh = set(init["fresh"])
+    assert "roi_heads.box_predictor.cls_score.weight" in fresh
+    assert any(k.startswith("roi_heads.mask_") for k in fresh)
+    assert not any(k.startswith(("backbone.", "rpn.")) for k in fresh)
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.pt"), str(tiny), "--workers", "0",
+                 "--no-progress", "--out", str(tmp_path / "ev")]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "bbox:" in printed and "segm:" in printed and "Average Precision" in printed
+    assert "not evaluated (the model has no such category): plate, washer" in printed
+    dets = json.loads((tmp_path / "ev" / "detections.json").read_text())
+    assert all(d["category_id"] == 3 and "segmentation" in d for d in dets)
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert set(metrics["metrics"]) == {"bbox", "segm"}
+    assert list(metrics["metrics"]["bbox"]["per_class"]) == ["person"]
+
+
+def test_keypoint_rcnn_trains_and_evaluates(tiny: Path, tmp_path: Path, capsys: Any) -> None:
+    r = recipe(tiny, model={"arch": "keypoint_rcnn"}, train={"epochs": 2})
+    out = tmp_path / "kp"
+    argv = ["train", str(write_recipe(tmp_path / "kp.yaml", r)), "--out", str(out)]
+    assert main([*argv, "--device", "cpu", "--no-progress"]) == 0
+    assert json.loads((out / "train.json").read_text())["categories"] == ["person"]
+    capsys.readouterr()
+    argv = ["evaluate", str(out / "model.pt"), str(tiny), "--workers", "0", "--json"]
+    assert main([*argv, "--no-progress"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics["metrics"]) == {"bbox", "keypoints"}
+
+
+def ground_truth_results(root: Path) -> list[dict[str, Any]]:
+    doc = json.loads((root / "annotations.json").read_text())
+    keys = ("image_id", "category_id", "bbox", "segmentation", "keypoints")
+    return [{**{k: a[k] for k in keys if k in a}, "score": 1.0} for a in doc["annotations"]]
+
+
+def test_ground_truth_as_detections_scores_one(tiny: Path, tmp_path: Path, capsys: Any) -> None:
+    doc = json.loads((tiny / "annotations.json").read_text())
+    dets = ground_truth_results(tiny)
+    for kind in ("bbox", "segm", "keypoints"):
+        res = coco.evaluate(doc, dets, kind)
+        assert res.stats["AP"] == pytest.approx(1.0), (kind, res.stats)
+        assert res.stats["AP50"] == pytest.approx(1.0)
+        assert all(v["AP"] == pytest.approx(1.0) for v in res.per_class.values() if v["n_gt"])
+        assert "Average Precision" in res.summary
+    assert set(coco.evaluate(doc, dets, "keypoints").per_class) == {3}
+    # the CLI scores a results file too, and writes it back with the metrics
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(dets))
+    assert main(["evaluate", str(path), str(tiny), "--out", str(tmp_path / "ev")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all") == 3
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())["metrics"]
+    for kind in ("bbox", "segm", "keypoints"):
+        assert metrics[kind]["stats"]["AP"] == pytest.approx(1.0)
+    assert coco.evaluate(doc, [], "bbox").stats["AP"] == 0.0  # no detections: AP 0
+
+
+def test_evaluate_errors_are_one_line(tiny: Path, tmp_path: Path, capsys: Any) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"image_id": 1}]))
+    notckpt = tmp_path / "x.pt"
+    notckpt.write_bytes(b"garbage")
+    for args, needle in [
+        ([str(tmp_path / "none.pt"), str(tiny)], "checkpoint not found"),
+        ([str(notckpt), str(tiny)], "not a readable checkpoint"),
+        ([str(bad), str(tiny)], "[0]: expected image_id, category_id, score and bbox"),
+        ([str(bad), str(tmp_path / "nods")], "dataset directory not found"),
+        ([str(bad), str(tiny), "--fractions", "train=1"], "--fractions: give --split too"),
+    ]:
+        assert main(["evaluate", *args, "--no-progress"]) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("synthcv: error: ") and needle in err, err
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+    # as a program too: exit code 2, one line on stderr, no traceback
+    proc = subprocess.run(
+        [sys.executable, "-m", "render.cli", "evaluate", str(notckpt), str(tiny)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("synthcv: error: "), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "not a readable checkpoint" in proc.stderr
+
+
+def test_models_are_built_without_downloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every architecture and backbone builds with no network and nothing written to
+    TORCH_HOME (torchvision would download pretrained weights there)."""
+    import torch.hub
+
+    from render.training.models import build_model
+    from render.training.recipe import ModelConfig
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"download attempted: {args[:1]}")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    for arch in ("faster_rcnn", "mask_rcnn", "keypoint_rcnn"):
+        for backbone in ("mobilenet_v3_large_fpn", "resnet50_fpn"):
+            cfg = ModelConfig(arch=arch, backbone=backbone)  # type: ignore[arg-type]
+            model = build_model(cfg, 3, 17)
+            assert model.roi_heads.box_predictor.cls_score.out_features == 3
+    assert not (tmp_path / "torch_home").exists()
+
+
+def test_learning_rate_schedule() -> None:
+    from render.training.loop import lr_factor
+
+    cfg = TrainConfig(warmup_steps=10, schedule="cosine")
+    assert lr_factor(0, cfg, 100) == pytest.approx(0.001)
+    assert lr_factor(10, cfg, 100) == pytest.approx(1.0)
+    assert lr_factor(55, cfg, 100) == pytest.approx(0.5)
+    assert lr_factor(100, cfg, 100) == pytest.approx(0.0, abs=1e-12)
+    step = TrainConfig(warmup_steps=0, schedule="step", milestones=[0.5, 0.75], gamma=0.1)
+    assert [lr_factor(s, step, 100) for s in (0, 49, 50, 75, 99)] == pytest.approx(
+        [1, 1, 0.1, 0.01, 0.01]
+    )
+
+
+def test_recipe_errors_name_the_key(tiny: Path) -> None:
+    base = recipe(tiny)
+    for change, needle in [
+        ({"model": {**base["model"], "arch": "yolo"}}, "model.arch: Input should be"),
+        (
+            {"data": {**base["data"], "split": {"train": 0.5}}},
+            "data.split: fractions must sum to 1",
+        ),
+        ({"data": {**base["data"], "split": {"tr": 1.0}}}, "data.split: 'tr' is not one of"),
+        ({"model": {**base["model"], "max_size": 32}}, "model.max_size: must be >= min_size"),
+        ({"train": {"optimiser": "sgd"}}, "train.optimiser: unknown key (did you mean: optimizer)"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            validate_recipe({**base, **change}, "r.yaml")
+        assert str(err.value).startswith("r.yaml: ") and needle in str(err.value), str(err.value)
+
+
+def test_cli_imports_torch_only_when_training() -> None:
+    """``synthcv --help`` and the recipe module stay free of torch (a core install
+    without the [torch] extra keeps working)."""
+    code = (
+        "import sys, render.cli, render.training, render.training.recipe\n"
+        "bad = [m for m in ('torch', 'torchvision') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
