@@ -18,6 +18,7 @@ from render.cfgtypes import FloatRange, IntRange, Model
 from render.families.base import SceneModel
 from render.families.defects.qc_config import (
     AcceptanceLimits,
+    EdgeWearConfig,
     NuisanceConfig,
     NuisanceType,
     default_acceptance,
@@ -87,6 +88,9 @@ class ProductChoice(Model):
     acceptance: dict[DefectType, AcceptanceLimits] = Field(
         default_factory=dict,
         description="defect type -> this product's acceptance limits (replace scene.acceptance)",
+    )
+    edge_wear: EdgeWearConfig | None = Field(
+        None, description="this product's edge wear (replaces scene.edge_wear); null = the scene's"
     )
 
     @model_validator(mode="after")
@@ -317,6 +321,10 @@ class DefectsScene(SceneModel):
         default_factory=default_acceptance,
         description="defect type -> acceptance limits grading each defect accept/reject "
         "(a product's own acceptance replaces its type's)",
+    )
+    edge_wear: EdgeWearConfig = Field(
+        default_factory=EdgeWearConfig,
+        description="edge wear of products: coating worn at convex edges (not annotated)",
     )
     stratify: bool = Field(
         True, description="low-discrepancy class selection: counts track the targets"

@@ -83,6 +83,23 @@ def default_nuisances() -> dict[NuisanceType, NuisanceConfig]:
     }
 
 
+class EdgeWearConfig(Model):
+    """Edge wear of products (surface realism, never annotated): the coating worn
+    through along convex edges and corners, showing what is under it (the material
+    preset's ``substrate``), or, without one, the surface polished lighter."""
+
+    probability: float = Field(
+        0.0, ge=0, le=1, description="share of products with worn edges (0 = off)"
+    )
+    strength: FloatRange = Field(
+        (0.5, 1.0), description="how far the worn band goes to the exposed material (0..1)"
+    )
+    width_mm: FloatRange = Field(
+        (0.15, 0.8), description="width of the worn band from the edge, millimetres"
+    )
+    breakup: FloatRange = Field((0.3, 0.8), description="how irregular the band's border is (0..1)")
+
+
 class AcceptanceLimits(Model):
     """Largest acceptable measures of one defect type (unset: no limit on that
     measure). A defect over any limit grades ``reject``, else ``accept``."""
