@@ -18,7 +18,7 @@ params::
     defects:  [{"type": "dent"|"chip"|"scratch"|"crack"|"stain", "seed": int,
                 "size": m, "depth": m, "width": m, "roughness": 0..1, "branches": int,
                 "variant": str, "open": bool, "ductile": bool}, ...]
-    nuisances: [{"type": "dust"|"fibre"|"fingerprint"|"droplet"|"print"|"glint"|
+    nuisances: [{"type": "dust"|"fibre"|"fingerprint"|"droplet"|"print"|"logo"|"glint"|
                  "tool_mark", "seed": int, "size": m, ...}, ...]
     edge_wear: m     # optional: the widest worn band; the product part gets the point
                      # attribute ``edge``, faces across the band split (edges.py)

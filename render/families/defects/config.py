@@ -315,7 +315,7 @@ class DefectsScene(SceneModel):
     nuisances: dict[NuisanceType, NuisanceConfig] = Field(
         default_factory=default_nuisances,
         description="nuisance type -> settings; keys: dust, fibre, fingerprint, droplet, print, "
-        "glint, tool_mark (a type left out never appears)",
+        "logo, glint, tool_mark (a type left out never appears)",
     )
     acceptance: dict[DefectType, AcceptanceLimits] = Field(
         default_factory=default_acceptance,

@@ -12,7 +12,9 @@ from pydantic import Field
 
 from render.cfgtypes import FloatRange, IntRange, Model
 
-NuisanceType = Literal["dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark"]
+NuisanceType = Literal[
+    "dust", "fibre", "fingerprint", "droplet", "print", "logo", "glint", "tool_mark"
+]
 NUISANCE_TYPES: tuple[NuisanceType, ...] = get_args(NuisanceType)
 
 
@@ -31,7 +33,7 @@ class NuisanceConfig(Model):
     size_mm: FloatRange = Field(
         (0.2, 1.0),
         description="dust/glint: across; fibre/tool_mark: length; fingerprint: length; "
-        "droplet: diameter; print: character height",
+        "droplet: diameter; print: character height; logo: width",
     )
     width_mm: FloatRange = Field((0.03, 0.1), description="fibre and tool_mark width")
     depth_mm: FloatRange = Field((0.002, 0.008), description="tool_mark depth")
@@ -79,6 +81,12 @@ def default_nuisances() -> dict[NuisanceType, NuisanceConfig]:
             width_mm=(0.3, 1.2),
             depth_mm=(0.002, 0.008),
             families=["plate", "gear", "washer", "hex_nut", "mesh"],
+        ),
+        "logo": NuisanceConfig(
+            probability=0.2,
+            size_mm=(4.0, 12.0),
+            materials=["ink_black", "ink_white"],
+            families=["can", "bottle", "plate", "pcb", "tile", "mesh"],
         ),
     }
 
