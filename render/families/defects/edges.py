@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
-from render.families.defects.surface import face_normals
+from render.families.defects.surface import face_normals, refine_near
 
 EDGE_REACH = 0.006
 """Distance (m) at which ``edge`` falls to 0; above every face's size plus the
@@ -58,25 +58,38 @@ def edge_samples(v: np.ndarray, edges: np.ndarray, spacing: float) -> np.ndarray
 def split_across_edges(
     base_v: np.ndarray, base_f: np.ndarray, v: np.ndarray, f: np.ndarray, band: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split (at its centroid, in three) every face of (``v``, ``f``) near a convex
-    edge of the mesh (``base_v``, ``base_f``) whose middle lies farther from the
-    edges than its corners say: a face whose corners all lie on edges (a corner
-    cell's diagonal, a chamfer, a gear tooth's top land) would otherwise read as
-    worn all over, the ``edge`` attribute being interpolated from its corners.
-    ``band``: the widest worn band, metres. Three rounds at most; adds vertices
-    inside faces only (the shape and every edge stay: watertight stays watertight).
-    Returns (vertices, faces, parent face of each face) as ``refine_near`` does."""
+    """Split the faces of (``v``, ``f``) near a convex edge of the mesh
+    (``base_v``, ``base_f``) where their middle lies farther from the edges than
+    their corners say, the ``edge`` attribute being interpolated from the
+    corners: a mesh edge from one convex edge to another (a corner cell's
+    diagonal, a hole's fan reaching the plate's rim, a gear's tooth land) would
+    otherwise read as a worn line across the face. First every such mesh edge is
+    split (both faces at once: watertight stays watertight), then every face
+    whose centroid is still too far (split in three there). ``band``: the widest
+    worn band, metres. Adds vertices on edges and inside faces only (the shape
+    stays). Returns (vertices, faces, parent face of each face) as ``refine_near``."""
     samples = edge_samples(base_v, convex_edges(base_v, base_f), 5e-5)
     parent = np.arange(len(f))
     if len(samples) == 0:
         return v, f, parent
     tree = cKDTree(samples)
-    reach = 4 * band  # farther is far enough (inf): bounded queries are fast
-    dist = np.asarray(tree.query(v, distance_upper_bound=reach)[0])
+    reach = 4 * band  # farther is far enough: bounded queries are fast
+
+    def distance(p: np.ndarray) -> np.ndarray:
+        return np.minimum(np.asarray(tree.query(p, distance_upper_bound=reach)[0]), reach)
+
+    def across(ends: np.ndarray, mid: np.ndarray) -> np.ndarray:
+        da, db = distance(ends[:, 0]), distance(ends[:, 1])
+        long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > 1e-4
+        return long & (np.minimum(da, db) < band) & (distance(mid) > (da + db) / 2 + 0.2 * band)
+
+    # every face takes part (max_edge only widens refine_near's region; the rule decides)
+    v, f, parent = refine_near(v, f, distance, np.zeros(3), band, 1.0, split_rule=across)
+    dist = distance(v)
     for _ in range(3):
         corners = dist[f]
         centre = v[f].mean(1)
-        d_centre = np.asarray(tree.query(centre, distance_upper_bound=reach)[0])
+        d_centre = distance(centre)
         bad = (corners.min(1) < band) & (d_centre > corners.mean(1) + 0.2 * band)
         if not bad.any():
             break

@@ -215,14 +215,16 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
             )
 
         pose = {"location": location, "rotation_euler": rot_euler}
+        worn = body if wear is None else body.model_copy(update={"wear": wear})
         objects.append(
             ObjectSpec(
                 name=f"product_{j}",
                 instance_id=pid,
                 category_id=cfg.category_id(choice.category),
                 geometry=geo("product"),
-                material=body if wear is None else body.model_copy(update={"wear": wear}),
-                material_slots=[second],
+                material=worn,
+                # its secondary surface wears too where it is the body's (a plate's chamfers)
+                material_slots=[worn if second is body else second],
                 info=ProductInfo(family=choice.family, good=good, defects=len(defects)),
                 **pose,
             )
