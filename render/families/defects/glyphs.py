@@ -77,8 +77,9 @@ def logo_bitmap(kind: str, rng: np.random.Generator, cells: int = 48) -> np.ndar
     """A logo as a bool bitmap (rows, cols), row 0 at the top, ``cells`` columns
     across its width: ``ring_bar`` (a ring crossed by a bar), ``triangle`` (an
     outlined triangle with a dot), ``roundel`` (a disc with a letter knocked out),
-    ``wordmark`` (3-5 solid block letters of the 5x7 font, as many rows as the
-    font is tall times the cells per font pixel). An unknown kind raises
+    ``wordmark`` (3-5 solid block letters of the 5x7 font, k x k cells per font
+    pixel, k = max(1, cells // its width in font pixels): 7k rows, so its width
+    need not be ``cells``). An unknown kind raises
     ValueError naming the valid ones."""
     n = cells
     y, x = (np.mgrid[0:n, 0:n] + 0.5) / n * 2 - 1  # [-1, 1], y down

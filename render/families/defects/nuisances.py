@@ -193,7 +193,7 @@ def logo(
 ) -> Film | None:
     """A printed logo ``size`` wide (``glyphs.logo_bitmap``, a kind drawn from
     ``glyphs.LOGO_KINDS``): each inked cell of its bitmap two triangles of a grid
-    snapped onto the surface (cells ~0.3 mm or finer: they follow a can's curve)."""
+    snapped onto the surface (cells 0.17-0.7 mm: they follow a can's curve)."""
     kind = str(rng.choice(list(glyphs.LOGO_KINDS)))
     bits = glyphs.logo_bitmap(kind, rng, cells=int(np.clip(size / 2.5e-4, 24, 64)))
     rows, cols = bits.shape
