@@ -68,7 +68,7 @@ def split_across_edges(
     whose centroid is still too far (split in three there). ``band``: the widest
     worn band, metres. Adds vertices on edges and inside faces only (the shape
     stays). Returns (vertices, faces, parent face of each face) as ``refine_near``."""
-    samples = edge_samples(base_v, convex_edges(base_v, base_f), 5e-5)
+    samples = edge_samples(base_v, convex_edges(base_v, base_f), 1e-4)
     parent = np.arange(len(f))
     if len(samples) == 0:
         return v, f, parent
@@ -76,15 +76,18 @@ def split_across_edges(
     reach = 4 * band  # farther is far enough: bounded queries are fast
 
     def distance(p: np.ndarray) -> np.ndarray:
-        return np.minimum(np.asarray(tree.query(p, distance_upper_bound=reach)[0]), reach)
+        return np.minimum(
+            np.asarray(tree.query(p, distance_upper_bound=reach, workers=-1)[0]), reach
+        )
 
     def across(ends: np.ndarray, mid: np.ndarray) -> np.ndarray:
         da, db = distance(ends[:, 0]), distance(ends[:, 1])
         long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > 1e-4
         return long & (np.minimum(da, db) < band) & (distance(mid) > (da + db) / 2 + 0.2 * band)
 
-    # every face takes part (max_edge only widens refine_near's region; the rule decides)
-    v, f, parent = refine_near(v, f, distance, np.zeros(3), band, 1.0, split_rule=across)
+    # faces take part if a corner may lie within the band (their centroid within
+    # band + their size); which of their edges split, the rule decides
+    v, f, parent = refine_near(v, f, distance, np.zeros(3), band, band, split_rule=across)
     dist = distance(v)
     for _ in range(3):
         corners = dist[f]
