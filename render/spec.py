@@ -52,6 +52,29 @@ class LayerSpec(Spec):
     film_nm: float = Field(0.0, ge=0, description="oil film thickness, nanometres")
 
 
+class WearSpec(Spec):
+    """Edge wear: a product's coating worn through (or its surface polished) along
+    its convex edges and corners.
+
+    The mesh carries a point attribute ``edge``: 1 - (distance to the nearest
+    convex edge) / ``reach``, clipped to [0, 1] (computed outside Blender; absent
+    reads 0: no wear). The surface is worn where that distance is below ``width``
+    metres, the band's border broken up by a noise of ``breakup`` (0..1) at
+    ``breakup_scale`` (1/m); ``strength`` (0..1) blends the surface there towards
+    the exposed material: ``color`` (linear RGB), ``roughness``, ``metallic``, no
+    clear coat.
+    """
+
+    strength: float = Field(ge=0, le=1)
+    width: float = Field(gt=0, description="metres")
+    color: list[float] = Field(min_length=3, max_length=3)
+    roughness: float = Field(0.4, ge=0, le=1)
+    metallic: float = Field(0.0, ge=0, le=1)
+    breakup: float = Field(0.5, ge=0, le=1)
+    breakup_scale: float = Field(2000.0, gt=0)
+    reach: float = Field(0.006, gt=0, description="metres (the ``edge`` attribute's scale)")
+
+
 class MaterialSpec(Spec):
     """A Principled BSDF with optional procedural texture and bump.
 
@@ -70,7 +93,7 @@ class MaterialSpec(Spec):
       sand-cast pitting and mottled roughness.
 
     ``layer`` makes the material a partly transparent film (stains, fingerprints,
-    ink); see :class:`LayerSpec`.
+    ink); see :class:`LayerSpec`. ``wear``: edge wear, see :class:`WearSpec`.
     ``coordinates``: what drives the texture: ``object`` space, or the mesh's
     ``rest`` point attribute (rest-pose coordinates: patterns follow a posed body).
     ``inputs`` sets further Principled BSDF inputs by their Blender 4.2 names, e.g.
@@ -102,6 +125,7 @@ class MaterialSpec(Spec):
     inputs: dict[str, float] = Field(default_factory=dict)
     image: str | None = Field(None, description="optional image texture path (base colour)")
     layer: LayerSpec | None = Field(None, description="partial opacity and pattern of a film")
+    wear: WearSpec | None = Field(None, description="edge wear (products)")
 
 
 class GeometrySpec(Spec):

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from render.formats.overlay import make_closeups  # noqa: E402
 
-ROWS = "scratch,dent,crack,stain,chip,dust,fibre,fingerprint,droplet,print,glint,tool_mark"
+ROWS = "scratch,dent,crack,stain,chip,dust,fibre,fingerprint,droplet,print,logo,glint,tool_mark"
 
 
 def main(argv: list[str] | None = None) -> int:

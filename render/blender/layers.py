@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from render.spec import LayerSpec, MaterialSpec
+from render.spec import LayerSpec, MaterialSpec, WearSpec
 
 
 def _node(mat: Any, kind: str, **inputs: Any) -> Any:
@@ -209,3 +209,40 @@ def _crazing(mat: Any, bsdf: Any, m: MaterialSpec, layer: LayerSpec, coord: Any)
     dark = [c * 0.3 for c in m.base_color]
     _link(mat, _mix_color(mat, crack, base, dark), bsdf.inputs["Base Color"])
     _bump(mat, bsdf, _math(mat, "SUBTRACT", 1.0, crack), 0.8, 5e-5)
+
+
+def _blend_float(mat: Any, bsdf: Any, name: str, fac: Any, target: float) -> None:
+    """Input ``name`` of ``bsdf`` moved towards ``target`` by ``fac`` (0..1), whether
+    it is a constant or already driven by a texture."""
+    socket = bsdf.inputs[name]
+    current = socket.links[0].from_socket if socket.links else socket.default_value
+    node = mat.node_tree.nodes.new("ShaderNodeMix")
+    node.data_type = "FLOAT"
+    sockets = {s.identifier: s for s in node.inputs}
+    _link(mat, fac, sockets["Factor_Float"])
+    if isinstance(current, int | float):
+        sockets["A_Float"].default_value = float(current)
+    else:
+        _link(mat, current, sockets["A_Float"])
+    sockets["B_Float"].default_value = target
+    _link(mat, next(s for s in node.outputs if s.identifier == "Result_Float"), socket)
+
+
+def edge_wear(mat: Any, bsdf: Any, m: MaterialSpec, wear: WearSpec) -> None:
+    """The surface worn to ``wear``'s exposed material within ``wear.width`` of a
+    convex edge (point attribute ``edge``, see :class:`render.spec.WearSpec`)."""
+    dist = _math(mat, "MULTIPLY", _math(mat, "SUBTRACT", 1.0, _attribute(mat, "edge")), wear.reach)
+    noise = _node(mat, "ShaderNodeTexNoise", Scale=wear.breakup_scale, Detail=4.0)
+    _link(mat, _object_coords(mat), noise.inputs["Vector"])
+    # the band's width varies with the noise: (1 - breakup) .. (1 + breakup) x width
+    jitter = _math(mat, "MULTIPLY", _math(mat, "SUBTRACT", noise.outputs["Fac"], 0.5), 2.0)
+    band = _math(mat, "MULTIPLY", _math(mat, "MULTIPLY", jitter, wear.breakup), wear.width)
+    ratio = _math(mat, "DIVIDE", dist, _math(mat, "ADD", band, wear.width))
+    worn = _math(mat, "SUBTRACT", 1.0, _range(mat, ratio, 0.7, 1.0))
+    fac = _math(mat, "MULTIPLY", worn, wear.strength)
+    color = bsdf.inputs["Base Color"].links
+    base = color[0].from_socket if color else list(m.base_color)
+    _link(mat, _mix_color(mat, fac, base, list(wear.color)), bsdf.inputs["Base Color"])
+    _blend_float(mat, bsdf, "Roughness", fac, wear.roughness)
+    _blend_float(mat, bsdf, "Metallic", fac, wear.metallic)
+    _blend_float(mat, bsdf, "Coat Weight", fac, 0.0)  # the clear coat wore off with the paint

@@ -47,6 +47,8 @@ def make_material(name: str, m: MaterialSpec, max_detail: float = 16.0) -> Any:
         layers.machined(mat, bsdf, m)
     elif m.texture != "none" and (m.color_variation > 0 or m.bump_strength > 0):
         _noise(mat, bsdf, m)
+    if m.wear is not None:
+        layers.edge_wear(mat, bsdf, m, m.wear)
     if m.layer is not None:
         layers.film(mat, bsdf, m, m.layer)
     for node in mat.node_tree.nodes:

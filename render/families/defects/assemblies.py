@@ -18,8 +18,10 @@ params::
     defects:  [{"type": "dent"|"chip"|"scratch"|"crack"|"stain", "seed": int,
                 "size": m, "depth": m, "width": m, "roughness": 0..1, "branches": int,
                 "variant": str, "open": bool, "ductile": bool}, ...]
-    nuisances: [{"type": "dust"|"fibre"|"fingerprint"|"droplet"|"print"|"glint"|
+    nuisances: [{"type": "dust"|"fibre"|"fingerprint"|"droplet"|"print"|"logo"|"glint"|
                  "tool_mark", "seed": int, "size": m, ...}, ...]
+    edge_wear: m     # optional: the widest worn band; the product part gets the point
+                     # attribute ``edge``, faces across the band split (edges.py)
 
 Order: dents and chips change the surface; grooves (scratches, cracks, tool
 marks) are carved into it (``grooves.py``); films (stains) and nuisances are laid
@@ -40,6 +42,7 @@ import numpy as np
 from render.families.defects import steps
 from render.families.defects import surface as dg
 from render.families.defects.config import DEFECT_TYPES
+from render.families.defects.edges import edge_closeness, split_across_edges
 from render.families.defects.grooves import Cut
 from render.families.defects.products import build_product, pcb_component_meshes
 from render.families.defects.steps import GROOVE_SLOT  # noqa: F401  (re-exported)
@@ -163,13 +166,17 @@ def _build(params: dict[str, Any]) -> dict[str, Mesh]:
         if d["type"] != "tool_mark":
             parts[f"nuisance_{j}"] = steps.nuisance(surf, d, lift, spot)
             lift += OFFSET_STEP
+    band = float(params.get("edge_wear") or 0.0)
+    if band > 0:  # faces where the coating wears: near the undamaged part's edges
+        w.refined(*split_across_edges(base.vertices, base.faces, w.v, w.f, band))
     for k, (measures, strain) in dep.items():
         faces = w.f[w.faces_of(k + 1)]
         attrs = None if strain is None else {"strain": strain(w.v)}
         slots_k = None if defects[k]["type"] == "chip" else w.slots[w.faces_of(k + 1)]
         parts[f"defect_{k}"] = steps.part(w.v, faces, base.smooth, slots_k, attrs, measures)
     keep = w.faces_of(0)
-    out = {"product": steps.part(w.v, w.f[keep], base.smooth, w.slots[keep])}
+    attrs = {"edge": edge_closeness(base.vertices, base.faces, w.v)} if band > 0 else None
+    out = {"product": steps.part(w.v, w.f[keep], base.smooth, w.slots[keep], attrs)}
     out.update({f"defect_{k}": parts[f"defect_{k}"] for k in range(len(defects))})
     out.update({f"nuisance_{j}": parts[f"nuisance_{j}"] for j in range(len(extra))})
     if product["family"] == "pcb":

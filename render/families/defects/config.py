@@ -18,6 +18,7 @@ from render.cfgtypes import FloatRange, IntRange, Model
 from render.families.base import SceneModel
 from render.families.defects.qc_config import (
     AcceptanceLimits,
+    EdgeWearConfig,
     NuisanceConfig,
     NuisanceType,
     default_acceptance,
@@ -87,6 +88,9 @@ class ProductChoice(Model):
     acceptance: dict[DefectType, AcceptanceLimits] = Field(
         default_factory=dict,
         description="defect type -> this product's acceptance limits (replace scene.acceptance)",
+    )
+    edge_wear: EdgeWearConfig | None = Field(
+        None, description="this product's edge wear (replaces scene.edge_wear); null = the scene's"
     )
 
     @model_validator(mode="after")
@@ -311,12 +315,16 @@ class DefectsScene(SceneModel):
     nuisances: dict[NuisanceType, NuisanceConfig] = Field(
         default_factory=default_nuisances,
         description="nuisance type -> settings; keys: dust, fibre, fingerprint, droplet, print, "
-        "glint, tool_mark (a type left out never appears)",
+        "logo, glint, tool_mark (a type left out never appears)",
     )
     acceptance: dict[DefectType, AcceptanceLimits] = Field(
         default_factory=default_acceptance,
         description="defect type -> acceptance limits grading each defect accept/reject "
         "(a product's own acceptance replaces its type's)",
+    )
+    edge_wear: EdgeWearConfig = Field(
+        default_factory=EdgeWearConfig,
+        description="edge wear of products: coating worn at convex edges (not annotated)",
     )
     stratify: bool = Field(
         True, description="low-discrepancy class selection: counts track the targets"

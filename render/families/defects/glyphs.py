@@ -66,3 +66,55 @@ def dots(lines: list[str], pitch: float) -> np.ndarray:
         return np.zeros((0, 2))
     pts = np.asarray(out, dtype=np.float64) * pitch
     return pts - (pts.min(0) + pts.max(0)) / 2
+
+
+LETTERS = "ABCDEFLNOPSTX"
+LOGO_KINDS = ("ring_bar", "triangle", "roundel", "wordmark")
+"""Simple vector marks of a maker's logo (see :func:`logo_bitmap`)."""
+
+
+def logo_bitmap(kind: str, rng: np.random.Generator, cells: int = 48) -> np.ndarray:
+    """A logo as a bool bitmap (rows, cols), row 0 at the top, ``cells`` columns
+    across its width: ``ring_bar`` (a ring crossed by a bar), ``triangle`` (an
+    outlined triangle with a dot), ``roundel`` (a disc with a letter knocked out),
+    ``wordmark`` (3-5 solid block letters of the 5x7 font, k x k cells per font
+    pixel, k = max(1, cells // its width in font pixels): 7k rows, so its width
+    need not be ``cells``). An unknown kind raises
+    ValueError naming the valid ones."""
+    n = cells
+    y, x = (np.mgrid[0:n, 0:n] + 0.5) / n * 2 - 1  # [-1, 1], y down
+    if kind == "ring_bar":
+        r = np.hypot(x, y)
+        ring = (r < 0.75) & (r > 0.75 - rng.uniform(0.15, 0.25))
+        bar = (np.abs(y) < rng.uniform(0.08, 0.14)) & (np.abs(x) < rng.uniform(0.85, 1.0))
+        return ring | bar
+    if kind == "triangle":  # an outlined triangle, apex up, a dot at its centre
+        up = -y
+
+        def inside(r: float) -> np.ndarray:  # inradius r about the origin
+            return (-up < r) & (0.866 * x + 0.5 * up < r) & (-0.866 * x + 0.5 * up < r)
+
+        outline = inside(0.48) & ~inside(0.48 * rng.uniform(0.55, 0.7))
+        return outline | (np.hypot(x, y) < 0.1)
+    if kind == "roundel":  # a disc with a letter knocked out
+        glyph = _FONT[str(rng.choice(list(LETTERS)))]
+        bits = np.array([[c == "1" for c in row] for row in glyph])
+        h = 1.1
+        ix = np.floor((x / (h * 5 / 7) + 0.5) * 5).astype(int)
+        iy = np.floor((y / h + 0.5) * 7).astype(int)
+        ok = (ix >= 0) & (ix < 5) & (iy >= 0) & (iy < 7)
+        knocked = np.zeros_like(ok)
+        knocked[ok] = bits[iy[ok], ix[ok]]
+        return (np.hypot(x, y) < 0.95) & ~knocked
+    if kind == "wordmark":
+        word = "".join(rng.choice(list(LETTERS), int(rng.integers(3, 6))))
+        bits = np.concatenate(
+            [
+                np.pad(np.array([[c == "1" for c in row] for row in _FONT[ch]]), ((0, 0), (0, 1)))
+                for ch in word
+            ],
+            axis=1,
+        )[:, :-1]
+        k = max(1, n // bits.shape[1])
+        return np.kron(bits, np.ones((k, k), dtype=bool))
+    raise ValueError(f"unknown logo kind {kind!r}; valid: {list(LOGO_KINDS)}")

@@ -6,6 +6,7 @@ defects (pure numpy). Each is one physical thing, one mesh part:
 - ``fingerprint``: an oval film with ridges (its material's layer draws them);
 - ``droplet``: a water droplet, a closed spherical cap (clear, refracting);
 - ``print``: an inkjet dot-matrix code (lot, date, time) of round ink dots;
+- ``logo``: a maker's printed mark (ring and bar, triangle, roundel, wordmark);
 - ``glint``: a tiny metal flake tilted to mirror a light into the camera;
 - ``tool_mark`` is a groove (see ``grooves.py``), built by the assembly.
 
@@ -180,6 +181,44 @@ def print_code(
         f = f[:, ::-1]
     fade = np.tile(np.concatenate([[1.0], np.zeros(8)]), len(centres))
     return v, f.astype(np.int64), fade
+
+
+def logo(
+    surf: dg.Surface,
+    p: np.ndarray,
+    n: np.ndarray,
+    size: float,
+    lift: float,
+    rng: np.random.Generator,
+) -> Film | None:
+    """A printed logo ``size`` wide (``glyphs.logo_bitmap``, a kind drawn from
+    ``glyphs.LOGO_KINDS``): each inked cell of its bitmap two triangles of a grid
+    snapped onto the surface (cells 0.17-0.7 mm: they follow a can's curve)."""
+    kind = str(rng.choice(list(glyphs.LOGO_KINDS)))
+    bits = glyphs.logo_bitmap(kind, rng, cells=int(np.clip(size / 2.5e-4, 24, 64)))
+    rows, cols = bits.shape
+    pitch = size / cols
+    r, c = np.nonzero(bits)
+    if len(r) == 0:
+        return None
+    a = r * (cols + 1) + c  # each cell's grid corners: a b (next row), c d (next column)
+    b, cc, d = a + cols + 1, a + cols + 2, a + 1
+    f = np.concatenate([np.stack([a, b, cc], 1), np.stack([a, cc, d], 1)])
+    used, inv = np.unique(f, return_inverse=True)  # row-major: neighbours stay close
+    f = inv.reshape(-1, 3)
+    u = (used % (cols + 1) - cols / 2) * pitch
+    w = (rows / 2 - used // (cols + 1)) * pitch
+    t1, t2 = _rotated_frame(n, rng.uniform(0, 2 * np.pi))
+    guess = p + np.outer(u, t1) + np.outer(w, t2)
+    snapped, nn = surf.snap_many(guess, 2 * pitch + 0.05 * size, chunk=8)
+    if (nn @ n).min() < math.cos(math.radians(35)) or np.abs(
+        (snapped - guess) @ n
+    ).max() > 0.15 * size:
+        return None
+    v = snapped + nn * lift
+    if (dg.face_normals(v, f) @ n).mean() < 0:
+        f = f[:, ::-1]
+    return v, f.astype(np.int64), np.ones(len(v))
 
 
 def glint(

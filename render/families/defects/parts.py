@@ -15,8 +15,10 @@ import numpy as np
 
 from render.families.common import integer, uniform, weighted_choice
 from render.families.defects.config import VARIANTS, DefectsScene, DefectType, ProductChoice
+from render.families.defects.edges import EDGE_REACH
 from render.families.defects.materials import role, sample_material
-from render.spec import LayerSpec, MaterialSpec
+from render.families.defects.qc_config import EdgeWearConfig
+from render.spec import LayerSpec, MaterialSpec, WearSpec
 
 MACHINING = {"plate": "milled", "gear": "turned", "washer": "turned", "hex_nut": "turned"}
 """The machining marks a family's ``machining`` materials get."""
@@ -60,6 +62,37 @@ def substrate(
             "roughness": min(1.0, own.roughness + 0.25),
             "bump_strength": max(own.bump_strength, 0.3),
         }
+    )
+
+
+def edge_wear(
+    cfg: EdgeWearConfig,
+    presets: dict[str, dict[str, Any]],
+    product: str,
+    body: MaterialSpec,
+    rng: np.random.Generator,
+) -> WearSpec | None:
+    """The edge wear of a product of preset ``product`` (``body``: its material), or
+    None (no wear: ``cfg.probability``). Worn through to the preset's substrate
+    (paint, anodic layer, glaze); without one, polished: lighter and smoother."""
+    if cfg.probability <= 0 or rng.random() >= cfg.probability:
+        return None
+    under = role(presets, product, "substrate")
+    if under:
+        bare = sample_material(presets, str(under), rng)
+        color, rough, metal = bare.base_color, bare.roughness, bare.metallic
+    else:
+        color = [min(1.0, c * 1.4 + 0.04) for c in body.base_color]
+        rough, metal = body.roughness * 0.6, body.metallic
+    return WearSpec(
+        strength=uniform(rng, cfg.strength),
+        width=uniform(rng, cfg.width_mm) / 1000,
+        color=color,
+        roughness=rough,
+        metallic=metal,
+        breakup=uniform(rng, cfg.breakup),
+        breakup_scale=uniform(rng, (1000.0, 4000.0)),
+        reach=EDGE_REACH,
     )
 
 

@@ -12,7 +12,9 @@ from pydantic import Field
 
 from render.cfgtypes import FloatRange, IntRange, Model
 
-NuisanceType = Literal["dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark"]
+NuisanceType = Literal[
+    "dust", "fibre", "fingerprint", "droplet", "print", "logo", "glint", "tool_mark"
+]
 NUISANCE_TYPES: tuple[NuisanceType, ...] = get_args(NuisanceType)
 
 
@@ -31,7 +33,7 @@ class NuisanceConfig(Model):
     size_mm: FloatRange = Field(
         (0.2, 1.0),
         description="dust/glint: across; fibre/tool_mark: length; fingerprint: length; "
-        "droplet: diameter; print: character height",
+        "droplet: diameter; print: character height; logo: width",
     )
     width_mm: FloatRange = Field((0.03, 0.1), description="fibre and tool_mark width")
     depth_mm: FloatRange = Field((0.002, 0.008), description="tool_mark depth")
@@ -80,7 +82,30 @@ def default_nuisances() -> dict[NuisanceType, NuisanceConfig]:
             depth_mm=(0.002, 0.008),
             families=["plate", "gear", "washer", "hex_nut", "mesh"],
         ),
+        "logo": NuisanceConfig(
+            probability=0.2,
+            size_mm=(4.0, 12.0),
+            materials=["ink_black", "ink_white"],
+            families=["can", "bottle", "plate", "pcb", "tile", "mesh"],
+        ),
     }
+
+
+class EdgeWearConfig(Model):
+    """Edge wear of products (surface realism, never annotated): the coating worn
+    through along convex edges and corners, showing what is under it (the material
+    preset's ``substrate``), or, without one, the surface polished lighter."""
+
+    probability: float = Field(
+        0.0, ge=0, le=1, description="share of products with worn edges (0 = off)"
+    )
+    strength: FloatRange = Field(
+        (0.5, 1.0), description="how far the worn band goes to the exposed material (0..1)"
+    )
+    width_mm: FloatRange = Field(
+        (0.15, 0.8), description="width of the worn band from the edge, millimetres"
+    )
+    breakup: FloatRange = Field((0.3, 0.8), description="how irregular the band's border is (0..1)")
 
 
 class AcceptanceLimits(Model):

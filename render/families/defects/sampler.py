@@ -41,6 +41,7 @@ from render.families.defects.parts import (
     camera_eye,
     defect_material,
     defect_params,
+    edge_wear,
     nuisance_params,
     product_materials,
     to_local,
@@ -156,6 +157,7 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
     )
     lights, world = qc_lights(sc, preset, distance, target, r_light)
     r_nui = stream(cfg.seed, scene_index, "nuisances")
+    r_wear = stream(cfg.seed, scene_index, "edge_wear")
 
     # 3) products, their defects, nuisances and components
     next_id = 1
@@ -170,6 +172,7 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
         location = [float(xy[0] - centre_off[0]), float(xy[1] - centre_off[1]), float(z0 - lo[2])]
         extent = float(np.sort(hi - lo)[1])  # middle dimension: the visible face's smaller side
         name, body, second = product_materials(choice, presets, r_mat)
+        wear = edge_wear(choice.edge_wear or sc.edge_wear, presets, name, body, r_wear)
         brittle = bool(role(presets, name, "brittle"))
         good = is_good(sc, cfg.seed, scene_index, j, r_def)
         n_def = 0 if good else integer(r_def, sc.defects_per_product)
@@ -201,6 +204,8 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
             "defects": defects,
             "nuisances": [n for n, _ in extra],
         }
+        if wear is not None:  # the product part gets its `edge` attribute (the widest band)
+            params["edge_wear"] = round(wear.width * (1 + wear.breakup), 6)
         pid = next_id
         next_id += 1
 
@@ -210,14 +215,16 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
             )
 
         pose = {"location": location, "rotation_euler": rot_euler}
+        worn = body if wear is None else body.model_copy(update={"wear": wear})
         objects.append(
             ObjectSpec(
                 name=f"product_{j}",
                 instance_id=pid,
                 category_id=cfg.category_id(choice.category),
                 geometry=geo("product"),
-                material=body,
-                material_slots=[second],
+                material=worn,
+                # its secondary surface wears too where it is the body's (a plate's chamfers)
+                material_slots=[worn if second is body else second],
                 info=ProductInfo(family=choice.family, good=good, defects=len(defects)),
                 **pose,
             )

@@ -256,6 +256,8 @@ def nuisance(surf: dg.Surface, d: dict[str, Any], lift: float, spot: Placer) -> 
             out = nuisances.droplet(surf, p, n, size / 2, float(d.get("contact_deg", 50)), lift)
         elif kind == "print":
             out = nuisances.print_code(surf, p, n, size, lift, rng)
+        elif kind == "logo":
+            out = nuisances.logo(surf, p, n, size, lift, rng)
         elif kind == "glint":
             light, eye = (np.asarray(d[k], dtype=np.float64) for k in ("light", "eye"))
             out = nuisances.glint(surf, p, n, size, light, eye, lift, rng)

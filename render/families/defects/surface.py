@@ -75,12 +75,15 @@ def refine_near(
     radius: float,
     max_edge: float,
     edge_limit: Callable[[np.ndarray], np.ndarray] | None = None,
+    split_rule: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`refine` around any region: ``distance(points (P, 3)) -> (P,)`` is
     the distance of points to the region's core (a point, a path), and edges whose
     midpoint lies within ``radius`` (+ the edge length) of it are split.
     ``edge_limit(midpoints) -> (P,)``, if given, varies the longest edge allowed
-    along the region (never above ``max_edge``)."""
+    along the region (never above ``max_edge``). ``split_rule(ends (E, 2, 3),
+    midpoints (E, 3)) -> (E,) bool``, if given, decides which edges of the faces
+    near the region are split instead (``max_edge`` and ``edge_limit`` unused)."""
     if max_edge <= 0:
         raise ValueError(f"max_edge must be > 0, got {max_edge}")
     # Only faces near the region take part; edges on the border with the rest of
@@ -102,8 +105,11 @@ def refine_near(
         inv = inv.reshape(-1)
         length = np.linalg.norm(v[uniq[:, 0]] - v[uniq[:, 1]], axis=1)
         mid = (v[uniq[:, 0]] + v[uniq[:, 1]]) / 2
-        limit = max_edge if edge_limit is None else np.minimum(edge_limit(mid), max_edge)
-        split = (length > limit) & (distance(mid) < radius + length)
+        if split_rule is not None:
+            split = split_rule(v[uniq], mid)
+        else:
+            limit = max_edge if edge_limit is None else np.minimum(edge_limit(mid), max_edge)
+            split = (length > limit) & (distance(mid) < radius + length)
         split &= ~(border[uniq[:, 0]] & border[uniq[:, 1]])
         if not split.any():
             break
