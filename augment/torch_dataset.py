@@ -9,7 +9,9 @@ With a pipeline, item ``i`` in epoch ``e`` equals copy ``e`` of that image writt
 ``synthcv augment --seed S`` (annotation ids aside); without one, items are the
 images and annotations as they are on disk.
 
-``DataLoader(num_workers > 0)``: everything an item depends on (the index, the
+Use :func:`data_loader` rather than a plain ``DataLoader`` with ``num_workers > 0``:
+it forks its workers with OpenCV's thread pool stopped (a worker forked while the
+pool is live hangs in its first OpenCV call). Everything an item depends on (the index, the
 seed, the epoch) is read when the item is made, so workers give the same items as
 the main process. Call :meth:`AugmentedCoco.set_epoch` before iterating an epoch,
 with ``persistent_workers=False`` (the default), so each epoch's workers are
@@ -18,6 +20,7 @@ started with the current epoch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,38 @@ def worker_init(worker_id: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)
+
+
+@functools.cache
+def _loader_class() -> Any:
+    import cv2
+    from torch.utils.data import DataLoader
+
+    class ForkSafeLoader(DataLoader):  # type: ignore[misc]
+        """Workers start (in ``iter``) with OpenCV's pool stopped in this process."""
+
+        def __iter__(self) -> Any:
+            if self.num_workers == 0:
+                return super().__iter__()
+            threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)  # no OpenCV pool threads in this process while it forks
+            try:
+                return super().__iter__()
+            finally:
+                cv2.setNumThreads(threads)
+
+    return ForkSafeLoader
+
+
+def data_loader(dataset: Any, **kwargs: Any) -> Any:
+    """A ``torch.utils.data.DataLoader`` over ``dataset`` with :func:`collate` and
+    :func:`worker_init` by default, whose worker processes start safely after this
+    process has used OpenCV (the augmentations do): forked while OpenCV's thread pool
+    is running, a worker deadlocks in its first OpenCV call, so the pool is stopped
+    while workers start and restored afterwards (as ``synthcv augment`` does)."""
+    kwargs.setdefault("collate_fn", collate)
+    kwargs.setdefault("worker_init_fn", worker_init)
+    return _loader_class()(dataset, **kwargs)
 
 
 class AugmentedCoco:

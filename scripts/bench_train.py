@@ -38,16 +38,15 @@ MODELS = ("faster_rcnn:mobilenet_v3_large_fpn", "mask_rcnn:mobilenet_v3_large_fp
 
 def bench_loader(data: Path, n_images: int, workers: int, pipeline: str | None) -> dict[str, Any]:
     """One pass over the first ``n_images`` images: images/s, workers' start-up included."""
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import Subset
 
     from augment.pipeline import build_pipeline, load_pipeline
-    from augment.torch_dataset import AugmentedCoco, collate, worker_init
+    from augment.torch_dataset import AugmentedCoco, data_loader
 
     pipe = build_pipeline(load_pipeline(pipeline)) if pipeline else None
     ds = AugmentedCoco(data, pipe, 0, masks=False)
     sub = Subset(ds, range(min(n_images, len(ds))))
-    loader = DataLoader(sub, batch_size=4, num_workers=workers, collate_fn=collate,
-                        worker_init_fn=worker_init)  # fmt: skip
+    loader = data_loader(sub, batch_size=4, num_workers=workers)
     t = time.perf_counter()
     seen = sum(len(images) for images, _ in loader)
     wall = time.perf_counter() - t

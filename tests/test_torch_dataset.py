@@ -5,6 +5,8 @@ every image once and the same items as the main process."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 from augment.pipeline import build_pipeline, load_pipeline
-from augment.torch_dataset import AugmentedCoco, collate, worker_init
+from augment.torch_dataset import AugmentedCoco, collate, data_loader
 from render.config import load_config
 from render.driver import run_render
 from render.formats import DatasetError, coco
@@ -153,7 +155,7 @@ def test_dataloader_with_two_workers_yields_every_sample_once(tmp_path: Path) ->
     ds = AugmentedCoco(root, build_pipeline(load_pipeline(QC)), seed=5)
     ds.set_epoch(1)
     kw: dict[str, Any] = {"batch_size": 3, "shuffle": True, "collate_fn": collate}
-    two = _items(DataLoader(ds, num_workers=2, worker_init_fn=worker_init, **kw))
+    two = _items(data_loader(ds, num_workers=2, **kw))
     zero = _items(DataLoader(ds, num_workers=0, **kw))
     ids = [img["id"] for img in ds.images]
     assert sorted(two) == sorted(zero) == sorted(ids)
@@ -164,3 +166,27 @@ def test_dataloader_with_two_workers_yields_every_sample_once(tmp_path: Path) ->
             assert torch.equal(other, value) if torch.is_tensor(value) else other == value
     ds.set_epoch(2)  # another epoch is another augmented copy
     assert not torch.equal(ds[0][0], zero[ids[0]][0])
+
+
+def test_loader_workers_start_after_opencv_ran_in_this_process() -> None:
+    """A plain DataLoader forked while OpenCV's thread pool runs (any augmentation in
+    the main process starts it) hangs in the worker's first OpenCV call (seen in the
+    full suite: worker_init's cv2.setNumThreads never returned); data_loader stops
+    the pool while its workers start. In a child process, bounded by a timeout."""
+    code = (
+        "import cv2, numpy as np\n"
+        "from augment.torch_dataset import data_loader\n"
+        "cv2.setNumThreads(2)\n"
+        "big = np.ones((2000, 2000, 3), np.float32)\n"
+        "for _ in range(3): cv2.GaussianBlur(big, (31, 31), 5)\n"
+        "class D:\n"
+        "    def __len__(self): return 4\n"
+        "    def __getitem__(self, i):\n"
+        "        return cv2.GaussianBlur(np.ones((8, 8), np.float32), (3, 3), 1).sum(), {}\n"
+        "print(sum(len(x) for x, _ in data_loader(D(), batch_size=2, num_workers=2)),\n"
+        "      cv2.getNumThreads())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["4", "2"]  # every item; the pool restored afterwards

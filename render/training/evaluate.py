@@ -91,18 +91,10 @@ def predict(
     """COCO results of ``model`` on every item of ``dataset``
     (:class:`augment.torch_dataset.AugmentedCoco`)."""
     import torch
-    from torch.utils.data import DataLoader
 
-    from augment.torch_dataset import collate, worker_init
+    from augment.torch_dataset import data_loader
 
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=collate,
-        worker_init_fn=worker_init,
-    )
+    loader = data_loader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     was_training = model.training
     model.eval()
     results: list[dict[str, Any]] = []

@@ -236,9 +236,8 @@ class _Run:
 
     def loader(self) -> Any:
         import torch
-        from torch.utils.data import DataLoader
 
-        from augment.torch_dataset import collate, worker_init
+        from augment.torch_dataset import data_loader
 
         t, d = self.recipe.train, self.recipe.data
         self.train_ds.set_epoch(self.epoch)
@@ -246,9 +245,9 @@ class _Run:
         # its own generator: making the workers' seeds must not draw from torch's global
         # random state, which the checkpoint saves (the model's samplers draw from it)
         gen = torch.Generator().manual_seed(t.seed * 100_003 + self.epoch)
-        return DataLoader(
+        return data_loader(
             self.train_ds, batch_size=t.batch_size, sampler=order, num_workers=d.workers,
-            collate_fn=collate, worker_init_fn=worker_init, pin_memory=self.cuda, generator=gen,
+            pin_memory=self.cuda, generator=gen,
         )  # fmt: skip
 
     def train_step(self, images: Any, targets: Any) -> dict[str, float]:
