@@ -16,7 +16,7 @@ import numpy as np
 
 from render.families.defects.surface import (
     Surface,
-    face_normals,
+    facing,
     irregular_radius,
     tangent_frame,
 )
@@ -90,8 +90,6 @@ def outline_patch(
             np.stack([a, b, np.roll(b, -1)], 1),
             np.stack([a, np.roll(b, -1), np.roll(a, -1)], 1),
         ]
-    faces_a = np.concatenate(faces).astype(np.int64)
-    if (face_normals(verts, faces_a) @ normal).mean() < 0:
-        faces_a = faces_a[:, ::-1]
+    faces_a = facing(verts, np.concatenate(faces), normal)
     fade = np.concatenate([[1.0], np.repeat(1 - frac, spokes)])
     return verts, faces_a, fade

@@ -132,8 +132,7 @@ def strip(
     b, c, d = a + c_count, a + c_count + 1, a + 1
     faces = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)]).astype(np.int64)
     in_groove = np.tile((np.asarray(col_groove)[j.reshape(-1)] >= 0), 2)
-    if (dg.face_normals(verts, faces) @ normals.mean(0)).mean() < 0:
-        faces = faces[:, ::-1]
+    faces = dg.facing(verts, faces, normals.mean(0))
     v3 = verts.reshape(s_count, c_count, 3)
     q3, n3 = q.reshape(s_count, c_count, 3), n.reshape(s_count, c_count, 3)
 

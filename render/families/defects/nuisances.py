@@ -87,9 +87,7 @@ def fibre(
     v = snapped + nn * (lift + width / 2)
     i = np.arange(k - 1)
     f = np.concatenate([np.stack([i, i + 1, i + 1 + k], 1), np.stack([i, i + 1 + k, i + k], 1)])
-    if (dg.face_normals(v, f) @ n).mean() < 0:
-        f = f[:, ::-1]
-    return v, f.astype(np.int64), np.ones(len(v))
+    return v, dg.facing(v, f, n), np.ones(len(v))
 
 
 def fingerprint(
@@ -177,10 +175,8 @@ def print_code(
     k = np.arange(8)
     one = np.stack([np.zeros(8, dtype=np.int64), 1 + k, 1 + (k + 1) % 8], 1)
     f = (one[None] + 9 * np.arange(len(centres))[:, None, None]).reshape(-1, 3)
-    if (dg.face_normals(v, f) @ n).mean() < 0:
-        f = f[:, ::-1]
     fade = np.tile(np.concatenate([[1.0], np.zeros(8)]), len(centres))
-    return v, f.astype(np.int64), fade
+    return v, dg.facing(v, f, n), fade
 
 
 def logo(
@@ -216,9 +212,7 @@ def logo(
     ).max() > 0.15 * size:
         return None
     v = snapped + nn * lift
-    if (dg.face_normals(v, f) @ n).mean() < 0:
-        f = f[:, ::-1]
-    return v, f.astype(np.int64), np.ones(len(v))
+    return v, dg.facing(v, f, n), np.ones(len(v))
 
 
 def glint(
@@ -250,6 +244,4 @@ def glint(
     v = np.concatenate([c[None], c + ring])
     i = np.arange(k)
     f = np.stack([np.zeros(k, dtype=np.int64), 1 + i, 1 + (i + 1) % k], 1)
-    if (dg.face_normals(v, f) @ half).mean() < 0:
-        f = f[:, ::-1]
-    return v, f.astype(np.int64), np.ones(len(v))
+    return v, dg.facing(v, f, half), np.ones(len(v))

@@ -35,6 +35,13 @@ def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
 
 
+def facing(v: np.ndarray, f: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Faces ``f`` (int64) wound so their normals point along ``direction`` on
+    average (the order of every face reversed if not)."""
+    f = np.asarray(f, dtype=np.int64)
+    return f[:, ::-1] if (face_normals(v, f) @ direction).mean() < 0 else f
+
+
 def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Area-weighted unit vertex normals (N, 3)."""
     n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
