@@ -9,7 +9,14 @@ from typing import Any
 
 from render.errors import DatasetError, UserError
 
-__all__ = ["DatasetError", "UserError", "positive_int", "read_json", "resolution"]
+__all__ = [
+    "DatasetError",
+    "UserError",
+    "non_negative_int",
+    "positive_int",
+    "read_json",
+    "resolution",
+]
 
 
 def resolution(text: str) -> list[int]:
@@ -26,6 +33,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from render.cli.common import DatasetError, UserError, read_json
+from render.cli.common import DatasetError, UserError, non_negative_int, positive_int, read_json
 from render.config import Config
 
 DEFAULT_RENDERER = "render.blender.worker"
@@ -20,23 +20,14 @@ def _gpu_list(text: str) -> list[str]:
     return gpus
 
 
-def _at_least_zero(text: str, cast: type[int] | type[float]) -> Any:
+def _non_negative_float(text: str) -> float:
     try:
-        value = cast(text)
+        value = float(text)
     except ValueError:
-        value = -1
-    if not value >= 0:
-        kind = "an integer" if cast is int else "a number"
-        raise argparse.ArgumentTypeError(f"expected {kind} >= 0, got {text!r}")
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
     return value
-
-
-def _non_negative_int(text: str) -> int:
-    return int(_at_least_zero(text, int))
-
-
-def _positive_float(text: str) -> float:
-    return float(_at_least_zero(text, float))
 
 
 def add_renderer(p: argparse.ArgumentParser) -> None:
@@ -59,13 +50,13 @@ def add_scale_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         metavar="T",
         help="Cycles CPU threads per worker (default: all cores)",
     )
     p.add_argument(
         "--recycle-every",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=RECYCLE_EVERY,
         metavar="K",
         help=f"replace each worker process by a fresh one after K scenes, so Blender's "
@@ -73,7 +64,7 @@ def add_scale_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--retries",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=DEFAULT_RETRIES,
         metavar="R",
         help=f"try a failing scene R more times, then record it in DIR/failures.jsonl "
@@ -91,32 +82,25 @@ def add_scale_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ray-cpus",
-        type=_positive_float,
+        type=_non_negative_float,
         default=1.0,
         metavar="C",
         help="CPUs Ray reserves per task (default 1)",
     )
     p.add_argument(
         "--ray-gpus",
-        type=_positive_float,
+        type=_non_negative_float,
         default=0.0,
         metavar="G",
         help="GPUs Ray reserves per task (default 0; Ray sets CUDA_VISIBLE_DEVICES)",
     )
     p.add_argument(
         "--ray-chunk",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         metavar="S",
         help="scenes per Ray task (default 4)",
     )
-
-
-def _positive_int(text: str) -> int:
-    value = _at_least_zero(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return int(value)
 
 
 def add_parsers(sub: Any) -> None:

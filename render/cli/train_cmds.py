@@ -11,14 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from render.cli.common import UserError, positive_int
+from render.cli.common import UserError, non_negative_int, positive_int
 from render.formats.splits import SPLIT_NAMES, parse_fractions
-
-
-def _nonneg_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return int(text)
 
 
 def _quiet_openmp() -> None:
@@ -87,7 +81,9 @@ def add_parsers(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--split-seed", type=int, metavar="S", help="(default: the recipe's)")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N")
-    p.add_argument("--workers", type=_nonneg_int, default=2, metavar="W", help="loader workers")
+    p.add_argument(
+        "--workers", type=non_negative_int, default=2, metavar="W", help="loader workers"
+    )
     p.add_argument(
         "--score-min", type=float, default=0.01, metavar="S",
         help="keep detections scoring at least S (default 0.01; COCOeval wants low-score ones)",
