@@ -215,3 +215,49 @@ def test_march_along_the_normal_goes_nowhere() -> None:
         assert path.shape == (1, 3) and np.isfinite(path).all()
     path, _ = dg.march(surf, start, np.array([1.0, 0, 0]), 0.01, 5e-4, np.zeros(8), up)
     assert len(path) > 10 and np.isfinite(path).all()
+
+
+def test_tool_mark_is_a_band_of_regular_feed_lines() -> None:
+    """A tool mark is not a scratch: 3-10 feed lines at one pitch across a band no
+    wider than configured, a few micrometres deep (never deeper than configured),
+    the same width from end to end but for squared-off ends."""
+    width, depth, length = 8e-4, 6e-6, 0.02
+    mark = {"type": "tool_mark", "seed": 4, "size": length, "width": width, "depth": depth}
+    rng = np.random.default_rng(4)
+    base = assemblies.base_mesh(PLATE)
+    surf = dg.Surface(base.vertices, base.faces)
+    from render.families.defects import cuts, steps
+
+    def spot(radius: float, r: np.random.Generator) -> steps.Spot | None:
+        return steps.place(base.vertices, base.faces, np.array([0.0, 0.0, 1.0]), radius, r)
+
+    placed = spot(0.005, rng)
+    assert placed is not None
+    cut = cuts.tool_mark(surf, placed[0], placed[1], length, width, depth, MIN_W, rng)
+    assert cut is not None
+    offsets = np.sort([g.offset for g in cut.grooves])
+    assert 3 <= len(offsets) <= 10
+    pitch = np.diff(offsets)
+    assert np.ptp(pitch) < 1e-9  # one pitch: a cutter's feed, not a scratch's scatter
+    assert offsets[-1] - offsets[0] + 2 * max(g.half.max() for g in cut.grooves) <= width * 1.001
+    deep = np.concatenate([g.depth for g in cut.grooves])
+    assert deep.max() <= depth * 1.001 and deep.max() > 0.9 * depth
+    mid = slice(len(cut.path) // 5, -len(cut.path) // 5)
+    half = cut.grooves[0].half[mid]
+    assert np.ptp(half) < 1e-9  # constant width between the ends
+    # the chatter: depth beats along the pass
+    assert deep.min() < 0.5 * depth
+    # and it is carved into the product (as a scratch's groove is)
+    parts = assemblies._build(
+        {
+            "product": PLATE,
+            "defects": [],
+            "nuisances": [mark],
+            "facing": [0, 0, 1],
+            "min_width": MIN_W,
+        }
+    )
+    strip = parts["nuisance_0"]
+    assert (strip.material_index == assemblies.GROOVE_SLOT).any()
+    assert strip.measures["depth"] <= depth * 1.001
+    assert _union(parts, ["product", "nuisance_0"]).is_winding_consistent

@@ -88,12 +88,16 @@ def _independent(v: np.ndarray, f: np.ndarray, px: float) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def built() -> dict:
-    defects = [
-        {**c, "seed": 11 + k, "roughness": c.get("roughness", 0.5)} for k, c in enumerate(CASES)
-    ]
-    return assemblies._build(
-        {"product": PLATE, "defects": defects, "facing": [0, 0, 1], "min_width": MIN_W}
-    )
+    """Each case on a plate of its own (a groove cut across another case's chip
+    would start below the plate's top, where the depth reference is)."""
+    out = {}
+    for k, c in enumerate(CASES):
+        d = {**c, "seed": 11 + k, "roughness": c.get("roughness", 0.5)}
+        parts = assemblies._build(
+            {"product": PLATE, "defects": [d], "facing": [0, 0, 1], "min_width": MIN_W}
+        )
+        out[f"defect_{k}"] = parts["defect_0"]
+    return out
 
 
 @pytest.mark.parametrize(

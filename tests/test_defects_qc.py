@@ -123,24 +123,36 @@ def test_chips_and_grooves_expose_the_substrate(cfg) -> None:
 
 def test_fingerprint_ridges_follow_the_print() -> None:
     """A fingerprint carries ``whorl`` coordinates: its ridges (the material's rings
-    in them) are ovals about a core inside the print, not stripes across it."""
+    in them) curve about a core inside the print, not stripes across it; and its
+    outline is no clean oval (it wanders, or a chord cuts it off)."""
     from render.families.defects import assemblies
 
     plate = {"family": "plate", "length": 0.08, "width": 0.06, "thickness": 0.005, "holes": 0}
-    print_ = {"type": "fingerprint", "seed": 4, "size": 0.014}
-    parts_ = assemblies._build({"product": plate, "nuisances": [print_], "min_width": 5e-4})
-    mesh = parts_["nuisance_0"]
-    whorl = mesh.point_attributes["whorl"]
-    assert whorl.shape == (len(mesh.vertices), 3)
-    outline = mesh.point_attributes["fade"] == 0
-    radius = np.linalg.norm(whorl[outline, :2], axis=1)
-    # the core is inside the print, and the stretched outline is about round
-    assert (
-        np.linalg.norm(whorl[mesh.point_attributes["fade"].argmax(), :2])
-        < 0.4 * radius.min() + 3e-3
-    )
-    assert np.ptp(whorl[outline, 0]) == pytest.approx(np.ptp(whorl[outline, 1]), rel=0.25)
-    assert np.abs(whorl[:, 2]).max() < 1e-3  # on the print's plane
+    wander = []
+    for seed in range(4, 10):
+        print_ = {"type": "fingerprint", "seed": seed, "size": 0.014}
+        parts_ = assemblies._build({"product": plate, "nuisances": [print_], "min_width": 5e-4})
+        mesh = parts_["nuisance_0"]
+        whorl = mesh.point_attributes["whorl"]
+        assert whorl.shape == (len(mesh.vertices), 3)
+        fade = mesh.point_attributes["fade"]
+        outline = fade == 0
+        radius = np.linalg.norm(whorl[outline, :2], axis=1)
+        # the core is inside the print: the centre of the patch is near it
+        assert np.linalg.norm(whorl[fade.argmax(), :2]) < 0.5 * radius.max()
+        assert radius.max() < 0.014  # ridge coordinates on the print's own scale
+        assert np.abs(whorl[:, 2]).max() < 1e-3  # on the print's plane
+        # the outline against the best ellipse through the print's centre
+        rim = mesh.vertices[outline] - mesh.vertices[fade.argmax()]
+        u, sv, vt = np.linalg.svd(rim, full_matrices=False)
+        xy = rim @ vt[:2].T
+        ang = np.arctan2(xy[:, 1], xy[:, 0])
+        r = np.linalg.norm(xy, axis=1)
+        design = np.stack([np.ones_like(ang), np.cos(2 * ang), np.sin(2 * ang)], 1)
+        fit = design @ np.linalg.lstsq(design, r, rcond=None)[0]
+        wander.append(float(np.abs(r - fit).max() / r.mean()))
+    # a clean oval (the code before) stays within 0.07-0.10 of the fit; these wander
+    assert np.median(wander) > 0.15 and max(wander) > 0.25, wander
 
 
 @pytest.mark.parametrize(

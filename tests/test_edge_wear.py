@@ -15,7 +15,7 @@ from render import camera as cm
 from render.config import load_config, validate_config
 from render.families.defects import sampler as fam
 from render.families.defects.assemblies import base_mesh, product_with_defects
-from render.families.defects.edges import EDGE_REACH, convex_edges, edge_samples
+from render.families.defects.edges import EDGE_REACH, convex_edges, edge_closeness, edge_samples
 from render.spec import (
     CameraSpec,
     GeometrySpec,
@@ -70,8 +70,9 @@ def test_edge_attribute_is_the_distance_to_convex_edges() -> None:
         {**PLATE, "length": 0.08, "width": 0.05, "holes": 4, "hole_radius": 0.003},
         {"family": "gear", "radius": 0.03, "teeth": 24, "tooth_depth": 0.003}
         | {"bore_radius": 0.006, "thickness": 0.008},
+        {"family": "washer", "radius": 0.02, "bore_radius": 0.007, "thickness": 0.003},
     ],
-    ids=["plate", "gear"],
+    ids=["plate", "gear", "washer"],
 )
 def test_no_mesh_edge_reads_as_worn_across_the_face(product: dict) -> None:
     """Interpolated from its ends, ``edge`` along every mesh edge near a convex edge
@@ -87,6 +88,24 @@ def test_no_mesh_edge_reads_as_worn_across_the_face(product: dict) -> None:
     dm = tree.query((v[e[:, 0]] + v[e[:, 1]]) / 2)[0]
     near = np.minimum(da, db) < band
     assert (dm - (da + db) / 2)[near].max() < 0.3 * band  # measured: 0.16 (plate), 0.25 (gear)
+
+
+def test_rounded_edges_wear_and_curved_bodies_do_not() -> None:
+    """A washer's rounded edges (fillets, 4 facets each) wear like a plate's sharp
+    ones; the cylinder of a can's body, tessellated just as finely, does not."""
+    washer = {"family": "washer", "radius": 0.025, "bore_radius": 0.008, "thickness": 0.003}
+    base = base_mesh(washer)
+    v = base.vertices
+    edge = edge_closeness(v, base.faces, v)
+    r = np.linalg.norm(v[:, :2], axis=1)
+    fillet = (r > 0.025 - 0.003 / 4) & (v[:, 2] > 0.003 - 0.003 / 4)  # outer top fillet
+    flat = (np.abs(r - 0.0165) < 0.002) & (v[:, 2] > 0.003 - 1e-9)  # middle of the face
+    assert edge[fillet].min() > 0.8 and edge[flat].max() < 0.2
+    can = {"family": "can", "radius": 0.03, "height": 0.09, "rim": 0.002}
+    cb = base_mesh(can)
+    rc = np.linalg.norm(cb.vertices[:, :2], axis=1)
+    body = (np.abs(cb.vertices[:, 2] - 0.045) < 0.01) & (rc > 0.029)  # mid-height of the body
+    assert body.any() and edge_closeness(cb.vertices, cb.faces, cb.vertices[body]).max() == 0.0
 
 
 def test_edge_wear_config_reaches_the_spec() -> None:

@@ -13,8 +13,9 @@ the path at a 0.3 mm scale), taper from their origin to a sharp tip, and have
 steep walls deeper than they are wide, so they are dark. ``open`` cracks (brittle
 materials) gape: twice as wide, with still steeper walls.
 
-A tool mark is a regular, very shallow, constant-width groove: a straight pass
-or a face mill's arc. Metres, the product's local frame.
+A tool mark is a band of regular, very shallow feed lines of constant width
+whose depth beats with the tool's chatter: a straight pass or a face mill's arc.
+Metres, the product's local frame.
 """
 
 from __future__ import annotations
@@ -300,14 +301,27 @@ def tool_mark(
     min_band: float,
     rng: np.random.Generator,
 ) -> Cut | None:
-    """A tool mark: straight or a mill's arc (radius 0.6-3 x its length), constant
-    width, a few micrometres deep, squared-off ends."""
+    """A tool mark: the witness of one pass of a cutter, straight or a face mill's
+    arc (radius 0.6-3 x its length). Not a scratch: a band ``width`` wide of 3-10
+    equally spaced, equally deep feed lines (pitch 0.06-0.2 mm), a few micrometres
+    deep, their depth beating with the tool's chatter (period 0.5-2 mm), constant
+    width, squared-off ends."""
     straight = rng.random() < 0.5
     radius = 1e3 if straight else length * rng.uniform(0.6, 3.0)
     path, normals = _arc_path(surf, p0, n0, length, radius, min_band / 2 + width, rng, wobble=0)
     if len(path) < 8:
         return None
-    x = np.linspace(0, 1, len(path))
-    shape = _taper(x, 0.03)
-    g = Groove(0.0, np.maximum(width / 2 * shape, 1e-7), depth * shape)
-    return Cut(path, normals, [g], _band([g], min_band, len(path)))
+    count = int(np.clip(round(width / rng.uniform(6e-5, 2e-4)), 3, 10))
+    pitch = width / count
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    shape = _taper(s / max(float(s[-1]), 1e-12), 0.03)
+    chatter = 0.6 + 0.4 * np.sin(2 * np.pi * s / rng.uniform(5e-4, 2e-3) + rng.uniform(0, 6.3))
+    grooves = [
+        Groove(
+            (k - (count - 1) / 2) * pitch,
+            np.full(len(path), 0.32 * pitch) * shape + 1e-7,
+            depth * chatter * shape,
+        )
+        for k in range(count)
+    ]
+    return Cut(path, normals, grooves, _band(grooves, min_band, len(path)))

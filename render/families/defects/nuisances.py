@@ -3,7 +3,8 @@ defects (pure numpy). Each is one physical thing, one mesh part:
 
 - ``dust``: a grit or flake speck, 0.15-1 mm, lying on the surface;
 - ``fibre``: a lint fibre or hair, a thin curled ribbon a few mm long;
-- ``fingerprint``: an oval film with ridges (its material's layer draws them);
+- ``fingerprint``: a wandering, often partial oval film with ridges bent into a
+  loop or an arch (its material's layer draws them);
 - ``droplet``: a water droplet, a closed spherical cap (clear, refracting);
 - ``print``: an inkjet dot-matrix code (lot, date, time) of round ink dots;
 - ``logo``: a maker's printed mark (ring and bar, triangle, roundel, wordmark);
@@ -98,14 +99,23 @@ def fingerprint(
     lift: float,
     rng: np.random.Generator,
 ) -> tuple[Film, np.ndarray] | None:
-    """A fingertip's oval print, ``size`` long and ~0.7 x as wide, and its ``whorl``
+    """A fingertip's print, ``size`` long and ~0.7 x as wide, and its ``whorl``
     coordinates (N, 3): each vertex's position in the print's own frame (metres,
     from its core, the across axis stretched so the material's concentric ridges
-    come out as the print's ovals; the ridges and smear come from the material)."""
+    come out as the print's ovals; the ridges and smear come from the material).
+    Not a clean oval: the outline wanders (harmonics 2-5), half the prints are
+    partial (cut off along a chord where the finger rolled off), and the ridge
+    field is bent into a loop or an arch about the core and wavers."""
     theta = 2 * np.pi * np.arange(72) / 72
     a, b = size / 2, size / 2 * rng.uniform(0.6, 0.8)
     r = a * b / np.sqrt((b * np.cos(theta)) ** 2 + (a * np.sin(theta)) ** 2)
-    r *= 1 + 0.05 * np.sin(3 * theta + rng.uniform(0, 2 * np.pi))
+    for h in range(2, 6):
+        r *= 1 + rng.uniform(0.02, 0.07) / (h - 1) * np.sin(h * theta + rng.uniform(0, 2 * np.pi))
+    if rng.random() < 0.5:  # partial: a chord at 35-80 % of the radius cuts one side off
+        phi = rng.uniform(0, 2 * np.pi)
+        c = np.cos(theta - phi)
+        chord = float(r.mean()) * rng.uniform(0.35, 0.8)
+        r = np.where(c > 0, np.minimum(r, chord / np.maximum(c, 1e-6)), r)
     t1, t2 = _rotated_frame(n, rng.uniform(0, 2 * np.pi))
     out = films.outline_patch(surf, p, n, t1, t2, r, lift)
     if out is None:
@@ -113,7 +123,13 @@ def fingerprint(
     # the core sits off-centre towards the fingertip; ridges are ovals about it
     core = p + t1 * a * rng.uniform(0.1, 0.35) + t2 * b * rng.uniform(-0.15, 0.15)
     rel = out[0] - core
-    whorl = np.stack([rel @ t1, (rel @ t2) * a / b, rel @ n], 1)
+    x, y = rel @ t1, (rel @ t2) * a / b
+    # loop or arch: the rings bent about the core; and a slow waver of the ridges
+    x = x + rng.uniform(-0.9, 0.9) * y**2 / a
+    k = rng.uniform(1.5, 3.5, 2) * np.pi / a
+    x = x + 0.04 * a * np.sin(k[0] * y + rng.uniform(0, 6.3))
+    y = y + 0.04 * a * np.sin(k[1] * x + rng.uniform(0, 6.3))
+    whorl = np.stack([x, y, rel @ n], 1)
     return out, whorl
 
 

@@ -149,13 +149,14 @@ def defect_material(
     if kind == "chip":
         if chosen:
             return sample_material(presets, chosen, rng), None, None
-        # a fracture, not a cut: broken metal is dull grey, not a groove's bright walls
+        # a fracture, not a cut: broken metal is dull grey (torn, oxidised), not a
+        # groove's bright walls, and darker than the machined face around it
         under = substrate(presets, product, rng)
         if under.metallic > 0.5:
             under = under.model_copy(
                 update={
-                    "roughness": max(under.roughness, uniform(rng, (0.55, 0.75))),
-                    "base_color": [c * 0.8 for c in under.base_color],
+                    "roughness": max(under.roughness, uniform(rng, (0.6, 0.8))),
+                    "base_color": [c * uniform(rng, (0.5, 0.65)) for c in under.base_color],
                 }
             )
         return under, None, None

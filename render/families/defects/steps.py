@@ -106,9 +106,16 @@ def depression(
     dent, its ``strain`` (points (P, 3) -> 0..1: where paint would crack)."""
     rng = np.random.default_rng(int(d["seed"]))
     size = float(d["size"])
-    site = chips.edge_site(w.v, w.f, facing, 1e-3, rng) if d["type"] == "chip" else None
+    site = None
+    if d["type"] == "chip":  # an edge as long as the chip, else the longest found
+        site = chips.edge_site(w.v, w.f, facing, 1e-3, rng, min_run=1.2 * size)
     strain: Callable[[np.ndarray], np.ndarray] | None = None
     if site is not None:
+        # the chip stays on its edge: no longer than the edge runs, centred inside it
+        lo, hi = site.run
+        size = min(size, (hi - lo) / 1.2)
+        shift = float(np.clip(0.0, lo + 0.6 * size, hi - 0.6 * size))
+        site = site._replace(point=site.point + shift * site.along)
         depth = min(float(d.get("depth", 5e-4)), 0.3 * extent, 0.25 * size)
         max_edge = float(np.clip(depth / 5, 6e-5, 2.5e-4))
         w.refined(
