@@ -249,3 +249,39 @@ class AugmentedCoco:
         }
         image = torch.from_numpy(np.ascontiguousarray(s.image.transpose(2, 0, 1))).float() / 255.0
         return image, target
+
+
+class ConcatCoco:
+    """Several :class:`AugmentedCoco` (one per COCO directory) as one dataset, with
+    one label map: every part keeps the categories of the first, by name (a part
+    lacking one of them is refused). Part ``k`` augments with seed ``seed + k``
+    (image ids repeat across directories)."""
+
+    def __init__(self, parts: Sequence[AugmentedCoco]):
+        if not parts:
+            raise UserError("no training datasets")
+        names = [c["name"] for c in parts[0].categories]
+        for p in parts[1:]:
+            if [c["name"] for c in p.categories] != names:
+                raise UserError(f"{p.source.annotations_path}: categories differ from the first's")
+            if p.num_keypoints != parts[0].num_keypoints:
+                raise UserError(
+                    f"{p.source.annotations_path}: keypoint count differs from the first's"
+                )
+        self.parts = list(parts)
+        self.categories = parts[0].categories
+        self.num_keypoints = parts[0].num_keypoints
+        self.images = [im for p in self.parts for im in p.images]
+        self._ends = np.cumsum([len(p) for p in self.parts])
+
+    def set_epoch(self, epoch: int) -> None:
+        for p in self.parts:
+            p.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return int(self._ends[-1])
+
+    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
+        k = int(np.searchsorted(self._ends, index, side="right"))
+        start = int(self._ends[k - 1]) if k else 0
+        return self.parts[k][index - start]

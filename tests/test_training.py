@@ -277,6 +277,39 @@ def test_learning_rate_schedule() -> None:
     )
 
 
+def test_trains_on_several_directories(tiny: Path, tmp_path: Path) -> None:
+    """data.train lists two COCO directories: one dataset of both, labelled by the
+    first's category names (the second lists its categories in another order, with
+    other ids), each image once per epoch; a list needs a named val directory."""
+    from render.training.loop import build_datasets
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny, other)
+    doc = json.loads((other / "annotations.json").read_text())
+    remap = {int(c["id"]): 100 + k for k, c in enumerate(reversed(doc["categories"]))}
+    for c in doc["categories"]:
+        c["id"] = remap[int(c["id"])]
+    doc["categories"].reverse()
+    for a in doc["annotations"]:
+        a["category_id"] = remap[int(a["category_id"])]
+    (other / "annotations.json").write_text(json.dumps(doc))
+    r = validate_recipe(recipe(tiny, data={"train": [str(tiny), str(other)]}), "r.yaml")
+    train, val = build_datasets(r)
+    first = build_datasets(validate_recipe(recipe(tiny), "r.yaml"))[0]
+    assert len(train) == 2 * len(first) and val is None
+    assert [c["name"] for c in train.categories] == [c["name"] for c in first.categories]
+    for i in range(len(first)):  # the copy's labels map back onto the same names
+        a, b = first[i][1], train[len(first) + i][1]
+        assert torch.equal(a["labels"], b["labels"]) and torch.equal(a["boxes"], b["boxes"])
+    with pytest.raises(ConfigError, match="r.yaml: data: train lists several directories"):
+        validate_recipe(
+            recipe(
+                tiny, data={"train": [str(tiny), str(other)], "split": {"train": 0.5, "val": 0.5}}
+            ),
+            "r.yaml",
+        )
+
+
 def test_recipe_errors_name_the_key(tiny: Path) -> None:
     base = recipe(tiny)
     for change, needle in [

@@ -101,11 +101,15 @@ def prepare_out(out: Path, *, resume: bool, overwrite: bool) -> None:
 
 
 def build_datasets(recipe: Recipe) -> tuple[Any, Any]:
-    """(train, val or None) :class:`augment.torch_dataset.AugmentedCoco` of a recipe."""
+    """(train, val or None) of a recipe: an :class:`augment.torch_dataset.AugmentedCoco`
+    per directory (``data.train`` may list several: a
+    :class:`~augment.torch_dataset.ConcatCoco` of them, with the first's labels)."""
     from augment.pipeline import build_pipeline, load_pipeline
-    from augment.torch_dataset import AugmentedCoco
+    from augment.torch_dataset import AugmentedCoco, ConcatCoco
 
     d, arch = recipe.data, recipe.model.arch
+    roots = [Path(r) for r in ([d.train] if isinstance(d.train, str) else d.train)]
+    where = ", ".join(map(str, roots))
     pipeline = None
     if recipe.augment.pipeline is not None:
         pipeline = build_pipeline(load_pipeline(recipe.augment.pipeline))
@@ -113,24 +117,34 @@ def build_datasets(recipe: Recipe) -> tuple[Any, Any]:
     kw: dict[str, Any] = {"categories": d.categories, "masks": arch == "mask_rcnn"}
     if split:
         kw.update(split="train", split_seed=d.split_seed, **split)
-    train = AugmentedCoco(Path(d.train), pipeline, recipe.augment.seed, **kw)
+    first = AugmentedCoco(roots[0], pipeline, recipe.augment.seed, **kw)
     if (
         arch == "keypoint_rcnn"
         and d.categories is None
-        and not all(c.get("keypoints") for c in train.categories)
+        and not all(c.get("keypoints") for c in first.categories)
     ):  # a keypoint model learns the categories that have keypoints
-        kw["categories"] = [c["name"] for c in train.categories if c.get("keypoints")]
-        train = AugmentedCoco(Path(d.train), pipeline, recipe.augment.seed, **kw)
-    if arch == "keypoint_rcnn" and not train.num_keypoints:
-        raise DatasetError(f"{d.train}: keypoint_rcnn needs a category with keypoint names")
+        kw["categories"] = [c["name"] for c in first.categories if c.get("keypoints")]
+        first = AugmentedCoco(roots[0], pipeline, recipe.augment.seed, **kw)
+    if arch == "keypoint_rcnn" and not first.num_keypoints:
+        raise DatasetError(f"{roots[0]}: keypoint_rcnn needs a category with keypoint names")
+    names = [c["name"] for c in first.categories]
+    kw["categories"] = names
+    train: Any = first
+    if len(roots) > 1:
+        train = ConcatCoco(
+            [first]
+            + [
+                AugmentedCoco(r, pipeline, recipe.augment.seed + k, **kw)
+                for k, r in enumerate(roots[1:], 1)
+            ]
+        )
     if len(train) == 0:
-        raise DatasetError(f"{d.train}: no training images (after the split)")
-    names = [c["name"] for c in train.categories]
+        raise DatasetError(f"{where}: no training images (after the split)")
     val = None
     if d.val is not None:
         val = AugmentedCoco(Path(d.val), None, categories=names, masks=False)
-    elif split and d.split and d.split.get("val", 0) > 0:
-        val = AugmentedCoco(Path(d.train), None, masks=False, categories=names,
+    elif split and d.split and d.split.get("val", 0) > 0:  # one train directory (recipe)
+        val = AugmentedCoco(roots[0], None, masks=False, categories=names,
                             split="val", fractions=d.split, split_seed=d.split_seed)  # fmt: skip
     return train, (val if val is not None and len(val) else None)
 

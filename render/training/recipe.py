@@ -24,7 +24,10 @@ Backbone = Literal["mobilenet_v3_large_fpn", "resnet50_fpn"]
 class DataConfig(Model):
     """Where the images come from."""
 
-    train: str = Field(description="COCO dataset directory to train on (DIR/annotations.json)")
+    train: str | list[str] = Field(
+        description="COCO dataset directory to train on (DIR/annotations.json), or a list "
+        "of them (trained on together; labels: the first's categories, by name)"
+    )
     val: str | None = Field(
         None, description="COCO dataset directory to validate on; null: the val split of train"
     )
@@ -53,6 +56,14 @@ class DataConfig(Model):
                 raise ValueError(f"split: fractions must sum to 1, got {dict(self.split)}")
             if self.split.get("train", 0) <= 0:
                 raise ValueError("split: train must be > 0")
+        several = not isinstance(self.train, str)
+        if several and not self.train:
+            raise ValueError("train: an empty list")
+        if several and self.val is None and self.split and self.split.get("val", 0) > 0:
+            raise ValueError(
+                "train lists several directories: name a val directory (data.val) "
+                "or set data.split: null"
+            )
         return self
 
 
