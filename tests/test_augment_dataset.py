@@ -386,3 +386,23 @@ def test_torch_dataset_split_matches_the_export_split(source: Path) -> None:
     assert sum(len(ds) for ds in parts.values()) == len(everything)
     with pytest.raises(UserError, match="split 'test'"):
         AugmentedCoco(source, pipe, seed=0, split="test", fractions=fractions)
+
+
+@pytest.mark.parametrize(
+    "preset", sorted((ROOT / "configs" / "augment").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_every_preset_pipeline_writes_a_valid_dataset(
+    preset: Path, source: Path, tmp_path: Path
+) -> None:
+    """Each shipped pipeline (qc, street, domain) loads, runs on masks, boxes and
+    keypoints, and its output passes validate."""
+    from render.cli import main
+
+    out = tmp_path / preset.stem
+    argv = ["augment", str(source), "--pipeline", str(preset), "--out", str(out), "--copies", "2"]
+    assert main([*argv, "--no-progress"]) == 0
+    assert validate_dataset(out) == []
+    src = json.loads((source / "annotations.json").read_text())
+    assert len(json.loads((out / "annotations.json").read_text())["images"]) == 2 * len(
+        src["images"]
+    )
