@@ -1,6 +1,6 @@
 """Close-up sheet of a defects dataset: crops around defects and nuisances, enlarged.
 
-Usage: python scripts/closeup_sheet.py DIR --out closeups.png [--rows scratch,dent,...]
+Usage: python scripts/closeup_sheet.py DIR [DIR2 ...] --out closeups.png [--rows scratch,dent,...]
        [--per-row 4] [--zoom 4] [--crop 48]
 Each row is one category; each example is shown twice, as rendered (nearest-
 neighbour enlargement: real pixels) and with its mask. Works on any COCO dataset
@@ -24,7 +24,12 @@ ROWS = "scratch,dent,crack,stain,chip,dust,fibre,fingerprint,droplet,print,logo,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Close-ups of defects and nuisances, enlarged.")
-    p.add_argument("dir", type=Path)
+    p.add_argument(
+        "dir",
+        type=Path,
+        nargs="+",
+        help="dataset(s); a row takes its examples from the first ones first",
+    )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--rows", default=ROWS, help="comma-separated category names, one row each")
     p.add_argument("--per-row", type=int, default=4)

@@ -154,6 +154,17 @@ def test_material_presets_are_valid(cfg) -> None:
         assert all(0 <= c <= 1 for c in mat.base_color)
 
 
+def test_dust_varies_in_lightness_not_hue(cfg) -> None:
+    """Dust is grey to pale or dark, never purple or green: its channels move
+    together (lightness_jitter), a tint at most (saturation < 0.25)."""
+    presets = fam.load_presets(cfg.scene.materials_dir)
+    rng = np.random.default_rng(0)
+    colors = np.array([fam.sample_material(presets, "dust", rng).base_color for _ in range(200)])
+    sat = (colors.max(1) - colors.min(1)) / colors.max(1)
+    assert sat.max() < 0.25
+    assert colors.mean(1).max() > 2.5 * colors.mean(1).min()  # dark grit to pale dust
+
+
 @pytest.mark.blender
 def test_tiny_render_defect_masks_nest(tmp_path: Path) -> None:
     from render.driver import run_render

@@ -91,3 +91,31 @@ def test_preview_renders_with_blender(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     pixels = np.asarray(_sheet(out).convert("RGB"))
     assert pixels.shape[1] == 2 * 128 and pixels.std() > 10
+
+
+def test_closeup_sheet_takes_rows_from_several_datasets(tmp_path: Path) -> None:
+    """scripts/closeup_sheet.py DIR DIR2: a row the first dataset has no instance of
+    is filled from the second (labelled #b...), the others from the first."""
+    import subprocess
+    import sys
+
+    from tests.coco_fixtures import write_coco
+
+    rng = np.random.default_rng(3)
+    a = write_coco(tmp_path / "a", rng, n_images=2, person=False)
+    b = write_coco(tmp_path / "b", rng, n_images=2, person=True)
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "sheet.png"
+    cmd = [sys.executable, str(root / "scripts" / "closeup_sheet.py"), str(a), str(b)]
+    cmd += ["--out", str(out), "--rows", "plate,person", "--per-row", "1", "--zoom", "2"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    sheet = np.asarray(Image.open(out).convert("L"))
+    tile, label = 48 * 2, 14
+    rows = [sheet[r * (tile + label + 6) : r * (tile + label + 6) + tile, 120:] for r in (0, 1)]
+    assert all((row > 24).mean() > 0.2 for row in rows)  # both rows hold a crop
+    only_a = tmp_path / "only_a.png"
+    cmd[cmd.index(str(out))] = str(only_a)
+    cmd.remove(str(b))
+    subprocess.run(cmd, check=True, capture_output=True)
+    person_row = np.asarray(Image.open(only_a).convert("L"))[tile + label + 6 :, 120:]
+    assert (person_row > 24).mean() < 0.01  # without the second dataset: empty

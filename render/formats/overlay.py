@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,23 +155,37 @@ def _closeup_view(box: list[float], side: int, w: int, h: int) -> View:
 
 
 def make_closeups(
-    root: Path,
+    root: Path | Sequence[Path],
     rows: list[str],
     per_row: int = 4,
     zoom: int = 4,
     crop: int = 48,
 ) -> Image.Image:
-    """Close-ups of the categories ``rows`` (one row each) of the dataset at ``root``:
+    """Close-ups of the categories ``rows`` (one row each) of the dataset at ``root``
+    (or of several datasets with the same categories, searched in order):
     ``per_row`` examples per row, each a ``crop`` px square around the instance
     (larger if the instance is, then scaled down to fit) shown ``zoom`` x enlarged
     twice: as rendered (nearest-neighbour) and with its mask outlined and filled.
     Examples are taken round-robin over the ``attributes.variant`` values and
-    spread over the images, so a row shows the variety of its category."""
+    spread over the images, so a row shows the variety of its category. Labels
+    name the scene (``#3``; from the second dataset on ``#b3``, ``#c3``, ...)."""
     from PIL import ImageFont
 
-    data = json.loads((root / "annotations.json").read_text())
-    cats = {c["id"]: c for c in data["categories"]}
-    images = {im["id"]: im for im in data["images"]}
+    roots = [root] if isinstance(root, Path) else list(root)
+    cats: dict[int, dict[str, Any]] = {}
+    images: dict[Any, dict[str, Any]] = {}
+    annotations: list[dict[str, Any]] = []
+    for k, r in enumerate(roots):
+        data = json.loads((r / "annotations.json").read_text())
+        for c in data["categories"]:
+            cats.setdefault(c["id"], c)
+        tag = "" if k == 0 else chr(ord("a") + k)
+        for im in data["images"]:
+            images[(k, im["id"])] = {**im, "_root": r, "_tag": tag}
+        annotations += [
+            {**a, "image_id": (k, a["image_id"])}
+            for a in sorted(data["annotations"], key=lambda a: a["id"])
+        ]
     tile = crop * zoom
     label_h = 14
     sheet = Image.new(
@@ -179,7 +194,7 @@ def make_closeups(
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     by_name: dict[str, list[dict[str, Any]]] = {}
-    for a in sorted(data["annotations"], key=lambda a: a["id"]):
+    for a in annotations:
         if a.get("iscrowd"):
             continue
         name = cats.get(a["category_id"], {}).get("name", "")
@@ -191,7 +206,7 @@ def make_closeups(
         for a in by_name.get(name, []):
             groups.setdefault(str(a.get("attributes", {}).get("variant", "")), []).append(a)
         chosen: list[dict[str, Any]] = []
-        used_images: set[int] = set()
+        used_images: set[Any] = set()
         queues = [list(g) for _, g in sorted(groups.items())]
         while len(chosen) < per_row and any(queues):
             for q in queues:
@@ -203,7 +218,7 @@ def make_closeups(
                 used_images.add(pick["image_id"])
         for k, a in enumerate(chosen):
             im = images[a["image_id"]]
-            image = Image.open(root / im["file_name"])
+            image = Image.open(im["_root"] / im["file_name"])
             side = int(max(crop, max(a["bbox"][2], a["bbox"][3]) + 8))
             view = _closeup_view(a["bbox"], side, im["width"], im["height"])
             x = 120 + k * 2 * (tile + 4)
@@ -211,7 +226,7 @@ def make_closeups(
             over = draw_tile(image, [a], cats, True, view=view, size=(tile, tile))
             sheet.paste(over, (x + tile + 4, y))
             attrs = a.get("attributes", {})
-            text = f"#{im.get('scene_id', a['image_id'])} {attrs.get('variant', '')}"
+            text = f"#{im['_tag']}{im.get('scene_id', a['image_id'][1])} {attrs.get('variant', '')}"
             if side != crop:
                 text += f" ({tile / side:.1f}x)"
             draw.text((x, y + tile + 1), text, fill=(200, 200, 200), font=font)

@@ -207,11 +207,12 @@ def chip(
     k = rng.uniform(2.0, 4.0, 2) * np.pi / half
     wobble = 1 + 0.18 * np.sin(k[0] * s + ph[0]) + 0.1 * np.sin(k[1] * s + ph[1])
     floor = depth / max(float(bis @ site.top), 0.3) * outline * wobble
-    # rough fracture: faint conchoidal ripples around an impact point, and a random
+    # rough fracture: barely there conchoidal ripples about an impact point (slope
+    # <= 0.1: stronger ones read as contour lines), and a random
     # (value-noise) roughness of two octaves, 0.3 and 0.12 x the depth: no pattern
     impact = np.array([centre, rng.uniform(-0.3, 0.3) * depth])
     r = np.hypot(s - impact[0], u - impact[1])
-    ripple = 0.03 * depth * np.sin(r * (2 * np.pi / (0.35 * depth)) + ph[2])
+    ripple = 0.006 * depth * np.sin(r * (2 * np.pi / (0.35 * depth)) + ph[2])
     rough = np.zeros_like(s)
     for cell, amp in ((0.3 * depth, 0.06 * depth), (0.12 * depth, 0.025 * depth)):
         lo_s, lo_u = -half - 4 * depth, -4 * depth
@@ -251,7 +252,12 @@ def chip(
         below[moved] = tree.query(out[moved])[0]
         # exact (point to triangle) where it may be the deepest: the reported depth
         deep = moved[below[moved] > 0.85 * below[moved].max()]
-        around = f[np.linalg.norm(v[f].mean(1) - site.point, axis=1) < half + 6 * depth]
-        closest, _ = dg.closest_points(out[deep], v[around])
-        below[deep] = np.linalg.norm(out[deep] - closest, axis=1)
+        deep = deep[np.argsort(-below[deep])[:64]]
+        surf = dg.Surface(
+            v, f[np.linalg.norm(v[f].mean(1) - site.point, axis=1) < half + 6 * depth]
+        )
+        for i in deep:
+            near = surf.near(out[i], float(below[i]))
+            if len(near):
+                below[i] = float(dg.triangle_distances(out[i], surf.tri[near]).min())
     return out, below

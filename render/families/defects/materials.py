@@ -1,7 +1,8 @@
 """Material presets of the defects family: ``assets/materials/*.yaml`` -> MaterialSpec.
 
 A preset is a YAML mapping of MaterialSpec fields; a list value ``[lo, hi]`` is
-drawn uniformly per object, ``color_jitter`` scales ``base_color`` per channel.
+drawn uniformly per object, ``color_jitter`` scales ``base_color`` per channel,
+``lightness_jitter`` all its channels by one factor (lighter or darker, same hue).
 Product presets may also say what lies under them and how they wear
 (:data:`ROLE_KEYS`).
 """
@@ -49,7 +50,7 @@ inputs): ``substrate`` (preset under it: what a groove or chip exposes), ``edge`
 ``coating`` (paint, anodic layer, glaze: a dent crazes it), ``machining`` (gets
 the product family's machining marks)."""
 _KEYS = {
-    "base_color", "color_jitter", "roughness", "metallic", "texture", "noise_scale",
+    "base_color", "color_jitter", "lightness_jitter", "roughness", "metallic", "texture", "noise_scale",
     "color_variation", "bump_strength", "inputs", "color2", "pattern_scale", "layer",
     *ROLE_KEYS,
 }  # fmt: skip
@@ -64,7 +65,8 @@ def sample_material(
 ) -> MaterialSpec:
     """A MaterialSpec from preset ``name``: list values ``[lo, hi]`` are drawn
     uniformly (also inside ``layer``); ``base_color`` and ``color2`` (linear RGB)
-    are scaled per channel by 1 +- ``color_jitter``."""
+    are scaled per channel by 1 +- ``color_jitter``, ``base_color`` then as a whole
+    by 1 +- ``lightness_jitter``."""
     if name not in presets:
         raise ConfigError(f"material preset {name!r} not found; available: {sorted(presets)}")
     p = presets[name]
@@ -75,6 +77,9 @@ def sample_material(
         )
     jitter = float(p.get("color_jitter", 0.0))
     color = _jitter(p["base_color"], jitter, rng)
+    if "lightness_jitter" in p:  # all channels by one factor: lighter or darker, same hue
+        k = 1 + float(p["lightness_jitter"]) * (2 * rng.random() - 1)
+        color = [min(1.0, c * k) for c in color]
     layer = None
     if p.get("layer") is not None:
         layer = LayerSpec(
