@@ -91,6 +91,34 @@ def cube_scene(
     return spec, K, pose
 
 
+def top_down_scene(
+    objects: list[ObjectSpec],
+    target: np.ndarray,
+    samples: int,
+    res: int = 96,
+    across: float = 0.024,
+) -> SceneSpec:
+    """``objects`` seen from straight above ``target`` (a 50 mm lens on an 8.8 mm
+    sensor, ``across`` metres wide in the image, ``res`` px square) under a uniform
+    white world, no lamps, OIDN."""
+    pose = cm.look_at(target + [1e-4, 0.0, across * 50 / 8.8], target, np.array([0.0, 1.0, 0.0]))
+    return SceneSpec(
+        family="test",
+        scene_index=0,
+        seed=0,
+        objects=objects,
+        lights=[],
+        world=WorldSpec(color=[1.0, 1.0, 1.0], strength=1.0),
+        camera=CameraSpec(
+            width=res,
+            height=res,
+            K=cm.intrinsics(50.0, 8.8, res, res).tolist(),
+            poses=[pose.tolist()],
+        ),  # fmt: skip
+        render=RenderSpec(samples=samples, denoiser="oidn", cycles_seed=1),
+    )
+
+
 def euler_matrix(rx: float, ry: float, rz: float) -> np.ndarray:
     """Blender's XYZ Euler rotation matrix (R = Rz @ Ry @ Rx)."""
     cx, sx, cy, sy, cz, sz = np.cos(rx), np.sin(rx), np.cos(ry), np.sin(ry), np.cos(rz), np.sin(rz)

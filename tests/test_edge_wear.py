@@ -11,24 +11,20 @@ import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
-from render import camera as cm
 from render.config import load_config, validate_config
 from render.families.defects import sampler as fam
 from render.families.defects.assemblies import base_mesh, product_with_defects
 from render.families.defects.edges import EDGE_REACH, convex_edges, edge_closeness, edge_samples
 from render.spec import (
-    CameraSpec,
     GeometrySpec,
     MaterialSpec,
     ObjectSpec,
     ProductInfo,
-    RenderSpec,
     SceneSpec,
     WearSpec,
-    WorldSpec,
 )
 from render.visibility import srgb_to_lab
-from tests.blender_helpers import render_specs
+from tests.blender_helpers import render_specs, top_down_scene
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "defects.yaml"
 PLATE = {
@@ -142,39 +138,16 @@ def test_edge_wear_config_reaches_the_spec() -> None:
 def _scene(wear: WearSpec | None) -> SceneSpec:
     """The plate from above under a uniform white world (its chamfer shaded like its
     top face), 96 px across 24 mm."""
-    res = 96
     params = {"product": PLATE, "edge_wear": 1e-3}
     paint = MaterialSpec(base_color=[0.05, 0.1, 0.35], roughness=0.5, texture="none", wear=wear)
-    pose = cm.look_at(np.array([1e-4, 0.0, 0.024 * 50 / 8.8]), np.zeros(3), np.array([0, 1, 0]))
-    return SceneSpec(
-        family="test",
-        scene_index=0,
-        seed=0,
-        objects=[
-            ObjectSpec(
-                name="plate",
-                instance_id=1,
-                category_id=1,
-                geometry=GeometrySpec(
-                    kind="procedural",
-                    generator="product_with_defects",
-                    params=params,
-                    part="product",
-                ),
-                material=paint,
-                material_slots=[paint],
-            )
-        ],
-        lights=[],
-        world=WorldSpec(color=[1.0, 1.0, 1.0], strength=1.0),
-        camera=CameraSpec(
-            width=res,
-            height=res,
-            K=cm.intrinsics(50.0, 8.8, res, res).tolist(),
-            poses=[pose.tolist()],
-        ),
-        render=RenderSpec(samples=8, denoiser="oidn", cycles_seed=1),
+    geo = GeometrySpec(
+        kind="procedural", generator="product_with_defects", params=params, part="product"
     )
+    plate = ObjectSpec(
+        name="plate", instance_id=1, category_id=1, geometry=geo, material=paint,
+        material_slots=[paint],
+    )  # fmt: skip
+    return top_down_scene([plate], np.zeros(3), samples=8)
 
 
 @pytest.mark.blender

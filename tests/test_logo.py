@@ -10,24 +10,19 @@ import numpy as np
 import pytest
 import trimesh
 
-from render import camera as cm
 from render.config import ConfigError, load_config, validate_config
 from render.families.defects import assemblies, glyphs
 from render.families.defects import sampler as fam
 from render.families.defects import surface as dg
 from render.spec import (
-    CameraSpec,
     DefectInfo,
     GeometrySpec,
     MaterialSpec,
     NuisanceInfo,
     ObjectSpec,
-    RenderSpec,
-    SceneSpec,
-    WorldSpec,
 )
 from render.visibility import contrast
-from tests.blender_helpers import render_specs
+from tests.blender_helpers import render_specs, top_down_scene
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "defects.yaml"
 PLATE = {"family": "plate", "length": 0.04, "width": 0.04, "thickness": 0.005, "holes": 0}
@@ -124,23 +119,8 @@ def test_a_printed_logo_shows_and_stays_inside_its_product(tmp_path: Path) -> No
             name=name, instance_id=iid, category_id=1, parent_id=parent, geometry=geo, material=mat
         )
 
-    res = 96
-    pose = cm.look_at(centre + [1e-4, 0, 0.024 * 50 / 8.8], centre, np.array([0.0, 1.0, 0.0]))
-    spec = SceneSpec(
-        family="test",
-        scene_index=0,
-        seed=0,
-        objects=[part("product", 1, None, grey), part("nuisance_0", 2, 1, ink)],
-        lights=[],
-        world=WorldSpec(color=[1.0, 1.0, 1.0], strength=1.0),
-        camera=CameraSpec(
-            width=res,
-            height=res,
-            K=cm.intrinsics(50.0, 8.8, res, res).tolist(),
-            poses=[pose.tolist()],
-        ),
-        render=RenderSpec(samples=4, denoiser="oidn", cycles_seed=1),
-    )
+    objects = [part("product", 1, None, grey), part("nuisance_0", 2, 1, ink)]
+    spec = top_down_scene(objects, centre, samples=4)
     out = render_specs([spec], tmp_path)
     rgb, inst = out["rgb_0_0"], out["instance_0_0"]
     logo = inst == 2
