@@ -84,7 +84,8 @@ def test_worker_reports_device_and_versions(cube_renders):
 def test_motion_blur_moves_objects_without_blending_views(tmp_path):
     """Views are animation frames: with the shutter open, a static scene must keep each
     view's own instance map (no ghost of the neighbouring view), while an object with a
-    velocity is smeared in RGB."""
+    velocity is smeared in RGB; its mask and depth are those of its recorded pose (the
+    middle of the exposure), crisp, not a speckle over the smear."""
     base, K, pose = cube_scene(samples=8)
     other = cm.look_at(np.array([-1.8, -2.4, 1.2]), np.array([0.0, 0.0, 0.4]))
     base.camera.poses = [pose.tolist(), other.tolist()]
@@ -98,5 +99,23 @@ def test_motion_blur_moves_objects_without_blending_views(tmp_path):
     sharp, blurred = data["rgb_0_0"].astype(int), data["rgb_2_0"].astype(int)
     changed = np.abs(sharp - blurred).max(axis=2) > 15  # cube vs grey world: low contrast
     assert changed.sum() > 20, "a moving object must be smeared"
-    assert (data["instance_0_0"] != data["instance_2_0"]).any()
+    np.testing.assert_array_equal(data["instance_0_0"], data["instance_2_0"])
+    np.testing.assert_array_equal(data["depth_0_0"], data["depth_2_0"])
     assert np.abs(data["rgb_0_1"].astype(int) - data["rgb_1_1"].astype(int)).max(axis=2).mean() < 3
+
+
+def test_depth_of_field_blurs_the_image_not_the_masks(tmp_path):
+    """A cube far out of focus (f/0.5, focused 2.9 m in front of it) is blurred in RGB,
+    but its instance map and depth are those of the sharp render, pixel for pixel
+    (Cycles alone writes them from one random lens point per pixel: a speckle)."""
+    sharp, _, _ = cube_scene(samples=8)
+    blurred = sharp.model_copy(deep=True)
+    blurred.camera.fstop = 0.5
+    blurred.camera.focus_distance = 0.3  # the cube is 3.2 m away: a ~14 px blur disc
+    data = render_specs([sharp, blurred], tmp_path)
+    diff = np.abs(data["rgb_0_0"].astype(int) - data["rgb_1_0"].astype(int)).max(axis=2)
+    assert (diff > 20).sum() > 50, "the defocused cube must be blurred"
+    np.testing.assert_array_equal(data["instance_0_0"], data["instance_1_0"])
+    np.testing.assert_array_equal(data["depth_0_0"], data["depth_1_0"])
+    assert data["info"]["timings"][1]["geometric_pass"] == 1
+    assert data["info"]["timings"][0]["geometric_pass"] == 0

@@ -14,9 +14,9 @@ import bpy
 import numpy as np
 
 from render import camera as cam_math
-from render.amodal import plan_groups, projected_box
 from render.blender import bootstrap
 from render.blender.objects import build_objects
+from render.blender.passes import amodal_passes, depth_map, geometric_pass, instance_map
 from render.blender.shading import build_light, setup_world
 from render.errors import RenderError
 from render.spec import ObjectSpec, SceneSpec
@@ -150,15 +150,13 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     views = []
     for i in range(len(spec.camera.poses)):
         rgb = np.ascontiguousarray(data["colors"][i][..., :3]).astype(np.uint8, copy=False)
-        depth = np.asarray(data["depth"][i], dtype=np.float32)
-        if depth.ndim == 3:
-            depth = depth[..., 0]
-        depth = np.where(depth >= spec.camera.clip_end * 0.999, np.inf, depth).astype(np.float32)
-        views.append(ViewResult(rgb=rgb, depth=depth, instance=_instance_map(data, i)))
+        depth = depth_map(data, i, spec.camera.clip_end)
+        views.append(ViewResult(rgb=rgb, depth=depth, instance=instance_map(data, i)))
     t_read = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    passes = _amodal_passes(spec, objects, views)
+    sharp = geometric_pass(spec, views)
+    passes = amodal_passes(spec, objects, views)
     t_amodal = time.perf_counter() - t3
 
     # Physics runs under Blender's undo, which invalidates Python references: look up by name.
@@ -173,71 +171,11 @@ def render_spec(spec: SceneSpec) -> SceneRender:
             "readback_s": t_read,
             "amodal_s": t_amodal,
             "amodal_passes": passes,
+            "geometric_pass": int(sharp),
             "views": n,
         },
         info=dict(_state["device"]),
     )
-
-
-def _instance_map(data: dict[str, Any], view: int) -> np.ndarray:
-    inst = np.asarray(data["instance"][view])
-    if inst.ndim == 3:
-        inst = inst[..., 0]
-    return np.rint(inst).astype(np.int32)
-
-
-def _world_vertices(obj: Any) -> np.ndarray:
-    """(N, 3) float64 world coordinates of a mesh object's vertices."""
-    mesh = obj.data
-    co = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
-    mesh.vertices.foreach_get("co", co)
-    mw = np.asarray(obj.matrix_world, dtype=np.float64)
-    return co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
-
-
-def _amodal_passes(
-    spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]], views: list[ViewResult]
-) -> int:
-    """Render the amodal passes (see :mod:`render.amodal`) and append their instance
-    maps to each view's ``amodal``. 1 sample, no bounces, no denoiser: only the
-    object-index pass matters. Returns the number of passes."""
-    amodal = [(o, obj) for o, obj in objects if o.amodal and o.instance_id > 0]
-    if not amodal:
-        return 0
-    bproc = bootstrap.import_blenderproc()
-    from blenderproc.python.writer.WriterUtility import _WriterUtility
-
-    c = spec.camera
-    boxes = {
-        o.name: [
-            projected_box(_world_vertices(obj), c.K, pose, c.width, c.height) for pose in c.poses
-        ]
-        for o, obj in amodal
-    }
-    groups = plan_groups(boxes)
-    if not groups:
-        return 0
-    scene = bpy.context.scene
-    bproc.renderer.set_max_amount_of_samples(1)
-    bproc.renderer.set_denoiser(None)
-    bproc.renderer.set_light_bounces(
-        diffuse_bounces=0, glossy_bounces=0, max_bounces=0, transmission_bounces=0
-    )
-    everything = list(scene.objects)
-    hidden = {ob.name: ob.hide_render for ob in everything}
-    try:
-        for group in groups:
-            show = set(group)
-            for ob in everything:
-                ob.hide_render = ob.type != "CAMERA" and ob.name not in show
-            bproc.renderer.render(return_data=False, verbose=False)
-            data = _WriterUtility.load_registered_outputs({"instance"})
-            for i, view in enumerate(views):
-                view.amodal.append(_instance_map(data, i))
-    finally:
-        for ob in everything:
-            ob.hide_render = hidden[ob.name]
-    return len(groups)
 
 
 def _rest_objects(objects: list[tuple[ObjectSpec, Any]]) -> None:
