@@ -175,13 +175,13 @@ def make_closeups(
     cats: dict[int, dict[str, Any]] = {}
     images: dict[Any, dict[str, Any]] = {}
     annotations: list[dict[str, Any]] = []
-    for k, r in enumerate(roots):
-        data = json.loads((r / "annotations.json").read_text())
+    for k, src in enumerate(roots):
+        data = json.loads((src / "annotations.json").read_text())
         for c in data["categories"]:
             cats.setdefault(c["id"], c)
         tag = "" if k == 0 else chr(ord("a") + k)
         for im in data["images"]:
-            images[(k, im["id"])] = {**im, "_root": r, "_tag": tag}
+            images[(k, im["id"])] = {**im, "_root": src, "_tag": tag}
         annotations += [
             {**a, "image_id": (k, a["image_id"])}
             for a in sorted(data["annotations"], key=lambda a: a["id"])
