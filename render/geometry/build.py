@@ -159,3 +159,15 @@ def transform_piece(piece: Piece, rotation: np.ndarray, translation: np.ndarray)
     """``piece`` rotated by the 3x3 ``rotation`` about the origin, then translated."""
     v, f = piece
     return v @ np.asarray(rotation).T + np.asarray(translation), f
+
+
+def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (N, 3) of a triangle mesh (zero where a
+    vertex has no face)."""
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    idx = f.ravel()
+    acc = np.stack(
+        [np.bincount(idx, weights=np.repeat(n[:, c], 3), minlength=len(v)) for c in range(3)], 1
+    )
+    length = np.linalg.norm(acc, axis=1, keepdims=True)
+    return np.divide(acc, length, out=np.zeros_like(acc), where=length > 0)

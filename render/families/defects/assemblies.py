@@ -141,8 +141,7 @@ def _build(params: dict[str, Any]) -> dict[str, Mesh]:
     surf_slots = w.slots.copy()
     v_dep = w.v
 
-    def spot(radius: float, rng: np.random.Generator) -> steps.Spot | None:
-        return steps.place(v_dep, surf.f, facing, radius, rng)
+    spot = steps.Spots(v_dep, surf.f, facing)
 
     parts: dict[str, Mesh] = {}
     n_cut = 0

@@ -20,6 +20,7 @@ from scipy.ndimage import map_coordinates
 from scipy.spatial import cKDTree
 
 from render.families.defects import surface as dg
+from render.geometry.build import vertex_normals
 
 
 class EdgeSite(NamedTuple):
@@ -229,7 +230,8 @@ def chip(
     near = (outline > 0) & (np.abs(u) < 3 * depth) & (np.linalg.norm(d, axis=1) < half + 3 * depth)
     # ... and only the two surfaces that meet at the edge (a gear's next tooth, the
     # far wall of a slot, stay): folding other faces through them crumples the mesh
-    vn = dg.vertex_normals(v, f)
+    around = f[near[f].any(1)]  # normals from the faces there only: the mesh is large
+    vn = vertex_normals(v, around)
     near &= np.maximum(np.maximum(vn @ site.top, vn @ site.side), vn @ bis) > math.cos(
         math.radians(40)
     )
@@ -243,7 +245,9 @@ def chip(
         # distance to the original surface ~ to its nearest original vertex (the mesh
         # is refined to depth / 5 here, so this overestimates by at most ~10 %: the
         # clip errs shallow); the depth reported is then measured exactly
-        local = f[np.isin(f, moved).any(1)]
+        is_moved = np.zeros(len(v), dtype=bool)
+        is_moved[moved] = True
+        local = f[is_moved[f].any(1)]
         tree = cKDTree(v[np.unique(local)])
         for _ in range(3):
             dist = tree.query(out[moved])[0]
@@ -253,9 +257,8 @@ def chip(
         # exact (point to triangle) where it may be the deepest: the reported depth
         deep = moved[below[moved] > 0.85 * below[moved].max()]
         deep = deep[np.argsort(-below[deep])[:64]]
-        surf = dg.Surface(
-            v, f[np.linalg.norm(v[f].mean(1) - site.point, axis=1) < half + 6 * depth]
-        )
+        close = np.linalg.norm(v - site.point, axis=1) < half + 6 * depth
+        surf = dg.Surface(v, f[close[f].any(1)])
         for i in deep:
             near = surf.near(out[i], float(below[i]))
             if len(near):

@@ -27,35 +27,56 @@ Placer = Callable[[float, np.random.Generator], "Spot | None"]
 """(radius, rng) -> (point, normal, radius used) on a smooth camera-facing spot, or None."""
 
 
+class Spots:
+    """Spots on one mesh: :func:`place` with the per-face work (normals, areas,
+    reach, the area-weighted draw) done once, for the many films, cuts and
+    nuisances placed on the same final surface."""
+
+    def __init__(self, v: np.ndarray, f: np.ndarray, facing: np.ndarray) -> None:
+        self.v, self.f = v, f
+        self.normals = dg.face_normals(v, f)
+        ok = self.normals @ facing > math.cos(math.radians(40))
+        area = 0.5 * np.linalg.norm(
+            np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1
+        )
+        weights = np.where(ok, area, 0.0)
+        self.cdf = None if weights.sum() <= 0 else np.cumsum(weights / weights.sum())
+        if self.cdf is not None:
+            self.cdf /= self.cdf[-1]
+        self.centroids = v[f].mean(1)
+        self.reach = np.linalg.norm(v[f] - self.centroids[:, None], axis=-1).max(1)
+
+    def __call__(self, radius: float, rng: np.random.Generator) -> Spot | None:
+        """A point on a camera-facing face whose surroundings (``radius``) are one
+        smooth region: (point, normal, radius actually used) or None. The same
+        draws as ``rng.choice(p=area weights)``."""
+        if self.cdf is None:
+            return None
+        v, f, normals = self.v, self.f, self.normals
+        for attempt in range(80):
+            r = radius * 0.8 ** (attempt // 10)
+            i = int(self.cdf.searchsorted(rng.random(), side="right"))
+            a, b = rng.random(2)
+            if a + b > 1:
+                a, b = 1 - a, 1 - b
+            p = v[f[i, 0]] + a * (v[f[i, 1]] - v[f[i, 0]]) + b * (v[f[i, 2]] - v[f[i, 0]])
+            cand = np.nonzero(np.linalg.norm(self.centroids - p, axis=1) < 1.3 * r + self.reach)[0]
+            # true point-to-triangle distance: long sliver faces must not count as near
+            dist = dg.triangle_distances(p, v[f[cand]])
+            near = cand[dist < 1.3 * r]
+            dots = normals[near] @ normals[i]
+            # faces turned away (the far side of a thin part) do not count; walls and edges do
+            if not ((dots > -0.3) & (dots < math.cos(math.radians(35)))).any():
+                return p, normals[i], r
+        return None
+
+
 def place(
     v: np.ndarray, f: np.ndarray, facing: np.ndarray, radius: float, rng: np.random.Generator
 ) -> Spot | None:
     """A point on a camera-facing face whose surroundings (``radius``) are one
     smooth region. Returns (point, normal, radius actually used) or None."""
-    normals = dg.face_normals(v, f)
-    ok = normals @ facing > math.cos(math.radians(40))
-    area = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
-    weights = np.where(ok, area, 0.0)
-    if weights.sum() <= 0:
-        return None
-    centroids = v[f].mean(1)
-    reach = np.linalg.norm(v[f] - centroids[:, None], axis=-1).max(1)
-    for attempt in range(80):
-        r = radius * 0.8 ** (attempt // 10)
-        i = rng.choice(len(f), p=weights / weights.sum())
-        a, b = rng.random(2)
-        if a + b > 1:
-            a, b = 1 - a, 1 - b
-        p = v[f[i, 0]] + a * (v[f[i, 1]] - v[f[i, 0]]) + b * (v[f[i, 2]] - v[f[i, 0]])
-        cand = np.nonzero(np.linalg.norm(centroids - p, axis=1) < 1.3 * r + reach)[0]
-        # true point-to-triangle distance: long sliver faces must not count as near
-        dist = dg.triangle_distances(p, v[f[cand]])
-        near = cand[dist < 1.3 * r]
-        dots = normals[near] @ normals[i]
-        # faces turned away (the far side of a thin part) do not count; walls and edges do
-        if not ((dots > -0.3) & (dots < math.cos(math.radians(35)))).any():
-            return p, normals[i], r
-    return None
+    return Spots(v, f, facing)(radius, rng)
 
 
 def part(

@@ -32,7 +32,7 @@ from render.families.pedestrians.pose import (
     rig_from,
 )
 from render.geometry import Mesh
-from render.geometry.build import box_piece, cylinder_piece, merge
+from render.geometry.build import box_piece, cylinder_piece, merge, vertex_normals
 
 Gear = Literal["backpack", "shoulder_bag", "handbag", "hat"]
 GEAR_SLOT = len(regions.SLOTS)
@@ -78,7 +78,7 @@ def penetrations(model: BodyModel, bodies: Bodies) -> np.ndarray:
     _, names, sides = _parts(model)
     out = np.zeros((len(bodies.vertices), 2))
     for i, v in enumerate(bodies.vertices):
-        normals = regions.vertex_normals(v, model.faces)
+        normals = vertex_normals(v, model.faces)
         out[i] = arm_penetration(v, normals, names, sides, _shoulders(model, bodies.bone_poses[i]))
     return out
 

@@ -16,6 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from render.geometry.build import vertex_normals
+
 SLOTS = ("skin", "top", "bottom", "shoes", "hair", "eyes")
 """Material slot order of a person's mesh: slot 0 is the object's ``material``
 (skin), slot k >= 1 its ``material_slots[k - 1]``."""
@@ -143,17 +145,6 @@ def shell_faces(
     if not pieces:
         return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
     return np.concatenate(pieces), np.concatenate(labels)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3) of a triangle mesh."""
-    tri = vertices[faces]
-    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    out = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(out, faces[:, k], n)
-    length = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(length, 1e-12)
 
 
 def dress(vertices: np.ndarray, body_faces: np.ndarray, body_slots: np.ndarray) -> np.ndarray:
