@@ -197,9 +197,12 @@ def chip(
     bis /= np.linalg.norm(bis)
     along = site.along
     across = np.cross(bis, along)
-    d = v - site.point
-    s, u = d @ along, d @ across
     half = length / 2
+    # only vertices within reach of the chip take part (the mesh is large)
+    dist_all = np.linalg.norm(v - site.point, axis=1)
+    idx = np.nonzero(dist_all < half + 3 * depth)[0]
+    d = v[idx] - site.point
+    s, u = d @ along, d @ across
     # depth along the edge: an irregular elliptical outline, deepest off-centre
     centre = rng.uniform(-0.25, 0.25) * half
     x = (s - centre) / np.where(s > centre, half - centre, half + centre)
@@ -225,21 +228,22 @@ def chip(
         )
         rough += amp * map_coordinates(grid, at, order=1, mode="nearest")
     cut = floor + (ripple + rough) * np.clip(outline * 3, 0, 1)
-    disp = np.clip(d @ bis + cut, 0.0, None)
     # only the material at this edge: not the far wall of a hole, not the far side
-    near = (outline > 0) & (np.abs(u) < 3 * depth) & (np.linalg.norm(d, axis=1) < half + 3 * depth)
+    near = np.zeros(len(v), dtype=bool)
+    near[idx] = (outline > 0) & (np.abs(u) < 3 * depth)
     # ... and only the two surfaces that meet at the edge (a gear's next tooth, the
     # far wall of a slot, stay): folding other faces through them crumples the mesh
-    around = f[near[f].any(1)]  # normals from the faces there only: the mesh is large
-    vn = vertex_normals(v, around)
-    near &= np.maximum(np.maximum(vn @ site.top, vn @ site.side), vn @ bis) > math.cos(
-        math.radians(40)
+    vn = vertex_normals(v, f[near[f].any(1)])[idx]  # from the faces there only
+    keep = near[idx] & (
+        np.maximum(np.maximum(vn @ site.top, vn @ site.side), vn @ bis) > math.cos(math.radians(40))
     )
-    disp = np.where(near, disp, 0.0)
+    disp = np.zeros(len(v))
+    disp[idx] = np.where(keep, np.clip(d @ bis + cut, 0.0, None), 0.0)
     # no point deeper than ``depth`` below the original surface (edges are not
     # straight: a hole's rim curves away from the bisector plane)
     moved = np.nonzero(disp > 0)[0]
-    out = v - bis * disp[:, None]
+    out = v.copy()
+    out[moved] = v[moved] - bis * disp[moved, None]
     below = np.zeros(len(v))
     if len(moved):
         # distance to the original surface ~ to its nearest original vertex (the mesh
@@ -252,12 +256,12 @@ def chip(
         for _ in range(3):
             dist = tree.query(out[moved])[0]
             disp[moved] *= np.minimum(1.0, depth / np.maximum(dist, 1e-12))
-            out = v - bis * disp[:, None]
+            out[moved] = v[moved] - bis * disp[moved, None]
         below[moved] = tree.query(out[moved])[0]
         # exact (point to triangle) where it may be the deepest: the reported depth
         deep = moved[below[moved] > 0.85 * below[moved].max()]
         deep = deep[np.argsort(-below[deep])[:64]]
-        close = np.linalg.norm(v - site.point, axis=1) < half + 6 * depth
+        close = dist_all < half + 6 * depth
         surf = dg.Surface(v, f[close[f].any(1)])
         for i in deep:
             near = surf.near(out[i], float(below[i]))
