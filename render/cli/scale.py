@@ -7,7 +7,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from render.cli.common import DatasetError, UserError, non_negative_int, positive_int, read_json
+from render.cli.common import (
+    DatasetError,
+    UserError,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    read_json,
+)
 from render.config import Config
 
 DEFAULT_RENDERER = "render.blender.worker"
@@ -18,16 +25,6 @@ def _gpu_list(text: str) -> list[str]:
     if not gpus or not all(g.isdigit() for g in gpus):
         raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1, got {text!r}")
     return gpus
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
 
 
 def add_renderer(p: argparse.ArgumentParser) -> None:
@@ -82,14 +79,14 @@ def add_scale_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ray-cpus",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=1.0,
         metavar="C",
         help="CPUs Ray reserves per task (default 1)",
     )
     p.add_argument(
         "--ray-gpus",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=0.0,
         metavar="G",
         help="GPUs Ray reserves per task (default 0; Ray sets CUDA_VISIBLE_DEVICES)",
