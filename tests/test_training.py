@@ -172,6 +172,31 @@ def test_init_fine_tunes_onto_another_class_list_and_evaluates(
     assert list(metrics["metrics"]["bbox"]["per_class"]) == ["person"]
 
 
+def test_evaluate_at_another_image_size(overfit: Path, tmp_path: Path) -> None:
+    """--image-size replaces the recipe's test size: at the recipe's own 64 px the
+    detections are the default run's, at 128 px they differ but stay in the
+    dataset's 64x64 pixels; metrics.json says which size was used."""
+    tiny = Path(load_recipe(overfit.parent / "r.yaml").data.train)
+    runs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+    for name, extra in [("default", []), ("64", ["--image-size", "64"]),
+                        ("128", ["--image-size", "128"])]:  # fmt: skip
+        out = tmp_path / name
+        argv = ["evaluate", str(overfit / "model.pt"), str(tiny), "--out", str(out)]
+        assert main([*argv, "--workers", "0", "--device", "cpu", "--no-progress", *extra]) == 0
+        runs[name] = (
+            json.loads((out / "detections.json").read_text()),
+            json.loads((out / "metrics.json").read_text()),
+        )
+    assert runs["default"][1]["image_size"] == {"min_size": 64, "max_size": 64}
+    assert runs["128"][1]["image_size"] == {"min_size": 128, "max_size": 128}
+    assert runs["64"][0] == runs["default"][0] and runs["default"][0]
+    big = runs["128"][0]
+    assert big and big != runs["default"][0]
+    for d in big:
+        x, y, w, h = d["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= 64 + 1e-3 and y + h <= 64 + 1e-3, d["bbox"]
+
+
 def test_keypoint_rcnn_trains_and_evaluates(tiny: Path, tmp_path: Path, capsys: Any) -> None:
     r = recipe(tiny, model={"arch": "keypoint_rcnn"}, train={"epochs": 2})
     out = tmp_path / "kp"
@@ -224,6 +249,8 @@ def test_evaluate_errors_are_one_line(tiny: Path, tmp_path: Path, capsys: Any) -
         ([str(bad), str(tiny)], "[0]: expected image_id, category_id, score and bbox"),
         ([str(bad), str(tmp_path / "nods")], "dataset directory not found"),
         ([str(bad), str(tiny), "--fractions", "train=1"], "--fractions: give --split too"),
+        ([str(bad), str(tiny), "--image-size", "64"], "--image-size: a results file is only"),
+        ([str(notckpt), str(tiny), "--image-size", "16"], "--image-size 16: must be 32-4096"),
     ]:
         assert main(["evaluate", *args, "--no-progress"]) == 2, args
         err = capsys.readouterr().err

@@ -88,6 +88,11 @@ def add_parsers(sub: Any) -> None:
         "--score-min", type=float, default=0.01, metavar="S",
         help="keep detections scoring at least S (default 0.01; COCOeval wants low-score ones)",
     )  # fmt: skip
+    p.add_argument(
+        "--image-size", type=positive_int, metavar="PX",
+        help="resize images to PX at test time (default: the recipe's model.min_size/"
+        "max_size); boxes come back in the dataset's pixels",
+    )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of tables")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -136,6 +141,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.fractions is not None and args.split is None:
         raise UserError("--fractions: give --split too")
+    if args.image_size is not None and args.checkpoint.suffix.lower() == ".json":
+        raise UserError("--image-size: a results file is only scored, give a checkpoint")
+    if args.image_size is not None and not 32 <= args.image_size <= 4096:
+        raise UserError(f"--image-size {args.image_size}: must be 32-4096 px")
     if args.split is not None and args.fractions is not None and args.split not in args.fractions:
         raise UserError(f"--split {args.split}: not in --fractions")
     name = args.dataset.resolve().name + (f"-{args.split}" if args.split else "")
@@ -151,7 +160,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         report, dets = evaluate_checkpoint(
             args.checkpoint, args.dataset, split=args.split, fractions=args.fractions,
             split_seed=args.split_seed, device=args.device, batch_size=args.batch_size,
-            workers=args.workers, score_min=args.score_min, progress=progress,
+            workers=args.workers, score_min=args.score_min, image_size=args.image_size,
+            progress=progress,
         )  # fmt: skip
     write_report(report, dets, out)
     if args.json:

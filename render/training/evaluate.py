@@ -36,6 +36,7 @@ class EvalReport:
     files: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    image_size: tuple[int, int] | None = None  # the model's (min_size, max_size)
 
 
 def to_coco_results(
@@ -205,6 +206,8 @@ def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path
     doc = {"images": report.images, "detections": report.detections, "metrics": metrics,
            "categories": [c.get("name") for c in report.categories],
            "not_evaluated": report.skipped, "timings": report.timings}  # fmt: skip
+    if report.image_size is not None:
+        doc["image_size"] = {"min_size": report.image_size[0], "max_size": report.image_size[1]}
     (out / "metrics.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     report.files = {
         "detections": str(out / "detections.json"),
@@ -282,10 +285,15 @@ def evaluate_checkpoint(
     batch_size: int = 4,
     workers: int = 2,
     score_min: float = 0.01,
+    image_size: int | None = None,
     progress: bool = False,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Load a ``synthcv train`` checkpoint and evaluate it on a COCO dataset (or one
-    by-scene split of it: ``fractions``/``split_seed`` default to the recipe's)."""
+    by-scene split of it: ``fractions``/``split_seed`` default to the recipe's).
+
+    ``image_size`` replaces the recipe's ``model.min_size``/``max_size`` at test time
+    (the model resizes every image to it and maps the boxes back): a model trained on
+    large objects may find small ones better on enlarged images."""
     from augment.torch_dataset import AugmentedCoco
     from render.training import checkpoint as ckpt_io
     from render.training.models import build_model, resolve_device
@@ -301,12 +309,17 @@ def evaluate_checkpoint(
     )
     categories = list(ckpt["categories"])
     num_kp = max((len(c.get("keypoints") or []) for c in categories), default=0)
-    model_cfg = recipe.model.model_copy(update={"score_thresh": score_min})
+    update: dict[str, Any] = {"score_thresh": score_min}
+    if image_size is not None:
+        update |= {"min_size": image_size, "max_size": image_size}
+    model_cfg = recipe.model.model_copy(update=update)
     model = build_model(model_cfg, len(categories) + 1, num_kp)
     model.load_state_dict(ckpt["model"])
     dev = resolve_device(device)
     model.to(dev)
-    return evaluate_model(
+    report, dets = evaluate_model(
         model, recipe.model.arch, categories, dataset, dev,
         batch_size=batch_size, workers=workers, progress=progress,
     )  # fmt: skip
+    report.image_size = (model_cfg.min_size, model_cfg.max_size)
+    return report, dets
