@@ -30,6 +30,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -268,17 +269,23 @@ def make_pool(
 def stop_pool(pool: cf.ProcessPoolExecutor) -> list[int]:
     """Cancel queued tasks and terminate workers now (a render can take minutes).
     Returns the exit codes of workers that died by themselves (negative: the
-    signal), read once every worker is reaped: the executor's own thread may reap a
-    dead worker concurrently, so its status is only certain after the joins."""
-    # `_processes` is private, but the public API has no way to stop a running task.
+    signal), read once every worker is reaped. The executor's own thread may reap a
+    dead worker first: our wait then finds no child and reads no exit code until
+    that thread has stored it, so the thread is joined too (without it, ~1 in 10
+    deaths read as 'a worker process died' with no reason)."""
+    # `_processes` and `_executor_manager_thread` are private, but the public API
+    # has no way to stop a running task or to know how a worker died.
     _track(pool)
     processes = list(pool.__dict__.get("_synthcv_known", {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
             p.terminate()  # SIGTERM: told apart from a worker's own death below
     for p in processes:
         p.join(timeout=10)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(timeout=10)  # it ends once the pool is broken and its workers joined
     own = (None, 0, -signal.SIGTERM)
     return [int(p.exitcode) for p in processes if p.exitcode not in own]
 
