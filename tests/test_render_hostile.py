@@ -27,6 +27,13 @@ TINY = ["--resolution", "64x48", "--set", "annotation.min_pixels=1", "--no-progr
 FAKE = ["--renderer", "tests.fake_renderer"]
 
 
+def default_sigint() -> None:
+    """In the child, before exec: Ctrl-C as in a terminal. A test run started in the
+    background by a non-interactive shell (`pytest &`) inherits SIGINT ignored, and
+    so would the CLI these tests interrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -140,6 +147,7 @@ def test_a_billion_scenes_start_at_once_in_bounded_memory(tmp_path: Path) -> Non
     proc = subprocess.Popen(
         [sys.executable, "-m", "render.cli", "render", str(DEMO), "--out", str(out), "-n", "1000000000", *TINY, *FAKE],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
     )  # fmt: skip
     deadline = time.time() + 60
     while time.time() < deadline and len(list((out / "shards").glob("*.json"))) < 3:
@@ -188,6 +196,7 @@ def test_no_process_is_left_behind(tmp_path: Path, how: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "render.cli", "render", str(DEMO), "--out", str(tmp_path / "o"), "-n", "6", "--workers", "2", *TINY, *FAKE],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,
     )  # fmt: skip
     deadline = time.time() + 60
     workers: set[int] = set()
