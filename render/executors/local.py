@@ -30,7 +30,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -271,7 +270,7 @@ def stop_pool(pool: cf.ProcessPoolExecutor) -> list[int]:
     Returns the exit codes of workers that died by themselves (negative: the
     signal), read once every worker is reaped. The executor's own thread may reap a
     dead worker first: our wait then finds no child and reads no exit code until
-    that thread has stored it, so the thread is joined too (without it, ~1 in 10
+    that thread has stored it, so the thread is joined too (without it, ~1 in 6
     deaths read as 'a worker process died' with no reason)."""
     # `_processes` and `_executor_manager_thread` are private, but the public API
     # has no way to stop a running task or to know how a worker died.
@@ -284,7 +283,7 @@ def stop_pool(pool: cf.ProcessPoolExecutor) -> list[int]:
             p.terminate()  # SIGTERM: told apart from a worker's own death below
     for p in processes:
         p.join(timeout=10)
-    if manager is not None and manager is not threading.current_thread():
+    if manager is not None:
         manager.join(timeout=10)  # it ends once the pool is broken and its workers joined
     own = (None, 0, -signal.SIGTERM)
     return [int(p.exitcode) for p in processes if p.exitcode not in own]
