@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from render.formats import UserError
+from render.outputs import check_apart, claim, files_under, write_marker
 
 SUFFIX = ".synthcv-partial"
 MARKER = ".synthcv-augment.json"
@@ -42,10 +43,6 @@ def fingerprint_of(fields: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of ``fields``."""
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _is_dataset(folder: Path) -> bool:
-    return (folder / "annotations.json").exists() or (folder / "dataset.json").exists()
 
 
 def _marker(staging: Path) -> dict[str, Any] | None:
@@ -69,10 +66,10 @@ def _ours(staging: Path) -> bool:
 
 
 def check_output(out: Path, source: Path, *, overwrite: bool, resume: bool) -> None:
-    """Refuse an ``--out`` this run may not use, before anything is read or written."""
-    src, dst = source.resolve(), out.resolve()
-    if dst == src or src.is_relative_to(dst) or dst.is_relative_to(src):
-        raise UserError(f"--out {out}: must not be, contain or lie inside the input {source}")
+    """Refuse an ``--out`` this run may not use, before anything is read or written
+    (the rule of :mod:`render.outputs`; the caller holds the lock of ``out``)."""
+    check_apart(out, [(str(source), source)])
+    dst = out.resolve()
     if dst.exists() and not dst.is_dir():
         raise UserError(f"--out {out}: exists and is not a directory")
     staging = staging_path(dst)
@@ -84,11 +81,8 @@ def check_output(out: Path, source: Path, *, overwrite: bool, resume: bool) -> N
             )
         if not _ours(staging):
             raise UserError(f"{staging}: not left by synthcv augment; refusing to delete it")
-    if dst.is_dir() and any(dst.iterdir()) and not resume:
-        if not overwrite:
-            raise UserError(f"--out {out}: directory is not empty (pass --overwrite to replace it)")
-        if not _is_dataset(dst):
-            raise UserError(f"--out {out}: not a dataset directory; refusing to delete it")
+    if not resume:
+        claim(out, "augment", overwrite=overwrite)
 
 
 def completed(out: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -206,6 +200,7 @@ def commit(staging: Staging) -> None:
         (staging.path / name).unlink(missing_ok=True)
     out = staging.out
     try:
+        write_marker(staging.path, "augment", files_under(staging.path))
         if out.exists() and (staging.replace or not any(out.iterdir())):
             if _exchange(staging.path, out):
                 shutil.rmtree(staging.path)  # the old output, now at the staging path

@@ -1,6 +1,7 @@
-"""Pipeline files from outside, bounded: read as a regular file of capped size,
-parsed as YAML without anchors and aliases (a few lines of aliases expand into
-millions of nodes), and transforms that set the output size kept to sane sizes.
+"""Pipeline files from outside, bounded: read as every config is
+(:func:`render.formats.inputs.read_yaml`: a regular file of capped size, YAML
+without anchors and aliases, nesting bounded), and transforms that set the output
+size kept to sane sizes.
 
 A pipeline is code we run on every image, so its size arguments are bounded
 here, before anything is read or written: every number under an argument that
@@ -15,10 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from render.formats import ConfigError
-from render.formats.inputs import InputError, read_regular
+from render.formats.inputs import read_yaml
 
 MAX_SIDE = 8192
 """Largest size argument, pixels (8192 x 8192 stays under the default pixel limit)."""
@@ -31,35 +30,10 @@ SIZE_ARGS = frozenset(
 """Arguments that set an output size or padding in pixels (albumentations 2.0.8)."""
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases are not allowed in a pipeline", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
 def load_yaml(path: Path, max_bytes: int) -> Any:
-    """The YAML (or JSON) document in ``path``; every problem is a one-line ConfigError."""
-    try:
-        text = read_regular(path, max_bytes, "pipeline file").decode("utf-8")
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader without aliases
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read pipeline: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: YAML nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise ConfigError(
-            f"{path}:{where} YAML syntax error: {getattr(exc, 'problem', exc)}"
-        ) from None
+    """The YAML (or JSON) document in ``path``; every problem is a one-line ConfigError
+    (:func:`render.formats.inputs.read_yaml`: bounded, no anchors or aliases)."""
+    return read_yaml(path, "pipeline file", ConfigError, max_bytes)
 
 
 def _numbers(value: Any) -> list[float]:

@@ -40,6 +40,7 @@ from augment.report import Progress, versions
 from augment.workers import WorkerLost, run_tasks
 from render.formats import UserError
 from render.formats.inputs import InputError, Limits, read_json
+from render.outputs import OutputLock
 
 _NOT_RECORDED = ("source", "annotations", "annotations_sha256", "image_root")
 """Fingerprint fields that dataset.json records under other names (or not)."""
@@ -174,104 +175,109 @@ def augment_dataset(
     _check_arguments(
         copies, seed, workers, keep_originals, png_compression, jpeg_quality, resume, overwrite
     )
-    limits = limits or Limits()
-    check_output(out, source, overwrite=overwrite, resume=resume)
-    t0 = time.perf_counter()
-    pipeline = build_pipeline(spec)  # fail on a bad pipeline before touching --out
-    src = read_source(source, annotations, image_root, limits, need_depth=keep_originals)
-    data = src.coco
-    if keypoint_center is None:
-        keypoint_center = _source_keypoint_center(source)
-    image_stride = _stride(list(src.by_image))
-    ann_stride = _stride([int(a["id"]) for a in data["annotations"]])
-    if (copies + 1) * max(image_stride, ann_stride) > MAX_ID:
-        raise UserError(
-            f"--copies {copies}: output ids would not fit 64 bits with these source ids"
+    with OutputLock(out, inside=False):  # one writer per --out (render/outputs.py)
+        limits = limits or Limits()
+        check_output(out, source, overwrite=overwrite, resume=resume)
+        t0 = time.perf_counter()
+        pipeline = build_pipeline(spec)  # fail on a bad pipeline before touching --out
+        src = read_source(source, annotations, image_root, limits, need_depth=keep_originals)
+        data = src.coco
+        if keypoint_center is None:
+            keypoint_center = _source_keypoint_center(source)
+        image_stride = _stride(list(src.by_image))
+        ann_stride = _stride([int(a["id"]) for a in data["annotations"]])
+        if (copies + 1) * max(image_stride, ann_stride) > MAX_ID:
+            raise UserError(
+                f"--copies {copies}: output ids would not fit 64 bits with these source ids"
+            )
+        fields = {
+            "source": str(source.resolve()),
+            "annotations": str(src.annotations_path.resolve()),
+            "annotations_sha256": src.digest,
+            "image_root": str(image_root.resolve()) if image_root is not None else None,
+            "pipeline": pipeline.as_dict(),
+            "seed": seed,
+            "copies": copies,
+            "keep_originals": keep_originals,
+            "keypoint_center": keypoint_center,
+            "png_compression": png_compression,
+            "jpeg_quality": jpeg_quality,
+        }
+        fingerprint = fingerprint_of(fields)
+        if resume and not staging_path(out.resolve()).exists():
+            meta = completed(out, fingerprint)
+            if meta is not None:
+                return meta  # this very run is already complete
+            check_output(out, source, overwrite=overwrite, resume=False)
+        staging, resumed = open_staging(out, fields, overwrite=overwrite, resume=resume)
+        opts = WriteOptions(
+            out=staging.path,
+            copies=copies,
+            seed=seed,
+            keep_originals=keep_originals,
+            image_stride=image_stride,
+            ann_stride=ann_stride,
+            flip_idx=src.flip_idx,
+            keypoint_center=keypoint_center,
+            jpeg_quality=jpeg_quality,
+            png_compression=png_compression,
+            limits=limits,
         )
-    fields = {
-        "source": str(source.resolve()),
-        "annotations": str(src.annotations_path.resolve()),
-        "annotations_sha256": src.digest,
-        "image_root": str(image_root.resolve()) if image_root is not None else None,
-        "pipeline": pipeline.as_dict(),
-        "seed": seed,
-        "copies": copies,
-        "keep_originals": keep_originals,
-        "keypoint_center": keypoint_center,
-        "png_compression": png_compression,
-        "jpeg_quality": jpeg_quality,
-    }
-    fingerprint = fingerprint_of(fields)
-    if resume and not staging_path(out.resolve()).exists():
-        meta = completed(out, fingerprint)
-        if meta is not None:
-            return meta  # this very run is already complete
-        check_output(out, source, overwrite=overwrite, resume=False)
-    staging, resumed = open_staging(out, fields, overwrite=overwrite, resume=resume)
-    opts = WriteOptions(
-        out=staging.path,
-        copies=copies,
-        seed=seed,
-        keep_originals=keep_originals,
-        image_stride=image_stride,
-        ann_stride=ann_stride,
-        flip_idx=src.flip_idx,
-        keypoint_center=keypoint_center,
-        jpeg_quality=jpeg_quality,
-        png_compression=png_compression,
-        limits=limits,
-    )
-    tasks = _plan(src, copies, keep_originals)
-    results: list[Result | None] = [None] * len(tasks)
-    for index, result in (read_journal(staging) if resumed else {}).items():
-        results[index] = result
-    todo = [t for t in tasks if results[t[0]] is None]
-    t1 = time.perf_counter()
-    _run(spec, opts, staging, todo, results, workers, start_method, progress)
-    t2 = time.perf_counter()
-    done = [r for r in results if r is not None]
-    if len(done) != len(tasks):
-        raise RuntimeError(f"{len(tasks) - len(done)} images were not processed")
-    coco_out = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
-    coco_out["images"] = [img for imgs, _, _ in done for img in imgs]
-    coco_out["annotations"] = [a for _, anns, _ in done for a in anns]
-    coco_out["categories"] = data["categories"]
-    try:
-        (staging.path / "annotations.json").write_bytes(dump_json(coco_out))
-    except OSError as exc:
-        raise UserError(
-            f"cannot write {staging.path / 'annotations.json'}: {exc.strerror}"
-        ) from None
-    t3 = time.perf_counter()
-    n_aug = len(todo) * copies
-    info = {
-        "kind": "augment",
-        "source": fields["source"],
-        "source_annotations": fields["annotations"],
-        "pipeline_file": spec.source,
-        **{k: v for k, v in fields.items() if k not in _NOT_RECORDED},
-        "id_scheme": {"image_stride": image_stride, "annotation_stride": ann_stride},
-        "counts": {
-            "source_images": len(tasks),
-            "images": len(coco_out["images"]),
-            "annotations": len(coco_out["annotations"]),
-            "dropped_annotations": sum(r[2] for r in done),
-        },
-        "workers": workers,
-        "resumed": resumed,
-        "fingerprint": fingerprint,
-        "versions": versions(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "timings": {
-            "setup_s": round(t1 - t0, 3),
-            "augment_s": round(t2 - t1, 3),
-            "write_annotations_s": round(t3 - t2, 3),
-            "augmented_images_per_s": round(n_aug / max(t2 - t1, 1e-9), 2),
-        },
-    }
-    try:
-        (staging.path / "dataset.json").write_bytes(dump_json(info))
-    except OSError as exc:
-        raise UserError(f"cannot write {staging.path / 'dataset.json'}: {exc.strerror}") from None
-    commit(staging)
-    return info
+        tasks = _plan(src, copies, keep_originals)
+        results: list[Result | None] = [None] * len(tasks)
+        for index, result in (read_journal(staging) if resumed else {}).items():
+            results[index] = result
+        todo = [t for t in tasks if results[t[0]] is None]
+        t1 = time.perf_counter()
+        _run(spec, opts, staging, todo, results, workers, start_method, progress)
+        t2 = time.perf_counter()
+        done = [r for r in results if r is not None]
+        if len(done) != len(tasks):
+            raise RuntimeError(f"{len(tasks) - len(done)} images were not processed")
+        coco_out = {
+            k: v for k, v in data.items() if k not in ("images", "annotations", "categories")
+        }
+        coco_out["images"] = [img for imgs, _, _ in done for img in imgs]
+        coco_out["annotations"] = [a for _, anns, _ in done for a in anns]
+        coco_out["categories"] = data["categories"]
+        try:
+            (staging.path / "annotations.json").write_bytes(dump_json(coco_out))
+        except OSError as exc:
+            raise UserError(
+                f"cannot write {staging.path / 'annotations.json'}: {exc.strerror}"
+            ) from None
+        t3 = time.perf_counter()
+        n_aug = len(todo) * copies
+        info = {
+            "kind": "augment",
+            "source": fields["source"],
+            "source_annotations": fields["annotations"],
+            "pipeline_file": spec.source,
+            **{k: v for k, v in fields.items() if k not in _NOT_RECORDED},
+            "id_scheme": {"image_stride": image_stride, "annotation_stride": ann_stride},
+            "counts": {
+                "source_images": len(tasks),
+                "images": len(coco_out["images"]),
+                "annotations": len(coco_out["annotations"]),
+                "dropped_annotations": sum(r[2] for r in done),
+            },
+            "workers": workers,
+            "resumed": resumed,
+            "fingerprint": fingerprint,
+            "versions": versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "timings": {
+                "setup_s": round(t1 - t0, 3),
+                "augment_s": round(t2 - t1, 3),
+                "write_annotations_s": round(t3 - t2, 3),
+                "augmented_images_per_s": round(n_aug / max(t2 - t1, 1e-9), 2),
+            },
+        }
+        try:
+            (staging.path / "dataset.json").write_bytes(dump_json(info))
+        except OSError as exc:
+            raise UserError(
+                f"cannot write {staging.path / 'dataset.json'}: {exc.strerror}"
+            ) from None
+        commit(staging)
+        return info

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
@@ -22,6 +21,8 @@ from render.cfgtypes import Model
 from render.errors import ConfigError
 from render.families import FAMILIES
 from render.families.base import SceneModel
+from render.formats import inputs
+from render.formats.inputs import CONFIG_BYTES, parse_yaml
 from render.paths import PROJECT_ROOT
 from render.settings import AnnotationConfig, Category, RenderConfig
 
@@ -165,6 +166,8 @@ def format_validation_error(err: ValidationError, root: type[Model] | None = Non
         msg = "expected an integer"
     elif kind in ("float_parsing", "float_type"):
         msg = "expected a number"
+    elif kind == "finite_number":
+        msg = "expected a finite number"
     elif kind in ("bool_parsing", "bool_type"):
         msg = "expected true or false"
     elif kind in ("model_type", "dict_type", "model_attributes_type"):
@@ -222,10 +225,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = key.strip().split(".")
     if not all(parts):
         raise ConfigError(f"--set {text!r}: empty key in {key!r}")
+    if len(raw) > CONFIG_BYTES:
+        raise ConfigError(f"--set {key}: value longer than {CONFIG_BYTES} characters")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: value is not valid YAML: {raw!r}") from exc
+        value = parse_yaml(raw, "", ConfigError) if raw.strip() else ""
+    except ConfigError as exc:
+        why = str(exc).split("YAML syntax error: ", 1)[-1].strip(": ")
+        raise ConfigError(f"--set {key}: value is not valid YAML: {raw!r:.80} ({why})") from None
     return parts, value
 
 
@@ -262,20 +268,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; errors name the file and, for syntax errors, the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}:{where}: YAML syntax error: {problem}") from None
+    """Read a YAML mapping (a config or recipe) the bounded way every input is read
+    (:func:`render.formats.inputs.read_yaml`); errors name the file and line."""
+    data = inputs.read_yaml(path, "config file", ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

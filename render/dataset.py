@@ -20,13 +20,7 @@ and is rendered again on ``--resume``; its other files are then simply replaced.
 from __future__ import annotations
 
 import io
-import json
-import os
-import re
-import shutil
-import tempfile
 import time
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -34,71 +28,16 @@ import cv2
 import numpy as np
 
 from render.annotate import ViewMaps, annotate_maps
+from render.atomic import TMP_SUFFIX, atomic_write_bytes, atomic_write_json, fsync_dir
 from render.config import Config
 from render.errors import DatasetError, UserError
 from render.families import complete_spec
 from render.formats import records
+from render.outputs import claim, write_marker
+from render.shards import SHARD_VERSION, run_identity
 from render.spec import SceneSpec, scene_filename
 from render.views import SceneRender
 from render.visibility import view_contrasts
-
-SHARD_VERSION = 1
-OWNED_DIRS = ("images", "depth", "scenes", "shards", "logs")
-OWNED_FILES = ("annotations.json", "dataset.json")
-TMP_SUFFIX = ".synthcv-tmp"
-_SHARD_NAME = re.compile(r"^(\d{6,})\.json$")
-
-
-# --------------------------------------------------------------------------- atomic files
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync,
-    ``os.replace``. The temp file is removed if anything fails."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any, *, indent: int | None = None) -> None:
-    """Atomically write ``obj`` as UTF-8 JSON (compact unless ``indent``)."""
-    separators = (",", ":") if indent is None else None
-    text = json.dumps(
-        obj, indent=indent, separators=separators, allow_nan=False, default=_json_default
-    )
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _json_default(value: Any) -> Any:
-    # numpy scalars/arrays that slip into timings or poses
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the renames in ``path`` durable; not every platform can open a directory.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
 
 # --------------------------------------------------------------------------- layout
 
@@ -121,50 +60,36 @@ def image_id(scene_index: int, view: int) -> int:
 
 
 def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Create ``out_dir`` and its subfolders.
+    """Create ``out_dir`` and its subfolders, under the ownership rule of
+    :mod:`render.outputs` (the caller holds the output's lock).
 
-    A non-empty ``out_dir`` is refused unless ``resume`` (keep everything, drop
-    stale temp files) or ``overwrite`` (remove only what synthcv writes: images/,
-    depth/, scenes/, shards/, annotations.json, dataset.json; other files stay).
-    A folder that cannot be created or written is a one-line UserError.
+    A non-empty ``out_dir`` is refused unless it holds a synthcv render and
+    ``resume`` (keep everything, drop stale temp files) or ``overwrite`` (remove
+    only what a render writes there; other files stay). A folder that cannot be
+    created or written is a one-line UserError.
     """
     out_dir = Path(out_dir)
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite are mutually exclusive")
     try:
-        _prepare_output(out_dir, resume=resume, overwrite=overwrite)
+        kept = claim(out_dir, "render", overwrite=overwrite, resume=resume)
+        if kept:
+            for folder in (
+                out_dir,
+                *(out_dir / d for d in ("images", "depth", "scenes", "shards")),
+            ):
+                if folder.is_dir():
+                    for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+                        tmp.unlink(missing_ok=True)
+        for name in ("images", "scenes", "shards"):
+            (out_dir / name).mkdir(parents=True, exist_ok=True)
+        write_marker(out_dir, "render")
+        probe = out_dir / "shards" / f".probe{TMP_SUFFIX}"
+        probe.write_bytes(b"")  # writable? (a read-only folder fails here, not in a worker)
+        probe.unlink()
     except OSError as exc:
         where = exc.filename or out_dir
         raise UserError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
-
-
-def _prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    if resume and overwrite:
-        raise UserError("--resume and --overwrite are mutually exclusive")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"{out_dir}: output path exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not (resume or overwrite):
-            raise UserError(
-                f"{out_dir}: output directory is not empty; use --resume to continue "
-                "or --overwrite to replace it"
-            )
-        if overwrite:
-            for name in OWNED_DIRS:
-                target = out_dir / name
-                if target.is_symlink() or target.is_file():
-                    target.unlink()
-                elif target.is_dir():
-                    shutil.rmtree(target)
-            for name in OWNED_FILES:
-                (out_dir / name).unlink(missing_ok=True)
-        for folder in (out_dir, *(out_dir / d for d in OWNED_DIRS)):
-            if folder.is_dir():
-                for tmp in folder.glob(f".*{TMP_SUFFIX}"):
-                    tmp.unlink(missing_ok=True)
-    for name in ("images", "scenes", "shards"):
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
-    probe = out_dir / "shards" / f".probe{TMP_SUFFIX}"
-    probe.write_bytes(b"")  # writable? (a read-only folder fails here, not in a worker)
-    probe.unlink()
 
 
 # --------------------------------------------------------------------------- encoding
@@ -354,6 +279,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     shard = {
         "version": SHARD_VERSION,
         "scene_index": scene,
+        "run": run_identity(cfg.model_dump(mode="json")),
         "images": images,
         "annotations": annotations,
         "category_counts": counts,
@@ -362,9 +288,9 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     # The shard is the commit record: everything it references is already on disk.
     for folder in ("images", "depth", "scenes"):
         if (out_dir / folder).is_dir():
-            _fsync_dir(out_dir / folder)
+            fsync_dir(out_dir / folder)
     atomic_write_json(out_dir / "shards" / scene_filename(scene), shard)
-    _fsync_dir(out_dir / "shards")
+    fsync_dir(out_dir / "shards")
     return {
         "scene_index": scene,
         "images": len(images),
@@ -377,50 +303,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     }
 
 
-# --------------------------------------------------------------------------- resume and merge
-
-
-def _shard_files(out_dir: Path) -> list[tuple[int, Path]]:
-    folder = Path(out_dir) / "shards"
-    if not folder.is_dir():
-        return []
-    found = []
-    for p in folder.iterdir():
-        m = _SHARD_NAME.match(p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found)
-
-
-def _read_shard(index: int, path: Path) -> dict[str, Any] | None:
-    """The shard's content, or None if it is unreadable or not a shard of ``index``."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if (
-        not isinstance(data, dict)
-        or data.get("scene_index") != index
-        or not isinstance(data.get("images"), list)
-        or not isinstance(data.get("annotations"), list)
-    ):
-        return None
-    return data
-
-
-def completed_scenes(out_dir: Path) -> set[int]:
-    """Scene indices whose shard exists and parses (committed scenes)."""
-    return {i for i, p in _shard_files(out_dir) if _read_shard(i, p) is not None}
-
-
-def merge(
-    out_dir: Path, cfg: Config, info: dict[str, Any], *, scenes: Collection[int] | None = None
-) -> dict[str, Any]:
-    """Merge shards into ``DIR/annotations.json``: :func:`render.merge.merge`
-    (streamed, compact ids from 1 in (scene, view, instance) order)."""
-    from render.merge import merge as merge_shards
-
-    return merge_shards(out_dir, cfg, info, scenes=scenes)
+# --------------------------------------------------------------------------- run record
 
 
 def write_dataset_json(out_dir: Path, payload: dict[str, Any]) -> None:

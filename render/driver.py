@@ -16,26 +16,23 @@ also retries the failed scenes.
 
 from __future__ import annotations
 
-import errno
 import itertools
-import json
-import os
-import shutil
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from render import dataset, merge, runinfo
+from render import dataset, merge, runinfo, shards
+from render.attempts import FAILURES_FILE, Disk, Plan, Run, disk_full
 from render.config import Config
 from render.errors import UserError
 from render.executors import DEFAULT_RECYCLE_EVERY, DEFAULT_RETRIES, Executor, ExecutorError
 from render.executors.local import LocalExecutor
-from render.executors.task import WorkerInitError
 from render.families import family
 from render.families.base import load_function
+from render.machine import cap_workers, check_render_memory, threads_from_env
+from render.outputs import OutputLock
 from render.progress import Progress
 from render.runinfo import CAMERA_CONVENTION, KEYPOINT_CONVENTION  # noqa: F401 - re-exported
 from render.sampling import sample_scene
@@ -44,11 +41,6 @@ from render.spec import SceneSpec
 MAX_ATTEMPTS = DEFAULT_RETRIES + 1
 """Default attempts per scene: a scene that fails twice is recorded as failed."""
 RECYCLE_EVERY = DEFAULT_RECYCLE_EVERY
-FAILURES_FILE = "failures.jsonl"
-MAX_WORKER_INFO = 64
-"""Worker records kept in dataset.json (recycled workers come and go)."""
-MIN_FREE_BYTES = 16 * 2**20
-"""Free disk space kept at the output beyond twice the largest scene (bytes)."""
 
 
 class RenderFailed(UserError):
@@ -69,60 +61,6 @@ def _prepare_family(cfg: Config) -> None:
         )
 
 
-class _Plan:
-    """Scenes still to render: crashed ones to retry first, then the rest in order,
-    drawn lazily from ``rest`` (a range for a whole run: no list of N scenes)."""
-
-    def __init__(self, rest: Iterator[int], before: Callable[[], bool]) -> None:
-        self._rest = rest
-        self._before = before
-        self.retry: deque[int] = deque()
-        self.stopped = False
-
-    def next(self) -> int | None:
-        if self.stopped or not self._before():
-            self.stopped = True
-            return None
-        if self.retry:
-            return self.retry.popleft()
-        return next(self._rest, None)
-
-
-class _Disk:
-    """Free space at the output: a scene is submitted only while at least twice the
-    largest scene written so far (before the first: an estimate from the resolution)
-    plus :data:`MIN_FREE_BYTES` is free."""
-
-    def __init__(self, out_dir: Path, cfg: Config) -> None:
-        self.out_dir = out_dir
-        w, h = cfg.render.resolution
-        self.per_scene = cfg.render.views_per_scene * w * h * 5 + 256 * 1024  # rgb + depth
-        self.problem: str | None = None
-
-    def wrote(self, summary: dict[str, Any]) -> None:
-        self.per_scene = max(self.per_scene, int(summary.get("bytes", 0)))
-
-    def need(self) -> int:
-        return 2 * self.per_scene + MIN_FREE_BYTES
-
-    def ok(self) -> bool:
-        try:
-            free = shutil.disk_usage(self.out_dir).free
-        except OSError:
-            return True
-        if free < self.need():
-            self.problem = (
-                f"out of disk space: {free / 2**20:.0f} MiB free at {self.out_dir}, "
-                f"a scene needs about {self.per_scene / 2**20:.1f} MiB"
-            )
-            return False
-        return True
-
-
-def _disk_full(code: int | None) -> bool:
-    return code in (errno.ENOSPC, errno.EDQUOT)
-
-
 def _first_spec(cfg: Config, by_index: dict[int, SceneSpec], first: int | None) -> None:
     """Sample the first scene before anything is written: a bad asset (an empty or
     corrupt mesh) is then a one-line error and the output folder stays untouched."""
@@ -134,116 +72,6 @@ def _first_spec(cfg: Config, by_index: dict[int, SceneSpec], first: int | None) 
         raise
     except (ValueError, OSError) as exc:
         raise UserError(f"scene {first}: cannot be sampled: {' '.join(str(exc).split())}") from None
-
-
-class _Run:
-    """The driver's side of a run: the :class:`render.executors.Events` an executor
-    reports to; decides retries and failures, records workers and progress."""
-
-    def __init__(
-        self,
-        cfg: Config,
-        out_dir: Path,
-        plan: _Plan,
-        disk: _Disk,
-        bar: Progress,
-        attempts_allowed: int,
-        specs: dict[int, SceneSpec],
-    ) -> None:
-        self.cfg, self.out_dir, self.plan, self.disk, self.bar = cfg, out_dir, plan, disk, bar
-        self.attempts_allowed = attempts_allowed
-        self.specs = specs
-        self.this_run: dict[str, Any] = {"rendered": [], "images": 0, "skipped": []}
-        self.workers: dict[int, dict[str, Any]] = {}
-        self.started_workers = 0
-        self.peak_rss_mib = 0.0
-        self.attempts: dict[int, int] = {}
-        self.failures: dict[int, str] = {}  # scene -> what went wrong; the others go on
-
-    # -- Events
-    def worker(self, info: dict[str, Any]) -> None:
-        pid = int(info.get("pid", 0))
-        if pid in self.workers:
-            return
-        self.started_workers += 1
-        if len(self.workers) < MAX_WORKER_INFO:
-            self.workers[pid] = info
-        hidden = ("pid", "renderer", "log")
-        shown = ", ".join(f"{k}={v}" for k, v in info.items() if k not in hidden and v is not None)
-        self.bar.log(f"worker {pid} started: renderer={info.get('renderer')}, {shown}")
-
-    def log(self, message: str) -> None:
-        self.bar.log(message)
-
-    def result(self, scene: int, result: dict[str, Any]) -> None:
-        if result.get("ok"):
-            summary = result["summary"]
-            self.this_run["rendered"].append(scene)
-            self.this_run["images"] += summary["images"]
-            self.peak_rss_mib = max(self.peak_rss_mib, float(summary.get("rss_mib", 0.0)))
-            self.disk.wrote(summary)
-            if result.get("worker"):
-                self.worker(result["worker"])
-            self.bar.advance(summary["images"])
-            return
-        if result.get("fatal"):  # the renderer cannot start: every scene would fail
-            raise WorkerInitError(result.get("message") or result.get("error", "worker failed"))
-        if _disk_full(result.get("errno")):  # every later scene would fail the same way
-            self.disk.problem = self.disk.problem or (
-                f"out of disk space writing scene {scene} to {self.out_dir}"
-            )
-            self.plan.stopped = True
-            return
-        self._attempted(scene, 1, f"failed: {result['error']}", result.get("traceback", ""))
-
-    def lost(self, scene: int, why: str, attempts: int) -> None:
-        if attempts == 0:
-            self.plan.retry.append(scene)
-            return
-        n = self.attempts.get(scene, 0) + attempts
-        self._attempted(scene, attempts, f"crashed the worker process {n} times: {why}", "")
-
-    # -- retries and failures
-    def _attempted(self, scene: int, used: int, error: str, trace: str) -> None:
-        n = self.attempts[scene] = self.attempts.get(scene, 0) + used
-        if n < self.attempts_allowed:
-            self.bar.log(f"scene {scene} {error}; retrying (attempt {n + 1})")
-            self.plan.retry.append(scene)
-            return
-        if error.startswith("failed:") and n > 1:
-            error += f" ({n} attempts)"
-        self.failures[scene] = error
-        self.bar.log(f"scene {scene} {error}")
-        self._record_failure(scene, n, error, trace)
-
-    def _record_failure(self, scene: int, attempts: int, error: str, trace: str) -> None:
-        """Append one line to DIR/failures.jsonl (flushed: it survives a kill)."""
-        try:
-            spec = self.specs.get(scene) or sample_scene(self.cfg, scene)
-            scene_seed: int | None = spec.seed
-        except Exception:  # noqa: BLE001 - the record is still useful without it
-            scene_seed = None
-        record = {
-            "scene_index": scene,
-            "seed": self.cfg.seed,
-            "scene_seed": scene_seed,
-            "attempts": attempts,
-            "error": error,
-            "traceback": trace,
-        }
-        with open(self.out_dir / FAILURES_FILE, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def workers_record(self, executor: Executor) -> dict[str, Any]:
-        return {
-            "count": executor.workers,
-            "executor": executor.name,
-            "started": self.started_workers,
-            "peak_rss_mib": self.peak_rss_mib or None,
-            "info": list(self.workers.values()),
-        }
 
 
 def run_render(
@@ -285,6 +113,12 @@ def run_render(
     if recycle_every is not None and recycle_every < 1:
         raise UserError(f"--recycle-every: must be >= 1, got {recycle_every}")
     out_dir = Path(out_dir)
+    if threads is None:
+        threads = threads_from_env()
+    if executor is None and not gpus:
+        work = len(specs) if specs is not None else len(scene_indices or range(cfg.num_scenes))
+        workers = cap_workers(workers, work, "--workers")
+    check_render_memory(cfg, executor.workers or 1 if executor else workers, local=executor is None)
     if executor is None:
         executor = LocalExecutor(
             workers,
@@ -297,6 +131,27 @@ def run_render(
         )
     t_start = time.perf_counter()
     again = f"run: {resume_command}" if resume_command else "run the same command with --resume"
+    with OutputLock(out_dir) as lock:
+        return _locked_run(cfg, out_dir, executor, specs, scene_indices, resume, overwrite,
+                           progress, retries, t_start, again, lock.stale)  # fmt: skip
+
+
+def _locked_run(
+    cfg: Config,
+    out_dir: Path,
+    executor: Executor,
+    specs: list[SceneSpec] | None,
+    scene_indices: list[int] | None,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    retries: int,
+    t_start: float,
+    again: str,
+    stale: str | None,
+) -> dict[str, Any]:
+    """:func:`run_render` once it holds the lock of ``out_dir`` (``stale``: a line
+    saying whose dead run left it, for the log)."""
     if resume:
         runinfo.check_resume_config(out_dir, cfg)
     by_index: dict[int, SceneSpec] = {}
@@ -309,11 +164,17 @@ def run_render(
     else:
         indices = range(cfg.num_scenes) if scene_indices is None else sorted(set(scene_indices))
     _prepare_family(cfg)
-    # committed scenes on disk (resume): prepare_output below keeps them
-    done = dataset.completed_scenes(out_dir) if resume and out_dir.is_dir() else set()
+    # committed scenes on disk (resume): prepare_output below keeps them; a shard of
+    # another run is refused before anything is written
+    done = set()
+    if resume and out_dir.is_dir():
+        done = shards.check_provenance(out_dir, shards.run_identity(cfg.model_dump(mode="json")))
     remaining = (i for i in indices if i not in done)
     first = next(remaining, None)
     _first_spec(cfg, by_index, first)
+    prepare = getattr(executor, "prepare", None)
+    if prepare is not None:  # e.g. reach the Ray cluster before anything lands in out_dir
+        prepare()
     dataset.prepare_output(out_dir, resume=resume, overwrite=overwrite)
     # failures of an earlier run are retried now; this run records its own
     (out_dir / FAILURES_FILE).unlink(missing_ok=True)
@@ -332,10 +193,12 @@ def run_render(
         return (spec or sample_scene(cfg, i)).model_dump_json()
 
     bar = Progress(progress, total_images, f"render {out_dir.name or out_dir}")
-    disk = _Disk(out_dir, cfg)
-    plan = _Plan(todo, disk.ok)
-    run = _Run(cfg, out_dir, plan, disk, bar, retries + 1, by_index if specs else {})
+    disk = Disk(out_dir, cfg)
+    plan = Plan(todo, disk.ok)
+    run = Run(cfg, out_dir, plan, disk, bar, retries + 1, by_index if specs else {})
     run.this_run["skipped"] = skipped
+    if stale:
+        bar.log(stale)
     record = run.workers_record(executor)
     dataset.write_dataset_json(
         out_dir, runinfo.payload(cfg, record, {}, 0.0, "running", run.this_run)
@@ -419,7 +282,7 @@ def _finish(
         dataset.write_dataset_json(out_dir, payload)
     except OSError as exc:
         what = (
-            "out of disk space" if _disk_full(exc.errno) else f"cannot write: {exc.strerror or exc}"
+            "out of disk space" if disk_full(exc.errno) else f"cannot write: {exc.strerror or exc}"
         )
         raise RenderFailed(
             f"{what} merging annotations.json in {out_dir}; the committed scenes are "

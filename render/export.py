@@ -4,8 +4,11 @@ anomaly), written atomically.
 The source must pass ``synthcv validate`` first (a one-line error otherwise). The
 export is built in ``.<OUT>.synthcv-export-partial`` next to ``OUT`` and renamed
 into place at the end: an interrupted or failed export leaves nothing (or the
-previous export, with ``--overwrite``). ``--overwrite`` replaces only a folder
-this command wrote (it holds ``.synthcv-export``).
+previous export, with ``--overwrite``). The ownership rule of :mod:`render.outputs`
+applies: ``OUT`` is locked while the export runs, must not be, contain or lie inside
+the source, and ``--overwrite`` replaces only an earlier export holding nothing
+but what it wrote (its marker lists every file; ``.synthcv-export`` keeps the
+export's record: format, source, split, counts).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import cv2
 import numpy as np
 import yaml
 
+from render.atomic import atomic_write_text, file_mode
 from render.errors import UserError
 from render.formats import anomaly, yolo
 from render.formats.inputs import Limits, read_json
 from render.formats.splits import split_images, split_of
 from render.formats.validate import validate_report
+from render.outputs import OutputLock, claim, files_under, write_marker
 
 FORMATS = {"yolo": "detect", "yolo-seg": "segment", "yolo-pose": "pose", "anomaly": "anomaly"}
 MARKER = ".synthcv-export"
@@ -45,12 +50,18 @@ def _load(dataset: Path) -> tuple[dict[str, Any], Path]:
 
 
 def _place(src: Path, dst: Path) -> None:
-    """Hard-link ``src`` at ``dst`` (a copy where linking fails: other filesystem)."""
+    """Hard-link ``src`` at ``dst``; a copy where linking fails (another filesystem)
+    or where the source is less readable than the umask's files (a link shares the
+    source's permissions, so it would narrow them)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    wanted = file_mode() & 0o444
     try:
-        os.link(src, dst)
+        if os.stat(src).st_mode & wanted == wanted:
+            os.link(src, dst)
+            return
     except OSError:
-        shutil.copy2(src, dst)
+        pass
+    shutil.copyfile(src, dst)  # a new file: the umask's permissions
 
 
 def _stems(images: list[dict[str, Any]]) -> dict[Any, str]:
@@ -69,7 +80,6 @@ def _write_yolo(
     task: yolo.Task,
     fractions: dict[str, float],
     seed: int,
-    final: Path,
 ) -> dict[str, Any]:
     classes = yolo.class_table(doc["categories"], task)
     if not classes:
@@ -92,7 +102,7 @@ def _write_yolo(
         label.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
         counts[name] += 1
         objects += len(lines)
-    data = yolo.data_yaml(str(final.resolve()), sorted(counts), doc["categories"], classes, task)
+    data = yolo.data_yaml(sorted(counts), doc["categories"], classes, task)
     (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return {"images": dict(counts), "objects": objects, "classes": len(classes)}
 
@@ -149,14 +159,24 @@ def export(
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown {fmt!r}; valid: {', '.join(FORMATS)}")
     out = Path(out)
-    if out.exists():
-        if not overwrite:
-            raise UserError(f"{out}: already exists; use --overwrite to replace an earlier export")
-        if not (out / MARKER).is_file():
-            raise UserError(
-                f"{out}: not a folder synthcv export wrote (no {MARKER}); not replacing it"
-            )
-    doc, root = _load(Path(dataset))
+    with OutputLock(out, inside=False):
+        claim(out, "export", overwrite=overwrite, inputs=[(str(dataset), Path(dataset))])
+        doc, root = _load(Path(dataset))
+        record = _build(doc, root, Path(dataset), fmt, out, fractions, seed, defect_supercategory)
+    return record
+
+
+def _build(
+    doc: dict[str, Any],
+    root: Path,
+    dataset: Path,
+    fmt: str,
+    out: Path,
+    fractions: dict[str, float],
+    seed: int,
+    defect_supercategory: str,
+) -> dict[str, Any]:
+    """Write the export into a staging folder beside ``out``, then swap it in."""
     staging = out.parent / f".{out.name}.synthcv-export-partial"
     try:
         if staging.exists():
@@ -165,15 +185,16 @@ def export(
         if fmt == "anomaly":
             summary = _write_anomaly(doc, root, staging, fractions, seed, defect_supercategory)
         else:
-            summary = _write_yolo(doc, root, staging, FORMATS[fmt], fractions, seed, out)  # type: ignore[arg-type]
+            summary = _write_yolo(doc, root, staging, FORMATS[fmt], fractions, seed)  # type: ignore[arg-type]
         record = {
             "format": fmt,
-            "source": str(Path(dataset).resolve()),
+            "source": str(dataset.resolve()),
             "seed": seed,
             "split": fractions,
             **summary,
         }
-        (staging / MARKER).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        atomic_write_text(staging / MARKER, json.dumps(record, indent=2))
+        write_marker(staging, "export", files_under(staging))
         if out.exists():
             old = out.parent / f".{out.name}.synthcv-export-old"
             shutil.rmtree(old, ignore_errors=True)

@@ -27,9 +27,11 @@ from collections.abc import Container
 from pathlib import Path
 from typing import IO, Any
 
-from render import dataset
+from render import shards
+from render.atomic import TMP_SUFFIX, atomic_file, atomic_write_json
 from render.config import Config
 from render.errors import DatasetError
+from render.outputs import OutputLock
 from render.versions import package_versions
 
 
@@ -119,10 +121,12 @@ def merge(
     instead of raising. COCO ``categories`` come from ``cfg.categories``.
     Returns ``{"scenes", "images", "annotations", "category_counts", "timings",
     "merged": [scene indices]}`` (timings summed). Raises DatasetError naming an
-    unreadable shard, a missing requested scene, or a category not in the config.
+    unreadable shard, a shard of another run (:func:`render.shards.foreign`), a
+    missing requested scene, or a category not in the config.
     """
     out_dir = Path(out_dir)
-    files = dataset._shard_files(out_dir)
+    run = shards.run_identity(cfg.model_dump(mode="json"))
+    files = shards.shard_files(out_dir)
     if scenes is not None:
         if require:
             wanted = set(scenes)  # type: ignore[call-overload]
@@ -138,26 +142,27 @@ def merge(
     timings: dict[str, float] = {}
     merged: list[int] = []
     n_images = n_anns = 0
-    target = out_dir / "annotations.json"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".annotations.json.", suffix=dataset.TMP_SUFFIX)
     side_fd, side_tmp = tempfile.mkstemp(
-        dir=out_dir, prefix=".annotations-body.", suffix=dataset.TMP_SUFFIX
+        dir=out_dir, prefix=".annotations-body.", suffix=TMP_SUFFIX
     )
     try:
         with (
-            os.fdopen(fd, "w", encoding="utf-8") as main,
+            atomic_file(out_dir / "annotations.json", "w") as main,
             os.fdopen(side_fd, "w+", encoding="utf-8") as side,
         ):
             main.write('{"info":' + _dump(dict(info)) + ',"licenses":[],"images":[')
             image_out, ann_out = _Writer(main), _Writer(side)
             for index, path in files:
-                shard = dataset._read_shard(index, path)
+                shard = shards.read_shard(index, path)
                 if shard is None:
                     if skip_unreadable:
                         continue
                     raise DatasetError(
                         f"{path}: unreadable or malformed shard; re-run the render with --resume"
                     )
+                why = shards.foreign(shard, run)
+                if why is not None:
+                    raise DatasetError(f"{path}: {why}; move it out of {out_dir / 'shards'}")
                 for a in shard["annotations"]:
                     if a.get("category_id") not in names:
                         raise DatasetError(
@@ -179,12 +184,6 @@ def merge(
             shutil.copyfileobj(side, main, 4 * 2**20)
             categories = [c.coco() for c in cfg.categories]
             main.write('],"categories":' + _dump(categories) + "}")
-            main.flush()
-            os.fsync(main.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         Path(side_tmp).unlink(missing_ok=True)
     return {
@@ -197,18 +196,53 @@ def merge(
     }
 
 
-def merge_dataset(out_dir: Path, cfg: Config, record: dict[str, Any]) -> dict[str, Any]:
-    """``synthcv merge DIR``: merge every shard into ``DIR/annotations.json`` (as a
-    render does at its end) and update the counts in ``DIR/dataset.json``
-    (``record`` is its content). Raises DatasetError naming an unreadable shard."""
+def merge_dataset(
+    out_dir: Path, cfg: Config, record: dict[str, Any], *, partial: bool = False
+) -> dict[str, Any]:
+    """``synthcv merge DIR``: merge the shards of scenes ``0 .. num_scenes - 1`` into
+    ``DIR/annotations.json`` (as a render does at its end) and update the counts and
+    status in ``DIR/dataset.json`` (``record`` is its content), holding DIR's lock.
+
+    Refused with a one-line DatasetError: a shard of another run, a shard of a scene
+    outside the run's ``num_scenes``, and (unless ``partial``) scenes without a
+    readable shard, named with the command that renders them."""
     out_dir = Path(out_dir)
-    summary = merge(out_dir, cfg, coco_info(cfg))
-    record = {
-        **record,
-        "scenes": summary["scenes"],
-        "images": summary["images"],
-        "annotations": summary["annotations"],
-        "category_counts": summary["category_counts"],
-    }
-    dataset.write_dataset_json(out_dir, record)
+    with OutputLock(out_dir):
+        present = shards.shard_files(out_dir)
+        extra = [(i, p) for i, p in present if i >= cfg.num_scenes]
+        if extra:
+            raise DatasetError(
+                f"{extra[0][1]}: scene {extra[0][0]} is outside this run's {cfg.num_scenes} "
+                f"scenes (num_scenes in {out_dir / 'dataset.json'}); move it out of "
+                f"{out_dir / 'shards'}"
+            )
+        if not partial:
+            for index, path in present:
+                if shards.read_shard(index, path) is None:
+                    raise DatasetError(
+                        f"{path}: unreadable or malformed shard; re-run the render with "
+                        "--resume (or merge the other scenes with --partial)"
+                    )
+        done = shards.check_provenance(out_dir, shards.run_identity(cfg.model_dump(mode="json")))
+        missing = sorted(set(range(cfg.num_scenes)) - done)
+        if missing and not partial:
+            shown = ", ".join(map(str, missing[:10])) + (
+                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            )
+            raise DatasetError(
+                f"{out_dir}: {len(missing)} of {cfg.num_scenes} scenes have no committed shard "
+                f"(scene {shown}); render them with 'synthcv render CONFIG --out {out_dir} "
+                "--resume' (the same CONFIG and --set), or merge what is there with --partial"
+            )
+        summary = merge(out_dir, cfg, coco_info(cfg), scenes=sorted(done))
+        record = {
+            **record,
+            "status": "complete" if not missing else "partial",
+            "scenes": summary["scenes"],
+            "images": summary["images"],
+            "annotations": summary["annotations"],
+            "category_counts": summary["category_counts"],
+        }
+        atomic_write_json(out_dir / "dataset.json", record, indent=2)
+    summary["missing"] = missing
     return summary

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
+from render.atomic import atomic_file
 from render.errors import UserError
+from render.outputs import OutputLock
 
 SOFTWARE = "synthcv preview"
 
@@ -79,11 +81,8 @@ def preview(
     renderer: str = "render.blender.worker",
     progress: bool = False,
 ) -> PreviewResult:
-    """Render ``n`` images of ``config`` quickly and write them with overlays to ``out``."""
-    from render.config import load_config
-    from render.driver import run_render
-    from render.formats.overlay import make_sheet
-
+    """Render ``n`` images of ``config`` quickly and write them with overlays to
+    ``out`` (holding its lock; an existing file is replaced only if it is a preview)."""
     if not 1 <= n <= 64:
         raise UserError(f"-n {n}: expected 1..64 images")
     if not 1 <= samples <= 4096:
@@ -93,6 +92,28 @@ def preview(
     _check_target(out)
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise UserError(f"--keep {keep}: not empty; give a new folder")
+    with OutputLock(out, inside=False):
+        _check_target(out)  # again, now that no other synthcv run can write it
+        return _preview(config, out, overrides, n, samples, max_side, workers, keep, renderer,
+                        progress)  # fmt: skip
+
+
+def _preview(
+    config: Path,
+    out: Path,
+    overrides: list[str] | None,
+    n: int,
+    samples: int,
+    max_side: int,
+    workers: int,
+    keep: Path | None,
+    renderer: str,
+    progress: bool,
+) -> PreviewResult:
+    from render.config import load_config
+    from render.driver import run_render
+    from render.formats.overlay import make_sheet
+
     user = list(overrides or [])
     base = load_config(config, user)
     extra, res = preview_overrides(
@@ -120,12 +141,10 @@ def preview(
     meta = PngImagePlugin.PngInfo()
     meta.add_text("Software", SOFTWARE)
     meta.add_text("Config", str(config))
-    written = out.with_name(f".{out.name}.tmp")
     try:
-        sheet.save(written, format="PNG", pnginfo=meta)
-        written.replace(out)
+        with atomic_file(out) as f:
+            sheet.save(f, format="PNG", pnginfo=meta)
     except OSError as exc:
-        written.unlink(missing_ok=True)
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     return PreviewResult(out, min(n, cfg.num_scenes * cfg.render.views_per_scene), res, samples,
                          time.perf_counter() - t0)  # fmt: skip

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from render.config import Config
 from render.errors import UserError
+from render.formats.inputs import InputError, read_json
 from render.versions import package_versions
 
 KEYPOINT_CONVENTION = (
@@ -47,9 +47,10 @@ def check_resume_config(out_dir: Path, cfg: Config) -> None:
     if not path.is_file():
         return
     try:
-        old = json.loads(path.read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError, AttributeError):
+        doc = read_json(path, 64 << 20, "dataset.json")
+    except InputError:
         return
+    old = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(old, dict):
         return
     new = cfg.model_dump(mode="json")

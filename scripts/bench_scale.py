@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from render import dataset  # noqa: E402
+from render import dataset, merge  # noqa: E402
 from render.config import Config, load_config  # noqa: E402
 from render.driver import run_render  # noqa: E402
 from render.executors.local import LocalExecutor  # noqa: E402
@@ -172,7 +172,7 @@ def make_shards(folder: Path, images: int, per_image: int = 10, views: int = 2) 
 def _merge_child(folder: Path) -> int:
     cfg = load_config(GENERIC)
     t0 = time.perf_counter()
-    summary = dataset.merge(folder, cfg, {"description": "bench"})
+    summary = merge.merge(folder, cfg, {"description": "bench"})
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"wall_s": wall, "images": summary["images"],

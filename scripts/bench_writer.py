@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from render import dataset
+from render import dataset, merge
 from render.config import Config
 from render.seeding import stream
 from render.spec import (
@@ -132,7 +132,7 @@ def bench_ours(out: Path, pool: list[Any], frames: int, size: int) -> dict[str, 
     for spec, result in jobs:
         dataset.write_scene(out, spec, result, cfg)
     t1 = time.perf_counter()
-    stats = dataset.merge(out, cfg, {"description": "bench"})
+    stats = merge.merge(out, cfg, {"description": "bench"})
     t2 = time.perf_counter()
     t = stats["timings"]
     return {

@@ -1,5 +1,6 @@
-"""Fuzz ``synthcv validate`` and ``synthcv augment`` with malformed datasets and
-pipelines built by a seeded generator.
+"""Fuzz ``synthcv validate``, ``augment``, ``render`` (configs) and ``merge``
+(shards) with malformed datasets, pipelines, configs, shards and foreign files in
+``--out``, built by a seeded generator.
 
 ``python tests/fuzz_hostile.py --seed S --cases N [--seconds T]`` runs N cases (or
 until T seconds have passed) in this process and prints one JSON line; exit 1 if
@@ -13,7 +14,14 @@ runs both commands through ``render.cli.main``. The rules:
 - each command takes at most ``--case-seconds`` (a timer interrupts a hang);
 - the input tree (dataset and pipeline file) is unchanged, byte for byte;
 - ``augment`` leaves ``--out`` absent (and no staging folder) unless it exits 0,
-  and then a complete dataset that validates without errors whenever its input did.
+  and then a complete dataset that validates without errors whenever its input did;
+  an ``--out`` holding files augment did not write is refused and left unchanged;
+- ``render`` refuses a hostile config (alias bombs, deep nesting, tags, booleans or
+  infinities for counts) with one line and writes nothing;
+- ``merge`` of a rendered dataset whose shards were mixed with another run's,
+  dropped, truncated or moved out of range either merges what is there unchanged
+  (exit 0, no foreign shard) or refuses with one line and leaves annotations.json
+  as it was.
 
 Memory is bounded by ``RLIMIT_DATA`` (``--memory-mb``), set by the caller
 (``tests/test_fuzz.py``) for the whole process and its workers.
@@ -85,6 +93,24 @@ HOSTILE_PIPELINES = [
     "- Affine: {border_mode: 4}\n",
 ]
 PLAUSIBLE: list[Any] = [0.5, 1.0, 1, 3, 16, [-10, 10], [0.1, 0.3], [3, 7], [16, 16], 0]
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+DEMO = ROOT / "configs" / "demo.yaml"
+HOSTILE_CONFIGS = [
+    LAUGHS,
+    "seed: " + "[" * 20000 + "]" * 20000 + "\n",
+    "seed: !!python/object/apply:os.system ['echo pwned']\n",
+    "- a\n- b\n",
+    "num_scenes: true\n",
+    "num_scenes: .inf\n",
+    "render: {resolution: [true, 64]}\n",
+    "render: {resolution: [100000, 100000]}\n",
+    "render: {samples: 2.5}\n",
+    "scene: {family: pedestrians, people: {count: [1, .inf]}}\n",
+    "scene: {family: pedestrians, people: {count: [100000, 100000]}}\n",
+]
+"""Render configs that must be refused with one line (merged into configs/demo.yaml)."""
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -255,6 +281,94 @@ def make_case(base: Path, case: Path, rng: np.random.Generator) -> tuple[Path, P
     return src, pipeline, what
 
 
+def _config_case(case: Path, rng: np.random.Generator, seconds: float) -> list[str]:
+    """``synthcv render`` of a hostile config: one line, nothing written."""
+    import yaml
+
+    text = HOSTILE_CONFIGS[int(rng.integers(len(HOSTILE_CONFIGS)))]
+    config = case / "config.yaml"
+    if text.startswith(("a: &a", "- a", "seed: [")):
+        config.write_text(text)
+    else:
+        base = yaml.safe_load(DEMO.read_text())
+        extra = yaml.safe_load(text) if "!!python" not in text else None
+        if extra is None:
+            config.write_text(text)
+        else:
+            for key, value in extra.items():
+                base[key] = {**base[key], **value} if isinstance(value, dict) else value
+            config.write_text(yaml.safe_dump(base))
+    rout = case / "rout"
+    rc, err = run_cli(["render", str(config), "--out", str(rout), "--renderer",
+                       "tests.fake_renderer", "--no-progress"], seconds)  # fmt: skip
+    problems = [f"render {text[:30]!r}: {p}" for p in _stderr_problems(rc, err, (2,))]
+    if rout.exists():
+        problems.append(f"render {text[:30]!r} left {rout.name}")
+    return problems
+
+
+def _foreign_out(out: Path, rng: np.random.Generator) -> dict[str, str]:
+    """Put files augment did not write into ``out`` (sometimes an old augment output
+    first): their digests, which must survive any run."""
+    (out / "images").mkdir(parents=True)
+    files = {"notes.txt": "mine", "images/README.txt": "hand labelled"}
+    if rng.random() < 0.5:
+        (out / "dataset.json").write_text('{"kind": "augment"}')
+        files["dataset.json"] = '{"kind": "augment"}'
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return files
+
+
+def _mutate_shards(ds: Path, other: Path, rng: np.random.Generator) -> str:
+    kind = int(rng.integers(5))
+    shards = sorted((ds / "shards").glob("*.json"))
+    victim = shards[int(rng.integers(len(shards)))]
+    if kind == 0:  # a shard of another run, same scene index
+        victim.write_bytes((other / "shards" / victim.name).read_bytes())
+    elif kind == 1:
+        victim.unlink()
+    elif kind == 2:
+        victim.write_text(victim.read_text()[: int(rng.integers(1, 60))])
+    elif kind == 3:  # a shard of a scene outside num_scenes
+        (ds / "shards" / "000099.json").write_bytes(victim.read_bytes())
+    else:
+        doc = json.loads(victim.read_text())
+        doc["run"] = HOSTILE[int(rng.integers(len(HOSTILE)))]
+        victim.write_text(json.dumps(doc))
+    return f"shards kind {kind} on {victim.name}"
+
+
+def _merge_case(
+    rendered: tuple[Path, Path], case: Path, rng: np.random.Generator, seconds: float
+) -> list[str]:
+    ds = case / "ds"
+    shutil.copytree(rendered[0], ds)
+    before = (ds / "annotations.json").read_bytes()
+    what = _mutate_shards(ds, rendered[1], rng)
+    rc, err = run_cli(["merge", str(ds)], seconds)
+    problems = [f"merge ({what}): {p}" for p in _stderr_problems(rc, err, (0, 2))]
+    if rc == 0:
+        problems.append(f"merge ({what}) accepted a mixed, incomplete or broken run")
+    elif (ds / "annotations.json").read_bytes() != before:
+        problems.append(f"merge ({what}) failed but changed annotations.json")
+    return problems
+
+
+def _render_pair(work: Path) -> tuple[Path, Path]:
+    """Two small fake renders (2 scenes, seeds 0 and 1) for the merge cases."""
+    from render.config import load_config
+    from render.driver import run_render
+
+    out = []
+    for seed in (0, 1):
+        cfg = load_config(DEMO, ["num_scenes=2", f"seed={seed}", "render.resolution=[32, 24]"])
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_render(cfg, work / f"r{seed}", renderer="tests.fake_renderer", progress=False)
+        out.append(work / f"r{seed}")
+    return out[0], out[1]
+
+
 class _Hung(Exception):
     pass
 
@@ -295,11 +409,26 @@ def _stderr_problems(rc: int | str, err: str, allowed: tuple[int, ...]) -> list[
     return problems
 
 
-def check_case(base: Path, case: Path, rng: np.random.Generator, seconds: float) -> dict[str, Any]:
-    """Run both commands on one mutated case; the rules broken (empty: none)."""
+def check_case(
+    base: Path,
+    case: Path,
+    rng: np.random.Generator,
+    seconds: float,
+    rendered: tuple[Path, Path] | None = None,
+) -> dict[str, Any]:
+    """Run the commands on one mutated case; the rules broken (empty: none)."""
     src, pipeline, what = make_case(base, case, rng)
     before = tree_digest(case)
     problems: list[str] = []
+    if rng.random() < 0.15:
+        what.append("hostile config")
+        problems += _config_case(case, rng, seconds)
+    if rendered is not None and rng.random() < 0.15:
+        what.append("mixed shards")
+        problems += _merge_case(rendered, case, rng, seconds)
+    foreign = _foreign_out(case / "out", rng) if rng.random() < 0.15 else None
+    if foreign is not None:
+        what.append("foreign files in --out")
     rc, err = run_cli(["validate", str(src), "--max-problems", "5"], seconds)
     problems += [f"validate: {p}" for p in _stderr_problems(rc, err, (0, 1, 2))]
     input_valid = rc == 0
@@ -307,10 +436,15 @@ def check_case(base: Path, case: Path, rng: np.random.Generator, seconds: float)
     argv = ["augment", str(src), "--pipeline", str(pipeline), "--out", str(out), "--quiet"]
     argv += ["--copies", str(int(rng.integers(1, 3))), "--workers", str(int(rng.integers(1, 3)))]
     argv += ["--keep-originals"] if rng.random() < 0.3 else []
+    argv += ["--overwrite"] if foreign is not None and rng.random() < 0.7 else []
     rc, err = run_cli(argv, seconds)
     problems += [f"augment: {p}" for p in _stderr_problems(rc, err, (0, 2))]
     leftovers = [p.name for p in case.iterdir() if p.name.startswith(".out")]
-    if rc != 0 and (out.exists() or leftovers):
+    if foreign is not None:
+        kept = {k: (out / k).read_text() if (out / k).is_file() else None for k in foreign}
+        if rc != 2 or kept != foreign:
+            problems.append(f"augment exit {rc} over foreign files in --out (kept: {kept})")
+    elif rc != 0 and (out.exists() or leftovers):
         problems.append(f"augment failed but left {'out' if out.exists() else leftovers}")
     if rc == 0:
         if not ((out / "annotations.json").is_file() and (out / "dataset.json").is_file()):
@@ -322,7 +456,7 @@ def check_case(base: Path, case: Path, rng: np.random.Generator, seconds: float)
     changed = sorted(
         k
         for k in set(before) | set(after)
-        if not k.startswith("out") and before.get(k) != after.get(k)
+        if not k.startswith(("out", "ds", "config.yaml")) and before.get(k) != after.get(k)
     )
     if changed:
         problems.append(f"input changed: {changed[:5]}")
@@ -347,14 +481,18 @@ def main(argv: list[str] | None = None) -> int:
         base = write_coco(
             work / "base", np.random.default_rng(args.seed), n_images=2, height=24, width=32
         )
+        rendered = _render_pair(work)
         for n in range(args.cases):
             if args.seconds is not None and time.monotonic() - t0 > args.seconds:
                 break
             rng = np.random.default_rng([args.seed, n])
             started = time.monotonic()
-            result = check_case(base, work / f"case{n}", rng, args.case_seconds)
+            result = check_case(base, work / f"case{n}", rng, args.case_seconds, rendered)
             slowest = max(slowest, (round(time.monotonic() - started, 2), n, result["what"]))
             outcomes[result["outcome"]] = outcomes.get(result["outcome"], 0) + 1
+            for tag in ("hostile config", "mixed shards", "foreign files in --out"):
+                if tag in result["what"]:
+                    outcomes[tag] = outcomes.get(tag, 0) + 1
             if result["problems"]:
                 failures.append({"seed": args.seed, "case": n, **result})
             shutil.rmtree(work / f"case{n}", ignore_errors=True)

@@ -248,7 +248,10 @@ def test_output_directory_rules(source: Path, tmp_path: Path, capsys: Any) -> No
     assert run_cli([str(source), "--pipeline", str(QC), "--out", str(out)]) == 2
     assert "directory is not empty (pass --overwrite" in capsys.readouterr().err
     assert run_cli([str(source), "--pipeline", str(QC), "--out", str(out), "--overwrite"]) == 2
-    assert "not a dataset directory; refusing to delete it" in capsys.readouterr().err
+    assert (
+        "not an augment output (it holds no .synthcv.json: synthcv did not write it); refusing to delete it"
+        in capsys.readouterr().err
+    )
     assert (out / "keep.txt").exists()
     assert run_cli([str(source), "--pipeline", str(QC), "--out", str(source / "aug")]) == 2
     assert "must not be, contain or lie inside the input" in capsys.readouterr().err

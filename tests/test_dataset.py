@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from render import dataset
+from render import atomic, dataset, merge, shards
 from render.config import Config
 from render.errors import DatasetError, UserError
 from render.formats import coco
@@ -127,7 +127,7 @@ def write_all(out: Path, cfg: Config, scenes: list[int]) -> list[dict]:
 
 
 def no_temp_files(out: Path) -> bool:
-    return not [p for p in out.rglob("*") if p.name.endswith(dataset.TMP_SUFFIX)]
+    return not [p for p in out.rglob("*") if p.name.endswith(atomic.TMP_SUFFIX)]
 
 
 def test_layout_and_contents(tmp_path: Path) -> None:
@@ -185,7 +185,7 @@ def test_merge_loads_with_pycocotools(tmp_path: Path) -> None:
     out = tmp_path / "ds"
     dataset.prepare_output(out, resume=False, overwrite=False)
     write_all(out, cfg, [2, 0, 1])
-    stats = dataset.merge(out, cfg, {"description": "test"})
+    stats = merge.merge(out, cfg, {"description": "test"})
     assert stats["scenes"] == 3 and stats["images"] == 6 and stats["annotations"] == 15
     assert stats["category_counts"] == {"box": 12, "dent": 3}
     assert stats["timings"]["build_s"] == pytest.approx(0.75)
@@ -217,7 +217,7 @@ def test_ids_independent_of_write_order(tmp_path: Path) -> None:
         out = tmp_path / "-".join(map(str, order))
         dataset.prepare_output(out, resume=False, overwrite=False)
         write_all(out, cfg, order)
-        dataset.merge(out, cfg, {})
+        merge.merge(out, cfg, {})
         docs.append((out / "annotations.json").read_bytes())
     assert docs[0] == docs[1]
 
@@ -226,9 +226,9 @@ def test_resume_and_uncommitted_scene(tmp_path: Path) -> None:
     cfg = make_config()
     out = tmp_path / "ds"
     dataset.prepare_output(out, resume=False, overwrite=False)
-    assert dataset.completed_scenes(out) == set()
+    assert shards.completed_scenes(out) == set()
     write_all(out, cfg, [0, 1, 3])
-    assert dataset.completed_scenes(out) == {0, 1, 3}
+    assert shards.completed_scenes(out) == {0, 1, 3}
     # a crash before the shard: files of scene 1 exist but it is not complete
     (out / "shards/000001.json").unlink()
     # a torn / foreign shard is not complete either
@@ -237,8 +237,8 @@ def test_resume_and_uncommitted_scene(tmp_path: Path) -> None:
         json.dumps({"scene_index": 8, "images": [], "annotations": []})
     )
     (out / "shards/notes.json").write_text("{}")
-    (out / f"shards/.000005.json.abc{dataset.TMP_SUFFIX}").write_text("partial")
-    assert dataset.completed_scenes(out) == {0}
+    (out / f"shards/.000005.json.abc{atomic.TMP_SUFFIX}").write_text("partial")
+    assert shards.completed_scenes(out) == {0}
     with pytest.raises(UserError, match="not empty"):
         dataset.prepare_output(out, resume=False, overwrite=False)
     dataset.prepare_output(out, resume=True, overwrite=False)
@@ -246,33 +246,33 @@ def test_resume_and_uncommitted_scene(tmp_path: Path) -> None:
     assert no_temp_files(out)  # stale temp files dropped
     (out / "shards/000009.json").unlink()
     write_all(out, cfg, [1, 3])
-    assert dataset.completed_scenes(out) == {0, 1, 3}
-    stats = dataset.merge(out, cfg, {}, scenes=[0, 1, 3])
+    assert shards.completed_scenes(out) == {0, 1, 3}
+    stats = merge.merge(out, cfg, {}, scenes=[0, 1, 3])
     assert stats["images"] == 6
     with pytest.raises(DatasetError, match=r"scene\(s\) \[2\]"):
-        dataset.merge(out, cfg, {}, scenes=[0, 1, 2])
+        merge.merge(out, cfg, {}, scenes=[0, 1, 2])
     (out / "shards/000000.json").write_text("garbage")
     with pytest.raises(DatasetError, match="000000.json"):
-        dataset.merge(out, cfg, {})
+        merge.merge(out, cfg, {})
 
 
 def test_failed_write_leaves_no_temp_and_keeps_old(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "a.json"
-    dataset.atomic_write_json(target, {"v": 1})
+    atomic.atomic_write_json(target, {"v": 1})
 
     def boom(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(dataset.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        dataset.atomic_write_json(target, {"v": 2})
+        atomic.atomic_write_json(target, {"v": 2})
     monkeypatch.undo()
     assert json.loads(target.read_text()) == {"v": 1}
     assert os.listdir(tmp_path) == ["a.json"]
     with pytest.raises(ValueError):
-        dataset.atomic_write_json(target, {"v": float("nan")})
+        atomic.atomic_write_json(target, {"v": float("nan")})
     assert os.listdir(tmp_path) == ["a.json"]
 
 
@@ -322,7 +322,7 @@ def test_prepare_output_refusal_and_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "ds"
     dataset.prepare_output(out, resume=False, overwrite=False)
     write_all(out, cfg, [0])
-    dataset.merge(out, cfg, {})
+    merge.merge(out, cfg, {})
     dataset.write_dataset_json(out, {"seed": 0})
     (out / "README.txt").write_text("mine")
     (out / "notes").mkdir()
@@ -336,6 +336,7 @@ def test_prepare_output_refusal_and_overwrite(tmp_path: Path) -> None:
         dataset.prepare_output(out, resume=True, overwrite=True)
     dataset.prepare_output(out, resume=False, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == [
+        ".synthcv.json",  # the marker: this folder holds a synthcv render (render/outputs.py)
         "README.txt",
         "images",
         "notes",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from render import dataset
+from render import shards
 from render.config import Config, load_config
 from render.driver import CAMERA_CONVENTION, RenderFailed, run_render
 from render.errors import UserError
@@ -128,7 +128,7 @@ def test_repeated_crash_fails_naming_scene(
         render(cfg, out, workers=1)
     assert "--resume" in str(info.value) and "\n" not in str(info.value)
     # everything else was committed and merged
-    assert dataset.completed_scenes(out) == {0, 2, 3}
+    assert shards.completed_scenes(out) == {0, 2, 3}
     coco = json.loads(annotations_bytes(out))
     assert {img["scene_id"] for img in coco["images"]} == {0, 2, 3}
     assert json.loads((out / "dataset.json").read_text())["status"] == "partial"

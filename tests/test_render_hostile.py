@@ -293,9 +293,9 @@ cp -r {out} {tmp_path}/resumed
 def test_free_space_is_checked_before_each_scene(tmp_path: Path, monkeypatch: Any) -> None:
     """With less free space than a scene needs, nothing is submitted: a one-line
     error names the free space and the resume command."""
-    import render.driver as driver
+    import render.attempts as attempts
 
-    monkeypatch.setattr(driver, "MIN_FREE_BYTES", 2**62)
+    monkeypatch.setattr(attempts, "MIN_FREE_BYTES", 2**62)
     cfg = load_config(DEMO, ["num_scenes=3", "render.resolution=[64, 48]"])
     with pytest.raises(
         RenderFailed, match=r"out of disk space: .* MiB free .* 0 of 3 scenes committed .*--resume"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from render import merge
+from render import merge, shards
 from render.config import Config, load_config
 from render.driver import RenderFailed, run_render
 from render.executors import local
@@ -202,11 +202,12 @@ def test_kill_9_at_random_moments_then_resume(reference: Path, tmp_path: Path) -
     assert validate_dataset(out) == []
 
 
-def _shard(scene: int, anns: list[dict[str, Any]]) -> dict[str, Any]:
+def _shard(scene: int, anns: list[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     images = [{"id": scene * 1000 + v + 1, "file_name": f"images/{scene:06d}_{v:03d}.png",
                "width": 4, "height": 4, "scene_id": scene, "view_index": v} for v in range(2)]  # fmt: skip
-    return {"version": 1, "scene_index": scene, "images": images, "annotations": anns,
-            "category_counts": {}, "timings": {"x_s": 1.0}}  # fmt: skip
+    return {"version": 2, "scene_index": scene, "images": images, "annotations": anns,
+            "category_counts": {}, "timings": {"x_s": 1.0},
+            "run": shards.run_identity(cfg.model_dump(mode="json"))}  # fmt: skip
 
 
 def test_merge_keeps_crowd_keypoint_amodal_fields(cfg: Config, tmp_path: Path) -> None:
@@ -229,7 +230,7 @@ def test_merge_keeps_crowd_keypoint_amodal_fields(cfg: Config, tmp_path: Path) -
     out = tmp_path / "ds"
     (out / "shards").mkdir(parents=True)
     for scene, a in ((300, anns), (7, [])):
-        (out / "shards" / f"{scene:06d}.json").write_text(json.dumps(_shard(scene, a)))
+        (out / "shards" / f"{scene:06d}.json").write_text(json.dumps(_shard(scene, a, cfg)))
     summary = merge.merge(out, cfg, {"description": "t"})
     assert summary["merged"] == [7, 300] and summary["images"] == 4
     doc = json.loads((out / "annotations.json").read_text())

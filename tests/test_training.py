@@ -98,6 +98,22 @@ def test_overfits_four_images(overfit: Path) -> None:
     assert {"data_s_median", "model_s_median", "images_per_s"} <= set(summary["this_session"])
 
 
+def test_resume_may_lower_the_learning_rate(overfit: Path, tmp_path: Path) -> None:
+    """After a diverged loss synthcv says: lower train.lr, then --resume. That resume
+    is accepted, and the change is logged in metrics.jsonl."""
+    out = tmp_path / "resumed"
+    (out / "checkpoints").mkdir(parents=True)
+    shutil.copy(overfit / "checkpoints" / "step_0000050.pt", out / "checkpoints" / "last.pt")
+    argv = ["train", str(overfit.parent / "r.yaml"), "--out", str(out), "--device", "cpu",
+            "--no-progress", "--resume"]  # fmt: skip
+    assert main([*argv, "--set", "train.lr=0.01", "--set", "train.warmup_steps=0"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0] == {"type": "resume", "step": 50, "changed": {
+        "train.lr": [0.05, 0.01], "train.warmup_steps": [3, 0]}}  # fmt: skip
+    assert max(r["lr"] for r in rows if r["type"] == "train") <= 0.01
+    assert main([*argv, "--set", "train.momentum=0.5"]) == 2  # other keys still must match
+
+
 def test_resume_continues_the_same_steps(overfit: Path, tmp_path: Path) -> None:
     """A run resumed from its step-50 checkpoint ends at step 60 with the same
     losses as the uninterrupted run (same data order, augmentation, random state)."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render import dataset
+from render import dataset, merge
 from render.formats import coco
 from render.formats.validate import validate_cli, validate_dataset
 from tests.test_dataset import fake_scene, make_config
@@ -24,7 +24,7 @@ def good(tmp_path: Path) -> Path:
     dataset.prepare_output(out, resume=False, overwrite=False)
     for i in range(3):
         dataset.write_scene(out, *fake_scene(i), cfg)
-    dataset.merge(out, cfg, {})
+    merge.merge(out, cfg, {})
     return out
 
 

@@ -126,3 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        # the file system said no (a name too long, no permission, no space, ...):
+        # one line naming the file, as for any other bad input
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        where = where if len(where) <= 160 else f"{where[:80]}...{where[-60:]}"
+        print(f"synthcv: error: {where + ': ' if where else ''}{exc.strerror or exc}",
+              file=sys.stderr)  # fmt: skip
+        return 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +55,20 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def read_json(path: Path, what: str) -> Any:
+def positive_float(text: str) -> float:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read {what}: {exc}") from None
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file synthcv wrote (dataset.json, a scene, a shard), read as every
+    input is (:func:`render.formats.inputs.read_json`: bounded, strict)."""
+    from render.formats.inputs import Limits
+    from render.formats.inputs import read_json as bounded
+
+    return bounded(path, Limits().json_bytes, what)

@@ -10,6 +10,7 @@ from typing import Any
 
 from render.cli.common import UserError, positive_int
 from render.formats import inputs
+from render.outputs import HELP
 
 
 def add_parsers(sub: Any) -> None:
@@ -34,6 +35,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "report",
+        epilog=HELP,
         help="write DIR/report.html: dataset card, distributions, examples per class",
         description="Write one self-contained HTML page (images embedded) about a COCO "
         "dataset: the dataset card (config, seed, versions, counts, render time), "
@@ -55,6 +57,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "augment",
+        epilog=HELP,
         help="augment a COCO dataset with an albumentations pipeline",
         description="Apply a YAML albumentations pipeline to any COCO dataset and write a "
         "new dataset (the input is never modified).",
@@ -70,6 +73,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "export",
+        epilog=HELP,
         help="export a dataset as YOLO (detect, seg, pose) or the MVTec anomaly layout",
         description="Write DIR in another layout into OUT (atomically): yolo, yolo-seg, "
         "yolo-pose (Ultralytics: data.yaml, images/ and labels/ per split) or anomaly "

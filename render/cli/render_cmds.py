@@ -10,6 +10,7 @@ from typing import Any
 
 from render.cli import scale
 from render.cli.common import DatasetError, positive_int, read_json, resolution
+from render.outputs import HELP
 
 # Keys write_scene adds to a saved scene's meta that are outputs, not inputs. The
 # settled poses stay: physics (Bullet) is not reproducible across processes, so the
@@ -21,6 +22,7 @@ def add_parsers(sub: Any) -> None:
     """Add this module's subcommands to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "render",
+        epilog=HELP,
         help="render a dataset from a config file",
         description="Render num_scenes scenes (x render.views_per_scene images) of CONFIG into "
         "DIR: images/, depth/, scenes/, annotations.json (COCO), dataset.json. -n, --seed, "
@@ -78,6 +80,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "preview",
+        epilog=HELP,
         help="render a few quick images of a config with overlays into one PNG",
         description="Render N images of CONFIG with few samples at a small resolution "
         "(same samplers and annotations as 'synthcv render') and write them with "
@@ -105,6 +108,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "replay",
+        epilog=HELP,
         help="re-render one saved scene",
         description="Re-render DIR/scenes/NNNNNN.json with the config recorded in "
         "DIR/dataset.json into a new directory, and compare its annotations with the "

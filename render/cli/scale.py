@@ -4,6 +4,7 @@ Ray) and ``synthcv merge`` (merge a render's shards into annotations.json)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,12 @@ from render.cli.common import (
     UserError,
     non_negative_float,
     non_negative_int,
+    positive_float,
     positive_int,
     read_json,
 )
 from render.config import Config
+from render.outputs import HELP
 
 DEFAULT_RENDERER = "render.blender.worker"
 
@@ -92,6 +95,13 @@ def add_scale_arguments(p: argparse.ArgumentParser) -> None:
         help="GPUs Ray reserves per task (default 0; Ray sets CUDA_VISIBLE_DEVICES)",
     )
     p.add_argument(
+        "--ray-timeout",
+        type=positive_float,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for the --ray ADDRESS to answer before giving up (default 30)",
+    )
+    p.add_argument(
         "--ray-chunk",
         type=positive_int,
         default=4,
@@ -109,9 +119,17 @@ def add_parsers(sub: Any) -> None:
         "with compact ids (from 1, in scene, view, instance order), streamed: memory does "
         "not grow with the dataset. Every render does this at its end; run it after "
         "copying shards together or after an interrupted merge. Updates the counts in "
-        "DIR/dataset.json.",
+        "DIR/dataset.json. Refused: shards of another run (family, seed or config differ), "
+        "scenes outside num_scenes, and scenes without a shard (unless --partial).",
+        epilog=HELP,
     )
     p.add_argument("dataset", type=Path, metavar="DIR", help="rendered dataset directory")
+    p.add_argument(
+        "--partial",
+        action="store_true",
+        help="merge the committed scenes even if some have no shard (dataset.json then "
+        "says status: partial)",
+    )
 
 
 def run_options(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
@@ -145,7 +163,14 @@ def run_options(args: argparse.Namespace, cfg: Config) -> dict[str, Any]:
             retries=args.retries,
             recycle_every=args.recycle_every or None,
             threads=args.threads,
+            timeout=args.ray_timeout,
         )
+    if args.gpus is not None:
+        from render.machine import gpus_warning
+
+        warning = gpus_warning(args.gpus)
+        if warning is not None:
+            print(f"synthcv: warning: {warning}", file=sys.stderr)
     return {
         "workers": workers,
         "executor": executor,
@@ -165,10 +190,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     if not isinstance(ds, dict) or not isinstance(ds.get("config"), dict):
         raise DatasetError(f"{ds_path}: has no 'config' mapping")
     cfg = validate_config(ds["config"], source=str(ds_path))
-    summary = merge_dataset(args.dataset, cfg, ds)
+    summary = merge_dataset(args.dataset, cfg, ds, partial=args.partial)
+    missing = summary["missing"]
+    note = f" ({len(missing)} of {cfg.num_scenes} scenes missing: partial)" if missing else ""
     print(
         f"{args.dataset / 'annotations.json'}: {summary['scenes']} scenes, "
-        f"{summary['images']} images, {summary['annotations']} annotations"
+        f"{summary['images']} images, {summary['annotations']} annotations{note}"
     )
     return 0
 

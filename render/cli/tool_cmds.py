@@ -34,6 +34,9 @@ def add_parsers(sub: Any) -> None:
         "model the pedestrians family needs (once, 1-6 minutes; a render builds it too).",
     )
     p.add_argument("action", nargs="?", choices=("status", "build"), default="status")
+    p.add_argument(
+        "--rebuild", action="store_true", help="build: remove the cache and build it again"
+    )
 
     p = sub.add_parser(
         "schema",
@@ -56,7 +59,9 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     from render.families.pedestrians import body
 
     if args.action == "build":
-        folder = body.build_cache(lambda m: print(f"synthcv: {m}", file=sys.stderr))
+        folder = body.build_cache(
+            lambda m: print(f"synthcv: {m}", file=sys.stderr), rebuild=args.rebuild
+        )
         print(f"anny body model: ready in {folder}")
         return 0
     folder = body.cache_dir()

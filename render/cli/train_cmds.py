@@ -13,6 +13,7 @@ from typing import Any
 
 from render.cli.common import UserError, non_negative_int, positive_int
 from render.formats.splits import SPLIT_NAMES, parse_fractions
+from render.outputs import HELP
 
 
 def _quiet_openmp() -> None:
@@ -27,6 +28,7 @@ def add_parsers(sub: Any) -> None:
     """Add this module's subcommands to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "train",
+        epilog=HELP,
         help="train a torchvision detector (Faster/Mask/Keypoint R-CNN) from a recipe",
         description="Train the detector of RECIPE (configs/train/*.yaml: data, model, "
         "image size, epochs, batch, learning-rate schedule, augmentation) into DIR: "
@@ -59,6 +61,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "evaluate",
+        epilog=HELP,
         help="COCOeval of a trained detector (or a COCO results file) on a dataset",
         description="Run CKPT (model.pt or last.pt of 'synthcv train') over DATASET, "
         "write the detections as a COCO results file and metrics.json into --out, and "
@@ -71,7 +74,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--out", type=Path, metavar="DIR",
         help="where detections.json and metrics.json go (default: next to CKPT, "
-        "eval-<dataset name>[-<split>]); existing files there are replaced",
+        "eval-<dataset name>[-<split>]); an earlier evaluate output there is replaced, any "
+        "other non-empty folder refused",
     )  # fmt: skip
     p.add_argument("--split", choices=SPLIT_NAMES,
                    help="evaluate one by-scene split of DATASET only")  # fmt: skip
@@ -109,7 +113,7 @@ def _train(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     result = train(
         recipe, args.out, init=args.init, resume=args.resume, overwrite=args.overwrite,
-        device=args.device, progress=progress,
+        device=args.device, progress=progress, source=args.recipe,
     )  # fmt: skip
     s = result.summary
     tp = s["this_session"]
@@ -131,13 +135,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _quiet_openmp()
-    from augment.torch_dataset import AugmentedCoco
-    from render.training.evaluate import (
-        evaluate_checkpoint,
-        evaluate_results_file,
-        format_report,
-        write_report,
-    )
+    from render.outputs import writing
 
     if args.fractions is not None and args.split is None:
         raise UserError("--fractions: give --split too")
@@ -149,6 +147,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--split {args.split}: not in --fractions")
     name = args.dataset.resolve().name + (f"-{args.split}" if args.split else "")
     out = args.out or args.checkpoint.resolve().parent / f"eval-{name}"
+    with writing(out, "evaluate", write_over=True, inputs=[(str(args.dataset), args.dataset)]):
+        return _evaluate_into(args, out)
+
+
+def _evaluate_into(args: argparse.Namespace, out: Path) -> int:
+    from augment.torch_dataset import AugmentedCoco
+    from render.training.evaluate import (
+        evaluate_checkpoint,
+        evaluate_results_file,
+        format_report,
+        write_report,
+    )
+
     progress = not args.no_progress and sys.stderr.isatty()
     if args.checkpoint.suffix.lower() == ".json":
         dataset = AugmentedCoco(

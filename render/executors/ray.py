@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,29 @@ def render_chunk(
     return results
 
 
+def _probe(address: str, timeout: float) -> None:
+    """Open (and close) a TCP connection to ``host:port`` of a Ray address
+    (``ray://`` client addresses too), so that an address nobody answers at fails
+    within ``timeout`` seconds instead of hanging in ``ray.init``."""
+    rest = address.split("://", 1)[-1]
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UserError(f"--ray {address}: expected host:port, auto, or nothing")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except TimeoutError:
+        raise UserError(
+            f"--ray {address}: no answer within {timeout:g} s (--ray-timeout); is the cluster "
+            "running and reachable from here?"
+        ) from None
+    except OSError as exc:
+        raise UserError(
+            f"--ray {address}: cannot connect: {exc.strerror or exc}; is the cluster running "
+            "(ray start --head) and reachable from here?"
+        ) from None
+
+
 def _why(exc: BaseException) -> str:
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"the Ray task failed: {type(exc).__name__}: {first}"[:300]
@@ -81,6 +105,7 @@ class RayExecutor:
         recycle_every: int | None = None,
         threads: int | None = None,
         local_cpus: int | None = None,
+        timeout: float = 30.0,
     ) -> None:
         if ray is None:
             raise UserError("--ray: Ray is not installed; pip install 'synthcv[cluster]'")
@@ -90,7 +115,18 @@ class RayExecutor:
         self.out_dir = Path(out_dir).resolve()
         self.cpus, self.gpus, self.chunk, self.retries = cpus, gpus, chunk, retries
         self.recycle_every, self.threads, self.local_cpus = recycle_every, threads, local_cpus
+        self.timeout = timeout
         self.workers = 0  # task slots, known once connected
+        self._started: bool | None = None  # None: not connected yet
+
+    def prepare(self) -> None:
+        """Reach the cluster (or start the local instance) before anything is
+        written: an address that does not answer within ``timeout`` seconds is a
+        one-line UserError."""
+        if self._started is None:
+            if self.address not in (None, "auto"):
+                _probe(self.address, self.timeout)
+            self._started = self._connect()
 
     def _connect(self) -> bool:
         """Connect to (or start) Ray; True if this call started it."""
@@ -121,7 +157,8 @@ class RayExecutor:
     def run(
         self, plan: Plan, spec_json: Callable[[int], str], cfg_json: str, events: Events
     ) -> None:
-        started = self._connect()
+        self.prepare()
+        started = bool(self._started)
         in_flight: dict[Any, list[int]] = {}
         try:
             resources = ray.cluster_resources()

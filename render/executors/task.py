@@ -21,10 +21,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from render import dataset
+from render import dataset, shards
 from render.config import Config
 from render.errors import UserError
-from render.spec import SceneSpec, scene_filename
+from render.spec import SceneSpec
 
 TRACEBACK_TAIL = 2000
 """Characters of a failed scene's traceback kept for ``failures.jsonl``."""
@@ -129,8 +129,8 @@ def render_scene(
 def committed_summary(out_dir: str, scene: int) -> dict[str, Any] | None:
     """The summary of scene ``scene`` if its shard is committed in ``out_dir`` (an
     executor lost its result, e.g. a cluster task died after writing it), else None."""
-    path = Path(out_dir, "shards", scene_filename(scene))
-    shard = dataset._read_shard(scene, path)
+    path = shards.shard_path(Path(out_dir), scene)
+    shard = shards.read_shard(scene, path)
     if shard is None:
         return None
     return {

@@ -54,6 +54,12 @@ class SceneModel(Model):
         """Category name -> the keypoint names this family writes for it, in order."""
         return {}
 
+    def memory_estimate(self) -> tuple[float, float]:
+        """Bytes this family adds to (sampling one scene in the driver, rendering one
+        scene in a worker), beyond Blender and the image buffers; the driver refuses
+        a job that would not fit before any work starts. Measured, see the family."""
+        return 0.0, 0.0
+
     def asset_fields(self, data: dict[str, Any]) -> list[tuple[str, str, Callable[[str], None]]]:
         """(yaml path under scene, path value, setter) for every asset file in ``data``,
         the JSON dump of this model; the job config resolves and checks them."""

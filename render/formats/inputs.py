@@ -1,11 +1,16 @@
-"""Bounded reads of files we did not write (datasets, pipelines): the one place that
-opens them, used by ``synthcv validate`` and ``synthcv augment`` alike.
+"""Bounded reads of files we did not write: the one place that opens them, for
+datasets, results files, job configs, ``--set`` values, training recipes, augment
+pipelines and material presets alike.
 
 Every read: the name is a relative path that stays inside its root once symlinks
 are resolved; the file is opened without blocking (a named pipe cannot hang us)
 and must be a regular file; its size is capped (:class:`Limits`); JSON must be
-strict (no ``NaN``/``Infinity``, finite floats). Problems raise :class:`InputError`,
-a one-line :class:`~render.errors.DatasetError` naming the file.
+strict (no ``NaN``/``Infinity``, finite floats, nesting bounded); YAML
+(:func:`read_yaml`, :func:`parse_yaml`) is read without tags, anchors or aliases
+(a few lines of aliases expand into millions of nodes) and at most
+:data:`MAX_DEPTH` levels deep. Problems raise :class:`InputError`, a one-line
+:class:`~render.errors.DatasetError` naming the file (or the error class the
+caller asks for, e.g. :class:`~render.errors.ConfigError`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from render.errors import DatasetError, UserError
+
+MAX_DEPTH = 100
+"""Deepest nesting of a YAML document (configs and pipelines need fewer than 10)."""
+CONFIG_BYTES = 4 << 20
+"""Largest config, recipe, pipeline or preset file (the shipped ones are < 20 kB)."""
 
 
 @dataclass(frozen=True)
@@ -232,3 +244,57 @@ def parse_json(data: bytes, path: Path | str, finite: bool = True) -> Any:
 def read_json(path: Path, max_bytes: int, what: str, finite: bool = True) -> Any:
     """:func:`read_regular` then :func:`parse_json`."""
     return parse_json(read_regular(path, max_bytes, what), path, finite)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader (no tags that build objects) that refuses anchors and aliases and
+    nesting deeper than :data:`MAX_DEPTH`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if self.check_event(yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&, *) are not allowed", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def parse_yaml(text: str, source: str, error: type[UserError] = DatasetError) -> Any:
+    """The YAML (or JSON) document in ``text``; every problem is one line
+    ``source: line L, column C: ...`` raised as ``error``."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
+    except RecursionError:
+        raise error(f"{source}: YAML nested too deeply") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{source}:{where} YAML syntax error: {problem}") from None
+
+
+def read_yaml(
+    path: Path,
+    what: str,
+    error: type[UserError] = DatasetError,
+    max_bytes: int = CONFIG_BYTES,
+) -> Any:
+    """:func:`read_regular` then :func:`parse_yaml` (UTF-8); errors are ``error``."""
+    try:
+        data = read_regular(Path(path), max_bytes, what)
+        text = data.decode("utf-8")
+    except InputError as exc:
+        raise error(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: cannot read {what}: not UTF-8 ({exc.reason})") from None
+    return parse_yaml(text, str(path), error)

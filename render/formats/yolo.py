@@ -3,8 +3,10 @@ the file writing at the edge in :func:`write_yolo`).
 
 Layout::
 
-    OUT/data.yaml                      path, train/val/test image folders, names
-                                       (+ kpt_shape, flip_idx for pose)
+    OUT/data.yaml                      train/val/test image folders, names (+ kpt_shape,
+                                       flip_idx for pose); no ``path:``, so Ultralytics
+                                       resolves the folders against the yaml's own
+                                       folder and the export can be moved or copied
     OUT/images/{split}/{stem}.png      hard links to the source images (copies
                                        where linking is not possible)
     OUT/labels/{split}/{stem}.txt      one line per object, coordinates in [0, 1]
@@ -109,18 +111,18 @@ def label_lines(
 
 
 def data_yaml(
-    out: str,
     splits: Sequence[str],
     categories: Sequence[Mapping[str, Any]],
     classes: Mapping[int, int],
     task: Task,
 ) -> dict[str, Any]:
-    """The ``data.yaml`` mapping Ultralytics reads."""
+    """The ``data.yaml`` mapping Ultralytics reads, without ``path:`` (image folders
+    relative to the yaml's folder, wherever the export is moved)."""
     names = {
         k: next(str(c["name"]) for c in categories if int(c["id"]) == cid)
         for cid, k in classes.items()
     }
-    doc: dict[str, Any] = {"path": out}
+    doc: dict[str, Any] = {}
     for split in ("train", "val", "test"):
         if split in splits:
             doc[split] = f"images/{split}"

@@ -16,15 +16,15 @@ relative to its folder). It depends on :mod:`render.formats` only.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from render.atomic import atomic_write_bytes
 from render.errors import UserError
 from render.formats.inputs import InputError, Limits, read_json, read_regular
+from render.outputs import OutputLock
 
 GENERATOR_TAG = b'<meta name="generator" content="synthcv report">'
 
@@ -83,16 +83,8 @@ def _check_target(out: Path) -> None:
 def _write(out: Path, text: str) -> int:
     data = text.encode("utf-8")
     try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        atomic_write_bytes(out, data)
     except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     return len(data)
 
@@ -106,15 +98,23 @@ def build_report(
     per_class: int = 6,
     progress: bool = False,
 ) -> ReportResult:
-    """Write the report of ``dataset`` to ``out`` (default ``DIR/report.html``)."""
-    from render import __version__
-    from render.progress import Progress
-    from render.report import mosaics, page, plots, stats
-
+    """Write the report of ``dataset`` to ``out`` (default ``DIR/report.html``),
+    holding its lock; an existing file is replaced only if it is a synthcv report."""
     limits = limits or Limits()
     ann_file, root = _sources(Path(dataset))
     out = Path(out) if out is not None else root / "report.html"
     _check_target(out)
+    with OutputLock(out, inside=False):
+        return _build(ann_file, root, out, limits, seed, per_class, progress)
+
+
+def _build(
+    ann_file: Path, root: Path, out: Path, limits: Limits, seed: int, per_class: int, progress: bool
+) -> ReportResult:
+    from render import __version__
+    from render.progress import Progress
+    from render.report import mosaics, page, plots, stats
+
     doc = read_json(ann_file, limits.json_bytes, "annotations file", finite=False)
     if not isinstance(doc, dict):
         raise UserError(f"{ann_file}: expected a COCO JSON object, got {type(doc).__name__}")

@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -263,5 +264,7 @@ ALL = (
 
 
 def charts(stats: Stats) -> list[Chart]:
-    """Every chart that has data, in report order."""
-    return [c for c in (f(stats) for f in ALL) if c is not None]
+    """Every chart that has data, in report order. Labels are plain text: a class
+    named ``$x^{$`` is drawn as written, not parsed as math (which would fail)."""
+    with rc_context({"text.parse_math": False, "text.usetex": False}):
+        return [c for c in (f(stats) for f in ALL) if c is not None]

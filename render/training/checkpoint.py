@@ -11,10 +11,10 @@ a final, weights-only checkpoint), ``step`` (optimizer steps done), ``epoch``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from render.atomic import atomic_file
 from render.errors import UserError
 
 FORMAT = "synthcv-detector"
@@ -27,9 +27,8 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    torch.save({"format": FORMAT, "version": VERSION, **payload}, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ synthetic model may meet a dataset that lacks some of its classes).
 
 from __future__ import annotations
 
-import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from render.atomic import atomic_write_json
 from render.errors import DatasetError, UserError
 from render.formats import coco
+from render.formats.inputs import Limits, read_json
 from render.progress import Progress
 
 
@@ -155,14 +157,10 @@ def match_categories(
     return ids
 
 
-def read_detections(path: Path) -> list[dict[str, Any]]:
-    """A COCO results file: a list of ``{image_id, category_id, score, bbox, ...}``."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: detections file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: cannot read detections: {exc}") from None
+def read_detections(path: Path, max_bytes: int = Limits().json_bytes) -> list[dict[str, Any]]:
+    """A COCO results file: a list of ``{image_id, category_id, score, bbox, ...}``
+    (read as every input is: :func:`render.formats.inputs.read_json`)."""
+    data = read_json(path, max_bytes, "detections file")
     if not isinstance(data, list):
         raise UserError(f"{path}: expected a COCO results list, got {type(data).__name__}")
     for n, d in enumerate(data):
@@ -191,7 +189,7 @@ def format_report(report: EvalReport) -> str:
 def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path) -> None:
     """``out/detections.json`` (COCO results) and ``out/metrics.json``."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "detections.json").write_text(json.dumps(detections), encoding="utf-8")
+    atomic_write_json(out / "detections.json", detections)
     metrics = {
         kind: {
             "stats": r.stats,
@@ -208,11 +206,39 @@ def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path
            "not_evaluated": report.skipped, "timings": report.timings}  # fmt: skip
     if report.image_size is not None:
         doc["image_size"] = {"min_size": report.image_size[0], "max_size": report.image_size[1]}
-    (out / "metrics.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    atomic_write_json(out / "metrics.json", doc, indent=2)
     report.files = {
         "detections": str(out / "detections.json"),
         "metrics": str(out / "metrics.json"),
     }
+
+
+def check_ids(
+    path: Path, dets: list[dict[str, Any]], images: set[int], cats: set[int]
+) -> list[dict[str, Any]]:
+    """A results file must be about this dataset: refuse one none of whose
+    detections name one of its images (or categories); leave out, with a warning,
+    those that do not."""
+
+    def known(d: Mapping[str, Any], key: str, ids: set[int]) -> bool:
+        v = d.get(key)
+        return isinstance(v, int) and not isinstance(v, bool) and v in ids
+
+    bad_image = sum(not known(d, "image_id", images) for d in dets)
+    bad_cat = sum(not known(d, "category_id", cats) for d in dets)
+    if dets and (bad_image == len(dets) or bad_cat == len(dets)):
+        what = "image_id" if bad_image == len(dets) else "category_id"
+        raise DatasetError(
+            f"{path}: no detection has an {what} of this dataset (e.g. {dets[0].get(what)!r}); "
+            "was it made on another dataset or split?"
+        )
+    if bad_image or bad_cat:
+        print(
+            f"synthcv: warning: {path}: {bad_image} detection(s) name an image and {bad_cat} a "
+            "category not in this dataset; they are left out",
+            file=sys.stderr,
+        )
+    return [d for d in dets if known(d, "image_id", images) and known(d, "category_id", cats)]
 
 
 def evaluate_results_file(
@@ -221,6 +247,9 @@ def evaluate_results_file(
     """Score an existing COCO results file against ``dataset``'s ground truth."""
     dets = read_detections(path)
     cats = list(dataset.source.coco["categories"])
+    dets = check_ids(
+        path, dets, {int(i["id"]) for i in dataset.images}, {int(c["id"]) for c in cats}
+    )
     if kinds is None:
         kinds = ["bbox"] + (["segm"] if any("segmentation" in d for d in dets) else [])
         kinds += ["keypoints"] if any("keypoints" in d for d in dets) else []
@@ -295,9 +324,10 @@ def evaluate_checkpoint(
     (the model resizes every image to it and maps the boxes back): a model trained on
     large objects may find small ones better on enlarged images."""
     from augment.torch_dataset import AugmentedCoco
+    from render.machine import check_memory
     from render.training import checkpoint as ckpt_io
     from render.training.models import build_model, resolve_device
-    from render.training.recipe import validate_recipe
+    from render.training.recipe import memory_estimate, validate_recipe
 
     ckpt = ckpt_io.load(checkpoint)
     recipe = validate_recipe(ckpt["recipe"], f"{checkpoint}: recipe")
@@ -313,13 +343,23 @@ def evaluate_checkpoint(
     if image_size is not None:
         update |= {"min_size": image_size, "max_size": image_size}
     model_cfg = recipe.model.model_copy(update=update)
+    check_memory(
+        memory_estimate(model_cfg, batch_size),
+        f"evaluating at {model_cfg.min_size}x{model_cfg.max_size} px, {batch_size} images per batch",
+        "lower --image-size or --batch-size",
+    )
     model = build_model(model_cfg, len(categories) + 1, num_kp)
     model.load_state_dict(ckpt["model"])
     dev = resolve_device(device)
     model.to(dev)
-    report, dets = evaluate_model(
-        model, recipe.model.arch, categories, dataset, dev,
-        batch_size=batch_size, workers=workers, progress=progress,
-    )  # fmt: skip
+    try:
+        report, dets = evaluate_model(
+            model, recipe.model.arch, categories, dataset, dev,
+            batch_size=batch_size, workers=workers, progress=progress,
+        )  # fmt: skip
+    except RuntimeError as exc:
+        from render.training.loop import out_of_memory
+
+        raise out_of_memory(exc, "lower --image-size or --batch-size") from None
     report.image_size = (model_cfg.min_size, model_cfg.max_size)
     return report, dets

@@ -26,10 +26,19 @@ from typing import Any
 import numpy as np
 import yaml
 
+from render.atomic import atomic_write_text
 from render.errors import DatasetError, UserError
+from render.machine import check_memory
+from render.outputs import OutputLock, claim, write_marker
 from render.progress import Progress
 from render.training import checkpoint as ckpt_io
-from render.training.recipe import Recipe, TrainConfig, recipe_difference
+from render.training.recipe import (
+    Recipe,
+    TrainConfig,
+    memory_estimate,
+    recipe_difference,
+    resume_changes,
+)
 from render.training.stats import StepTimes, versions
 
 OUT_ENTRIES = ("recipe.yaml", "metrics.jsonl", "train.json", "model.pt", "checkpoints")
@@ -38,6 +47,16 @@ OUT_ENTRIES = ("recipe.yaml", "metrics.jsonl", "train.json", "model.pt", "checkp
 
 class TrainingError(UserError):
     """Training cannot go on (a loss became NaN or infinite)."""
+
+
+def out_of_memory(exc: RuntimeError, fix: str) -> BaseException:
+    """A one-line UserError for torch's out-of-memory errors (the CPU allocator's
+    "can't allocate memory", CUDA's OutOfMemoryError); ``exc`` itself otherwise."""
+    text = str(exc)
+    if "can't allocate memory" in text or "out of memory" in text.lower():
+        first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+        return UserError(f"out of memory ({first}); {fix}")
+    return exc
 
 
 def lr_factor(step: int, cfg: TrainConfig, total_steps: int) -> float:
@@ -77,27 +96,25 @@ class TrainResult:
     summary: dict[str, Any]
 
 
-def prepare_out(out: Path, *, resume: bool, overwrite: bool) -> None:
+def prepare_out(out: Path, *, resume: bool, overwrite: bool, source: Path | None = None) -> None:
     """``out`` must be new or empty, unless resuming (then it holds a checkpoint) or
-    overwriting (then what a previous ``synthcv train`` wrote there is removed)."""
-    if resume:
-        if not (out / "checkpoints" / "last.pt").is_file():
-            raise UserError(f"--resume: no checkpoint at {out / 'checkpoints' / 'last.pt'}")
-        return
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"--out {out}: not empty; use --resume to continue or --overwrite")
-        if not any((out / name).exists() for name in OUT_ENTRIES):
-            raise UserError(f"--overwrite: {out} holds no training run; not touching it")
-        for name in OUT_ENTRIES:
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    overwriting (then what a previous ``synthcv train`` wrote there is removed, and
+    nothing else: :mod:`render.outputs`). ``source``: the recipe file, which must
+    not be one of the files the run writes. The caller holds ``out``'s lock."""
+    for name in OUT_ENTRIES:
+        if source is not None and source.resolve() == (out / name).resolve():
+            raise UserError(
+                f"--out {out}: the run writes {out / name}, which is the recipe you gave; "
+                "keep recipes outside the run's folder or choose another --out"
+            )
+    if resume and not (out / "checkpoints" / "last.pt").is_file():
+        raise UserError(f"--resume: no checkpoint at {out / 'checkpoints' / 'last.pt'}")
+    try:
+        claim(out, "train", overwrite=overwrite, resume=resume)
+        out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, "train")
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
 
 
 def build_datasets(recipe: Recipe) -> tuple[Any, Any]:
@@ -223,11 +240,14 @@ class _Run:
             "versions": versions(),
         }
 
-    def resume_from(self, path: Path) -> None:
+    def resume_from(self, path: Path) -> dict[str, list[Any]]:
+        """Load the checkpoint at ``path``; returns the recipe keys that changed
+        (:func:`render.training.recipe.resume_changes`)."""
         import torch
 
         ckpt = ckpt_io.load(path)
-        diff = recipe_difference(ckpt["recipe"], self.recipe.model_dump(mode="json"))
+        now = self.recipe.model_dump(mode="json")
+        diff = recipe_difference(ckpt["recipe"], now)
         if diff is not None:
             raise UserError(f"--resume: the recipe differs from the checkpoint's ({diff})")
         names = [c.get("name") for c in ckpt["categories"]]
@@ -241,6 +261,7 @@ class _Run:
         torch.set_rng_state(ckpt["rng"]["torch"])
         if self.cuda and "cuda" in ckpt["rng"]:
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        return resume_changes(ckpt["recipe"], now)
 
     def save(self) -> None:
         path = self.out / "checkpoints" / "last.pt"
@@ -305,19 +326,40 @@ def train(
     overwrite: bool = False,
     device: str = "auto",
     progress: bool = True,
+    source: Path | None = None,
 ) -> TrainResult:
-    """Train (or continue training) the recipe's model into ``out``."""
+    """Train (or continue training) the recipe's model into ``out``, holding its
+    lock (:mod:`render.outputs`); ``source``: the recipe file it came from."""
+    m, t = recipe.model, recipe.train
+    check_memory(
+        memory_estimate(m, t.batch_size),
+        f"training at {m.min_size}x{m.max_size} px, {t.batch_size} images per step",
+        "lower model.min_size / model.max_size or train.batch_size",
+    )
+    with OutputLock(out):
+        prepare_out(out, resume=resume, overwrite=overwrite, source=source)
+        try:
+            return _train(recipe, out, init, resume, device, progress)
+        except RuntimeError as exc:
+            raise out_of_memory(
+                exc, "lower model.min_size / model.max_size or train.batch_size, then --resume"
+            ) from None
+
+
+def _train(
+    recipe: Recipe, out: Path, init: Path | None, resume: bool, device: str, progress: bool
+) -> TrainResult:
     from render.training.evaluate import evaluate_model
 
-    prepare_out(out, resume=resume, overwrite=overwrite)
     bar = Progress(False, 0, "")
     run = _Run(recipe, out, device, lambda m: bar.log(m))
+    changed: dict[str, list[Any]] = {}
     if resume:
-        run.resume_from(out / "checkpoints" / "last.pt")
+        changed = run.resume_from(out / "checkpoints" / "last.pt")
     elif init is not None:
         run.init_from(init)
-    (out / "recipe.yaml").write_text(
-        yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
+    atomic_write_text(
+        out / "recipe.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
     )
     t, n = recipe.train, len(run.train_ds)
     remaining = max(t.epochs * n - (run.epoch * n + run.epoch_step * t.batch_size), 0)
@@ -329,6 +371,10 @@ def train(
     def emit(row: dict[str, Any]) -> None:
         metrics.write(json.dumps(row) + "\n")
         metrics.flush()
+
+    if changed:
+        emit({"type": "resume", "step": run.step, "changed": changed})
+        bar.log("resumed with " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
 
     def validate() -> None:
         if run.val_ds is None:
@@ -408,5 +454,5 @@ def train(
         "val": evals[-1] if evals else None,
         "versions": versions(),
     }
-    (out / "train.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    atomic_write_text(out / "train.json", json.dumps(summary, indent=2))
     return TrainResult(out, run.step, run.total_steps, summary)

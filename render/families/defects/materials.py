@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from render.errors import ConfigError
 from render.families.common import uniform
+from render.formats.inputs import read_yaml
 from render.paths import PROJECT_ROOT
 from render.spec import LayerSpec, MaterialSpec
 
@@ -32,7 +32,7 @@ def load_presets(directory: str) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"scene.materials_dir: folder not found: {directory}")
     presets = {}
     for path in sorted(folder.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, "material preset", ConfigError)
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of material fields")
         presets[path.stem] = data

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from render.atomic import atomic_write_text
 from render.errors import UserError
 from render.paths import cache_root
 
@@ -60,14 +61,28 @@ def cache_dir() -> Path:
 
 
 def cache_ready(folder: Path | None = None) -> bool:
-    """True when :func:`build_cache` finished in ``folder`` (default :func:`cache_dir`)."""
+    """True when :func:`build_cache` finished in ``folder`` (default :func:`cache_dir`)
+    and its files are still there at the sizes it recorded (a truncated file is not
+    ready: it is rebuilt)."""
     folder = folder or cache_dir()
     marker = folder / MARKER
     try:
-        files = json.loads(marker.read_text(encoding="utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+        doc = json.loads(marker.read_text(encoding="utf-8"))
+        files, sizes = doc["files"], doc.get("sizes") or {}
+        return bool(files) and all(
+            (folder / f).is_file() and (f not in sizes or (folder / f).stat().st_size == sizes[f])
+            for f in files
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-    return bool(files) and all((folder / f).is_file() for f in files)
+
+
+def _damaged(folder: Path, exc: BaseException) -> UserError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return UserError(
+        f"the anny body model cache at {folder} is damaged ({type(exc).__name__}: {first}); "
+        "rebuild it: synthcv cache build --rebuild"
+    )
 
 
 @contextlib.contextmanager
@@ -81,16 +96,30 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def build_cache(log: Callable[[str], None] = print) -> Path:
+def build_cache(log: Callable[[str], None] = print, *, rebuild: bool = False) -> Path:
     """Build the model cache once (minutes, ~2 GB of RAM at peak), then keep only
     the compact model data. Safe to call from several processes (file lock);
-    returns immediately when the cache is ready."""
+    returns immediately when the cache is ready (``rebuild``: build it again). A
+    folder that cannot be written is a one-line UserError naming the fix."""
     folder = cache_dir()
-    if cache_ready(folder):
+    if cache_ready(folder) and not rebuild:
         return folder
+    try:
+        return _build_cache(folder, log, rebuild)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the anny body model cache at {exc.filename or folder}: "
+            f"{exc.strerror or exc}; set SYNTHCV_CACHE_DIR to a writable folder"
+        ) from None
+
+
+def _build_cache(folder: Path, log: Callable[[str], None], rebuild: bool) -> Path:
     with _locked(folder):
-        if cache_ready(folder):
+        if cache_ready(folder) and not rebuild:
             return folder
+        (folder / MARKER).unlink(missing_ok=True)
+        for path in folder.rglob("*.safetensors"):
+            path.unlink()  # a damaged or partial build: start from scratch
         log(
             f"building the anny body model once for this machine into {folder} "
             "(1-6 minutes; later runs load it in about a second)"
@@ -106,8 +135,9 @@ def build_cache(log: Callable[[str], None] = print) -> Path:
         for sub in folder.iterdir():
             if sub.is_dir() and not any(sub.iterdir()):
                 shutil.rmtree(sub)
-        marker = {"anny": anny_version(), "topology": TOPOLOGY, "files": kept}
-        (folder / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        sizes = {f: (folder / f).stat().st_size for f in kept}
+        marker = {"anny": anny_version(), "topology": TOPOLOGY, "files": kept, "sizes": sizes}
+        atomic_write_text(folder / MARKER, json.dumps(marker, indent=2))
         log(f"anny body model ready in {time.perf_counter() - t0:.0f} s: {folder}")
     return folder
 
@@ -241,7 +271,14 @@ def load_model() -> BodyModel:
     import anny
     import torch
 
-    model = _construct(folder)
+    try:
+        model = _construct(folder)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:  # safetensors, torch
+        raise _damaged(folder, exc) from None
+    except Exception as exc:  # noqa: BLE001 - SafetensorError is not one of the above
+        if type(exc).__name__ != "SafetensorError":
+            raise
+        raise _damaged(folder, exc) from None
     regressor = anny.KeypointsRegressor.coco(model).to(dtype=torch.float32)
     weights = model.vertex_bone_weights.numpy()
     indices = model.vertex_bone_indices.numpy()
