@@ -202,20 +202,35 @@ def check_machine() -> list[Finding]:
     return [Finding("machine", "ok", detail)]
 
 
-def check_body_model() -> list[Finding]:
-    from render.families.pedestrians import body
+def check_family_assets() -> list[Finding]:
+    """Every registered family's one-time assets (render.families.base.Assets)."""
+    from render.families import FAMILIES, assets_status
 
-    folder = body.cache_dir()
-    if body.cache_ready(folder):
-        return [Finding("anny body model", "ok", f"cached in {folder} (pedestrians family)")]
-    return [
-        Finding(
-            "anny body model",
-            "warn",
-            f"not built yet ({folder}); the first pedestrians render builds it (1-6 min)",
-            "synthcv cache build  (or: make models)",
-        )
-    ]
+    found = []
+    for fam in FAMILIES.values():
+        if fam.assets is None:
+            continue
+        try:
+            state = assets_status(fam)
+        except Exception as exc:  # noqa: BLE001 - e.g. the package is missing: say so
+            detail = " ".join(str(exc).split())[:200]
+            found.append(Finding(fam.assets.name, "fail", f"cannot be checked: {detail}"))
+            continue
+        assert state is not None
+        ready, where = state
+        if ready:
+            found.append(Finding(fam.assets.name, "ok", f"cached in {where} ({fam.name} family)"))
+        else:
+            found.append(
+                Finding(
+                    fam.assets.name,
+                    "warn",
+                    f"not built yet ({where}); the first {fam.name} render builds it "
+                    f"({fam.assets.needs})",
+                    "synthcv cache build  (or: make models)",
+                )
+            )
+    return found
 
 
 def check_extras() -> list[Finding]:
@@ -262,7 +277,7 @@ CHECKS: tuple[Callable[[], list[Finding]], ...] = (
     check_blender,
     check_opencv_exr,
     check_extras,
-    check_body_model,
+    check_family_assets,
 )
 
 

@@ -29,8 +29,7 @@ from render.config import Config
 from render.errors import UserError
 from render.executors import DEFAULT_RECYCLE_EVERY, DEFAULT_RETRIES, Executor, ExecutorError
 from render.executors.local import LocalExecutor
-from render.families import family
-from render.families.base import load_function
+from render.families import build_assets, family
 from render.machine import cap_workers, check_render_memory, threads_from_env
 from render.outputs import OutputLock
 from render.progress import Progress
@@ -52,13 +51,9 @@ class Interrupted(UserError):
 
 
 def _prepare_family(cfg: Config) -> None:
-    """Build the family's one-time resources (e.g. the body model cache) in the
+    """Build the family's one-time assets (e.g. the body model cache) in the
     driver, before any worker starts: workers only load them."""
-    fam = family(cfg.scene.family)
-    if fam.prepare is not None:
-        load_function(fam.prepare)(
-            cfg, lambda message: print(f"synthcv: {message}", file=sys.stderr)
-        )
+    build_assets(family(cfg.scene.family), lambda m: print(f"synthcv: {m}", file=sys.stderr))
 
 
 def _first_spec(cfg: Config, by_index: dict[int, SceneSpec], first: int | None) -> None:

@@ -107,6 +107,15 @@ def _write_yolo(
     return {"images": dict(counts), "objects": objects, "classes": len(classes)}
 
 
+def _resample(pixels: np.ndarray, size: int, shrink: int) -> np.ndarray:
+    """``pixels`` resized to ``size`` x ``size`` (``shrink``: the interpolation when
+    smaller, e.g. area averaging; linear when larger, nearest for masks)."""
+    if pixels.shape[0] == size:
+        return pixels
+    how = shrink if shrink == cv2.INTER_NEAREST or pixels.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(pixels, (size, size), interpolation=how)
+
+
 def _write_anomaly(
     doc: dict[str, Any],
     root: Path,
@@ -114,6 +123,7 @@ def _write_anomaly(
     fractions: dict[str, float],
     seed: int,
     defect_supercategory: str,
+    crop_size: int | None,
 ) -> dict[str, Any]:
     try:
         crops = anomaly.plan_crops(doc, defect_supercategory)
@@ -129,8 +139,9 @@ def _write_anomaly(
             if image is None:
                 raise UserError(f"{root / crop.file_name}: cannot read the image")
             cache[crop.file_name] = image
-        x0, y0, x1, y1 = crop.box
-        pixels = cache[crop.file_name][y0:y1, x0:x1]
+        pixels = anomaly.crop_pixels(cache[crop.file_name], crop.box)
+        if crop_size is not None:
+            pixels = _resample(pixels, crop_size, cv2.INTER_AREA)
         if crop.defect is None:
             part = split_of(seed, crop.scene, train_share)
             folder = out / crop.product / part / "good"
@@ -138,7 +149,10 @@ def _write_anomaly(
             folder = out / crop.product / "test" / crop.defect
             truth = out / crop.product / "ground_truth" / crop.defect
             truth.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(truth / f"{crop.name}_mask.png"), anomaly.crop_mask(crop))
+            mask = anomaly.crop_mask(crop)
+            if crop_size is not None:
+                mask = _resample(mask, crop_size, cv2.INTER_NEAREST)
+            cv2.imwrite(str(truth / f"{crop.name}_mask.png"), mask)
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"{crop.name}.png"), pixels)
         counts[f"{crop.product}/{folder.parent.name}/{folder.name}"] += 1
@@ -154,15 +168,21 @@ def export(
     seed: int = 0,
     overwrite: bool = False,
     defect_supercategory: str = "defect",
+    crop_size: int | None = None,
 ) -> dict[str, Any]:
-    """Export ``dataset`` as ``fmt`` into ``out``; returns what was written."""
+    """Export ``dataset`` as ``fmt`` into ``out``; returns what was written.
+    ``crop_size``: anomaly only, every crop resampled to this many pixels square."""
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown {fmt!r}; valid: {', '.join(FORMATS)}")
+    if crop_size is not None and (fmt != "anomaly" or not 8 <= crop_size <= 4096):
+        raise UserError(f"--crop-size {crop_size}: only with --format anomaly, 8-4096 px")
     out = Path(out)
     with OutputLock(out, inside=False):
         claim(out, "export", overwrite=overwrite, inputs=[(str(dataset), Path(dataset))])
         doc, root = _load(Path(dataset))
-        record = _build(doc, root, Path(dataset), fmt, out, fractions, seed, defect_supercategory)
+        record = _build(
+            doc, root, Path(dataset), fmt, out, fractions, seed, defect_supercategory, crop_size
+        )
     return record
 
 
@@ -175,6 +195,7 @@ def _build(
     fractions: dict[str, float],
     seed: int,
     defect_supercategory: str,
+    crop_size: int | None,
 ) -> dict[str, Any]:
     """Write the export into a staging folder beside ``out``, then swap it in."""
     staging = out.parent / f".{out.name}.synthcv-export-partial"
@@ -183,7 +204,9 @@ def _build(
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         if fmt == "anomaly":
-            summary = _write_anomaly(doc, root, staging, fractions, seed, defect_supercategory)
+            summary = _write_anomaly(
+                doc, root, staging, fractions, seed, defect_supercategory, crop_size
+            )
         else:
             summary = _write_yolo(doc, root, staging, FORMATS[fmt], fractions, seed)  # type: ignore[arg-type]
         record = {
@@ -191,6 +214,7 @@ def _build(
             "source": str(dataset.resolve()),
             "seed": seed,
             "split": fractions,
+            **({"crop_size": crop_size} if crop_size is not None else {}),
             **summary,
         }
         atomic_write_text(staging / MARKER, json.dumps(record, indent=2))

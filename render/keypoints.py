@@ -8,12 +8,15 @@ coordinate ``u`` whose pixel centres lie at +0.5 (:mod:`render.camera`).
 Visibility ``v`` of a keypoint at world point P with camera depth ``z``:
 
 - ``0`` (and x = y = 0): P projects outside the image, or lies behind the camera;
-- ``2`` (visible): in the 3x3 pixels around its projection, some pixel shows
-  nothing nearer than P (depth >= z), or shows the keypoint's own instance at a
-  depth >= ``z - radius``. ``radius`` is how deep inside the body the joint lies:
-  joints are inside the body, so the body's own skin in front of a joint does
-  not hide it, but an arm across the hip does;
-- ``1`` (occluded): otherwise: another instance, or a nearer surface, is seen.
+- ``2`` (visible): in the 3x3 pixels around its projection, some pixel shows the
+  keypoint's own body (its instance or a descendant) at a depth >= ``z - radius``.
+  ``radius`` is how deep inside the body the joint lies: joints are inside the
+  body, so the body's own skin in front of a joint does not hide it, but an arm
+  across the hip does. Only the person's own surface makes a keypoint visible:
+  the background seen beside a thin, hidden leg does not (so every ``v = 2``
+  keypoint lies within 1 px of its person's visible mask);
+- ``1`` (occluded): otherwise: another instance, a nearer surface or nothing of
+  the person is seen there.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def keypoint_visibility(
         r0, r1, c0, c1 = max(row - 1, 0), min(row + 2, h), max(col - 1, 0), min(col + 2, w)
         d = depth_map[r0:r1, c0:c1]
         mine = own[r0:r1, c0:c1]
-        clear = (d >= z[k]) | (mine & (d >= z[k] - radius[k]))
+        clear = mine & (d >= z[k] - radius[k])
         v[k] = 2 if clear.any() else 1
     xy = np.where(v[:, None] > 0, xy, 0.0)
     return xy, v

@@ -4,7 +4,7 @@ masks, boxes and keypoints drawn, in one PNG, for tuning a config by eye.
 The config is rendered exactly as ``synthcv render`` would (same samplers, same
 annotations) into a temporary folder, with fewer samples and a smaller
 resolution (``--samples``, ``--max-side``), then drawn with
-:func:`render.formats.overlay.make_sheet`. Only the PNG is kept (``--keep DIR``
+:func:`render.report.overlay.make_sheet`. Only the PNG is kept (``--keep DIR``
 keeps the rendered dataset too).
 """
 
@@ -112,7 +112,7 @@ def _preview(
 ) -> PreviewResult:
     from render.config import load_config
     from render.driver import run_render
-    from render.formats.overlay import make_sheet
+    from render.report.overlay import make_sheet
 
     user = list(overrides or [])
     base = load_config(config, user)

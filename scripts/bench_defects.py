@@ -32,7 +32,7 @@ from pathlib import Path
 
 from render.config import load_config
 from render.families import build_geometry as build
-from render.families.defects.assemblies import _cached
+from render.families.defects.geometry.assemblies import _cached
 from render.sampling import sample_scene
 
 

@@ -5,7 +5,7 @@ Usage: python scripts/closeup_sheet.py DIR [DIR2 ...] --out closeups.png [--rows
 Each row is one category; each example is shown twice, as rendered (nearest-
 neighbour enlargement: real pixels) and with its mask. Works on any COCO dataset
 whose annotations carry category names (and, optionally, ``attributes.variant``);
-the drawing is :func:`render.formats.overlay.make_closeups`.
+the drawing is :func:`render.report.overlay.make_closeups`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from render.formats.overlay import make_closeups  # noqa: E402
+from render.report.overlay import make_closeups  # noqa: E402
 
 ROWS = "scratch,dent,crack,stain,chip,dust,fibre,fingerprint,droplet,print,logo,glint,tool_mark"
 

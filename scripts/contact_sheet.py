@@ -3,7 +3,7 @@
 Usage: python scripts/contact_sheet.py DIR --out sheet.png [-n 16] [--cols 4]
        [--size 256] [--only-categories a,b] [--no-masks]
 Works on any COCO dataset (RLE or polygon masks, bbox-only, keypoints); the drawing
-is :mod:`render.formats.overlay` (also behind ``synthcv preview`` and the report).
+is :mod:`render.report.overlay` (also behind ``synthcv preview`` and the report).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from render.formats.overlay import make_sheet  # noqa: E402
+from render.report.overlay import make_sheet  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,10 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
         (["reder"], ["invalid choice: 'reder'", "(did you mean render?)"]),
         (["render", DEMO, "--out", "{out}", "--num_scenes", "3"], ["(did you mean --num-scenes?)"]),
         (["validate", "{out}", "--max_problem", "3"], ["(did you mean --max-problems?)"]),
+        (
+            ["export", "{out}", "--fromat", "yolo", "--out", "y"],
+            ["required: --format", "unrecognized --fromat (did you mean --format?)"],
+        ),
         (["preview", DEMO, "--out", "{out}"], ["the preview is a PNG"]),
         (["preview", DEMO, "--out", "{out}.png", "-n", "0"], ["-n 0: expected 1..64"]),
         (["render"], ["render: the following arguments are required: CONFIG, --out"]),

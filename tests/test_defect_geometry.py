@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.families.defects import assemblies
-from render.families.defects import surface as dg
+from render.families.defects.geometry import assemblies
+from render.families.defects.geometry import surface as dg
 
 PLATE = {
     "family": "plate",
@@ -226,7 +226,7 @@ def test_tool_mark_is_a_band_of_regular_feed_lines() -> None:
     rng = np.random.default_rng(4)
     base = assemblies.base_mesh(PLATE)
     surf = dg.Surface(base.vertices, base.faces)
-    from render.families.defects import cuts, steps
+    from render.families.defects.geometry import cuts, steps
 
     def spot(radius: float, r: np.random.Generator) -> steps.Spot | None:
         return steps.place(base.vertices, base.faces, np.array([0.0, 0.0, 1.0]), radius, r)

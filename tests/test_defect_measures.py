@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from render.families.defects import assemblies, measure
-from render.families.defects import surface as dg
+from render.families.defects import measure
 from render.families.defects.config import DefectsScene
+from render.families.defects.geometry import assemblies
+from render.families.defects.geometry import surface as dg
 from render.families.defects.qc_config import AcceptanceLimits
 
 PLATE = {

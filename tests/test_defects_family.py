@@ -10,10 +10,10 @@ import pytest
 
 from render.config import load_config, validate_config
 from render.errors import ConfigError
-from render.families.common import euler_xyz_to_matrix
 from render.families.defects import layout
 from render.families.defects import sampler as fam
-from render.families.defects.assemblies import base_mesh
+from render.families.defects.geometry.assemblies import base_mesh
+from render.geometry.rotations import euler_xyz_to_matrix
 from render.seeding import stream
 from render.spec import DefectInfo, NuisanceInfo, ProductInfo, SceneSpec
 

@@ -125,7 +125,7 @@ def test_fingerprint_ridges_follow_the_print() -> None:
     """A fingerprint carries ``whorl`` coordinates: its ridges (the material's rings
     in them) curve about a core inside the print, not stripes across it; and its
     outline is no clean oval (it wanders, or a chord cuts it off)."""
-    from render.families.defects import assemblies
+    from render.families.defects.geometry import assemblies
 
     plate = {"family": "plate", "length": 0.08, "width": 0.06, "thickness": 0.005, "holes": 0}
     wander = []
@@ -165,7 +165,7 @@ def test_fingerprint_ridges_follow_the_print() -> None:
 def test_labels_have_straight_edges(family: str, params: dict) -> None:
     """A can's or bottle's label (material slot 1) ends at one height all round: no
     face of the wall straddles its edge (the edge was a zigzag of triangles)."""
-    from render.families.defects.products import BOTTLE_LABEL, CAN_LABEL, build_product
+    from render.families.defects.geometry.products import BOTTLE_LABEL, CAN_LABEL, build_product
 
     mesh = build_product(family, params)
     lo, hi = CAN_LABEL if family == "can" else BOTTLE_LABEL

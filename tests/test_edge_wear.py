@@ -13,8 +13,13 @@ from scipy.spatial import cKDTree
 
 from render.config import load_config, validate_config
 from render.families.defects import sampler as fam
-from render.families.defects.assemblies import base_mesh, product_with_defects
-from render.families.defects.edges import EDGE_REACH, convex_edges, edge_closeness, edge_samples
+from render.families.defects.geometry.assemblies import base_mesh, product_with_defects
+from render.families.defects.geometry.edges import (
+    EDGE_REACH,
+    convex_edges,
+    edge_closeness,
+    edge_samples,
+)
 from render.spec import (
     GeometrySpec,
     MaterialSpec,

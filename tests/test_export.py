@@ -12,12 +12,15 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from render.config import load_config
 from render.driver import run_render
 from render.errors import UserError
 from render.export import export
 from render.formats import coco
+from render.formats.anomaly import crop_pixels, square_box
 from render.formats.splits import parse_fractions, split_images, split_of
 from render.formats.yolo import mask_polygon
 from tests.coco_fixtures import write_coco
@@ -53,6 +56,25 @@ def _ultralytics(data_yaml: Path, split: str, task: str) -> list[dict[str, Any]]
         cache=False,
     )
     return ds.labels
+
+
+def test_a_moved_yolo_export_still_loads(source: Path, tmp_path: Path) -> None:
+    """data.yaml has no absolute path: Ultralytics' own check_det_dataset finds the
+    images of an export moved to another folder (it failed with "images not found,
+    missing path '<old dir>/images/val'")."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from ultralytics.data.utils import check_det_dataset
+
+    out = tmp_path / "first"
+    export(source, "yolo-pose", out, fractions=SPLIT, seed=1)
+    moved = tmp_path / "elsewhere" / "copy"
+    moved.parent.mkdir()
+    out.rename(moved)
+    assert "path" not in yaml.safe_load((moved / "data.yaml").read_text())
+    data = check_det_dataset(str(moved / "data.yaml"))
+    for split in ("train", "val"):
+        assert Path(data[split]) == (moved / "images" / split).resolve()
+        assert len(_ultralytics(moved / "data.yaml", split, "pose")) > 0
 
 
 @pytest.mark.parametrize(
@@ -175,6 +197,58 @@ def test_anomaly_layout(defects: Path, tmp_path: Path) -> None:
             if (product / "train").exists()
             else True
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    x=st.integers(0, 200), y=st.integers(0, 150), bw=st.integers(1, 260), bh=st.integers(1, 200),
+    margin=st.sampled_from([0.0, 0.1, 0.25]),
+)  # fmt: skip
+def test_anomaly_crops_are_square_and_inside(
+    x: int, y: int, bw: int, bh: int, margin: float
+) -> None:
+    """COCO boxes from masks are whole pixels (x, y, w, h integers)."""
+    w, h = 220, 160
+    bw, bh = min(bw, w - x), min(bh, h - y)
+    x0, y0, x1, y1 = square_box([x, y, bw, bh], margin, w, h)
+    side = x1 - x0
+    assert side == y1 - y0 >= 1
+    assert 0 <= side - max(bw, bh) * (1 + 2 * margin) < 1
+    for lo, hi, n, b0, b1 in ((x0, x1, w, x, x + bw), (y0, y1, h, y, y + bh)):
+        if side <= n:
+            assert 0 <= lo and hi <= n  # shifted inside, never clipped
+        else:
+            assert lo <= 0 and hi > n and abs((-lo) - (hi - n)) <= 1  # centred on the image
+        assert lo <= b0 and hi >= b1  # the whole product is in the crop
+
+
+def test_crop_pixels_pads_with_the_border() -> None:
+    image = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = crop_pixels(image, (-1, -1, 5, 5))
+    assert out.shape == (6, 6)
+    assert (out[1:4, 1:5] == image).all() and out[0, 0] == image[0, 0] and out[5, 5] == image[2, 3]
+    assert crop_pixels(image, (1, 0, 3, 2)).tolist() == [[1, 2], [5, 6]]
+
+
+def test_anomaly_crop_size(defects: Path, tmp_path: Path) -> None:
+    """Every crop square at its own size, or all at --crop-size with their masks."""
+    out = tmp_path / "native"
+    export(defects, "anomaly", out, fractions={"train": 0.5, "val": 0.5}, seed=0)
+    shapes = [cv2.imread(str(p)).shape for p in out.rglob("*.png") if "ground_truth" not in p.parts]
+    assert shapes and all(sh[0] == sh[1] for sh in shapes)
+    out = tmp_path / "sized"
+    record = export(defects, "anomaly", out, fractions={"train": 0.5, "val": 0.5}, seed=0,
+                    crop_size=96)  # fmt: skip
+    assert record["crop_size"] == 96
+    pngs = list(out.rglob("*.png"))
+    assert len(pngs) == len([p for p in (tmp_path / "native").rglob("*.png")])
+    for p in pngs:
+        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        assert img.shape[:2] == (96, 96), p
+        if "ground_truth" in p.parts:
+            assert set(np.unique(img)) <= {0, 255}
+    with pytest.raises(UserError, match="--crop-size 96: only with --format anomaly"):
+        export(defects, "yolo", tmp_path / "y", fractions=SPLIT, crop_size=96)
 
 
 def test_export_refuses_bad_input_and_foreign_folders(source: Path, tmp_path: Path) -> None:

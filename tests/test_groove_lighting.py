@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from render import camera as cm
-from render.families.defects.assemblies import product_with_defects
+from render.families.defects.geometry.assemblies import product_with_defects
 from render.spec import (
     CameraSpec,
     GeometrySpec,

@@ -69,9 +69,10 @@ def test_visibility_flags() -> None:
     assert keypoint_visibility(np.array([joint]), r, K, POSE, inst, depth, [1])[1][0] == 1
     inst, depth = _maps(0, z - 1.0)
     assert keypoint_visibility(np.array([joint]), r, K, POSE, inst, depth, [1])[1][0] == 1
-    # nothing in front of it at all (background behind): visible
+    # nothing of the person seen there, only the far background (its body hidden
+    # elsewhere, e.g. a thin leg behind a car): occluded, not visible (issue 21)
     inst, depth = _maps(0, np.inf)
-    assert keypoint_visibility(np.array([joint]), r, K, POSE, inst, depth, [1])[1][0] == 2
+    assert keypoint_visibility(np.array([joint]), r, K, POSE, inst, depth, [1])[1][0] == 1
     # outside the image, or behind the camera: v = 0 and x = y = 0
     for outside in ([20.0, 0.0, 1.0], [0.0, -10.0, 1.0]):
         xy, v = keypoint_visibility(np.array([outside]), r, K, POSE, inst, depth, [1])
@@ -91,6 +92,28 @@ def test_visibility_uses_the_3x3_neighbourhood() -> None:
     assert (
         keypoint_visibility(np.array([joint]), np.array([0.1]), K, POSE, inst, depth, [1])[1][0]
         == 1
+    )
+
+
+def test_a_hidden_ankle_beside_background_is_occluded() -> None:
+    """Issue 21's case: legs behind an object, the person's visible mask ends above
+    the ankle; the ankle's 3x3 window shows the occluder and the far background
+    beside the thin leg. It was marked visible (the background is farther than the
+    joint); it is occluded: none of the person's own surface is seen there."""
+    ankle = [0.0, 0.0, 0.5]
+    col, row, z = _pixel(ankle)
+    inst = np.zeros((H, W), dtype=np.int32)
+    depth = np.full((H, W), np.inf, dtype=np.float32)  # far background (sky, street)
+    inst[: row - 12, col - 1 : col + 2] = 1  # the visible upper body, 12 px above the ankle
+    depth[: row - 12, col - 1 : col + 2] = z - 0.05
+    inst[row - 12 :, col - 3 : col] = 2  # the occluder left of the ankle, nearer
+    depth[row - 12 :, col - 3 : col] = z - 1.0
+    xy, v = keypoint_visibility(np.array([ankle]), np.array([0.05]), K, POSE, inst, depth, [1])
+    assert v[0] == 1
+    inst[row, col + 1], depth[row, col + 1] = 1, z - 0.03  # a pixel of the ankle shows
+    assert (
+        keypoint_visibility(np.array([ankle]), np.array([0.05]), K, POSE, inst, depth, [1])[1][0]
+        == 2
     )
 
 

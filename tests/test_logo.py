@@ -11,9 +11,9 @@ import pytest
 import trimesh
 
 from render.config import ConfigError, load_config, validate_config
-from render.families.defects import assemblies, glyphs
 from render.families.defects import sampler as fam
-from render.families.defects import surface as dg
+from render.families.defects.geometry import assemblies, glyphs
+from render.families.defects.geometry import surface as dg
 from render.spec import (
     DefectInfo,
     GeometrySpec,

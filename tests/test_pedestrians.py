@@ -14,10 +14,10 @@ import pytest
 from render.config import load_config, validate_config
 from render.errors import ConfigError
 from render.families import build_geometry
-from render.families.common import euler_xyz_to_matrix
 from render.families.pedestrians import appearance, body, people, pose, regions
 from render.families.pedestrians.config import AGE_YEARS, PeopleConfig
 from render.families.pedestrians.street import street_parts
+from render.geometry.rotations import euler_xyz_to_matrix
 from render.keypoints import COCO_KEYPOINTS
 from render.sampling import sample_scene
 from render.spec import PersonInfo, SceneSpec

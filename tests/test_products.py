@@ -9,14 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from render.families import build_geometry as build
-from render.families.defects.products import (
+from render.families.defects.geometry.products import (
     FAMILIES,
     INTEGER_PARAMS,
     PARAM_SPACE,
     build_product,
     pcb_components,
 )
-from render.families.defects.props import PROPS
+from render.families.defects.geometry.props import PROPS
 
 
 def _params(family: str, u: float) -> dict:

@@ -20,6 +20,7 @@ from render.families import common
 from render.families.generic import sampler as generic
 from render.families.generic.config import CameraConfig, LightsConfig, MaterialConfig
 from render.families.generic.sampler import place_without_overlap, sample_generic
+from render.geometry import rotations
 from render.sampling import sample_scene
 from render.settings import RenderConfig
 from render.spec import SceneSpec
@@ -247,7 +248,7 @@ def test_aim_neg_z_points_at_target(
     d = np.subtract(tgt, loc)
     if np.linalg.norm(d) < 1e-3:
         return
-    r = common.euler_xyz_to_matrix(common.aim_neg_z(np.array(loc), np.array(tgt)))
+    r = rotations.euler_xyz_to_matrix(rotations.aim_neg_z(np.array(loc), np.array(tgt)))
     assert np.allclose(r @ r.T, np.eye(3), atol=1e-9)
     assert np.allclose(r @ [0, 0, -1], d / np.linalg.norm(d), atol=1e-7)
 
@@ -256,9 +257,11 @@ def test_aim_neg_z_points_at_target(
 @given(seed=st.integers(0, 2**32))
 def test_euler_round_trip(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    e = common.random_rotation_euler(rng)
-    r = common.euler_xyz_to_matrix(e)
-    assert np.allclose(common.euler_xyz_to_matrix(common.matrix_to_euler_xyz(r)), r, atol=1e-9)
+    e = rotations.random_rotation_euler(rng)
+    r = rotations.euler_xyz_to_matrix(e)
+    assert np.allclose(
+        rotations.euler_xyz_to_matrix(rotations.matrix_to_euler_xyz(r)), r, atol=1e-9
+    )
 
 
 def test_euler_matches_scipy_convention() -> None:
@@ -267,7 +270,7 @@ def test_euler_matches_scipy_convention() -> None:
 
     e = [0.3, -1.1, 2.0]
     assert np.allclose(
-        common.euler_xyz_to_matrix(e), Rotation.from_euler("xyz", e).as_matrix(), atol=1e-12
+        rotations.euler_xyz_to_matrix(e), Rotation.from_euler("xyz", e).as_matrix(), atol=1e-12
     )
 
 
@@ -280,7 +283,7 @@ def test_sample_lights() -> None:
         loc = np.asarray(light.location)
         assert 2 - 1e-9 <= np.linalg.norm(loc - target) <= 3 + 1e-9
         assert loc[2] > target[2]  # elevation 25..85 degrees: above the target
-        r = common.euler_xyz_to_matrix(light.rotation_euler)
+        r = rotations.euler_xyz_to_matrix(light.rotation_euler)
         aim = (target - loc) / np.linalg.norm(target - loc)
         assert np.allclose(r @ [0, 0, -1], aim, atol=1e-9)
         if light.type == "SUN":

@@ -18,8 +18,8 @@ from render.blender import bootstrap
 from render.blender.shading import make_material
 from render.errors import RenderError
 from render.families import build_geometry
-from render.families.common import euler_xyz_to_matrix
 from render.geometry import Mesh
+from render.geometry.rotations import euler_xyz_to_matrix
 from render.spec import GeometrySpec, ObjectSpec, SceneSpec
 
 

@@ -57,14 +57,33 @@ def _did_you_mean(word: str, candidates: list[str]) -> str:
     return f" (did you mean {norm[hits[0]]}?)" if hits else ""
 
 
-def _unknown_arguments(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> str:
-    """The one-line error for arguments ``command``'s parser does not know."""
+def _flags(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    """Every option string of ``command``'s parser."""
     sub = next(
         a
         for a in parser._actions
         if isinstance(a, argparse._SubParsersAction)  # noqa: SLF001
     ).choices[command]
-    flags = [f for a in sub._actions for f in a.option_strings]  # noqa: SLF001
+    return [f for a in sub._actions for f in a.option_strings]  # noqa: SLF001
+
+
+def _mistyped_flag(parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    """For "the following arguments are required": the first flag of ``argv`` the
+    command does not know, with a "did you mean" (``--fromat`` -> ``--format``)."""
+    command = next((a for a in argv if a in COMMANDS), None)
+    if command is None:
+        return ""
+    known = _flags(parser, command)
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        if flag.startswith("-") and flag not in known and flag != "-":
+            return f"; unrecognized {flag}{_did_you_mean(flag, known)}"
+    return ""
+
+
+def _unknown_arguments(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> str:
+    """The one-line error for arguments ``command``'s parser does not know."""
+    flags = _flags(parser, command)
     first = next((e for e in extra if e.startswith("-")), extra[0])
     hint = _did_you_mean(first, flags) if first.startswith("-") else ""
     return f"{command}: unrecognized arguments: {' '.join(extra)}{hint}"
@@ -104,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             print("\nsynthcv: give a COMMAND; 'synthcv COMMAND --help' describes one "
                   "(start with: make demo, or synthcv preview configs/demo.yaml)", file=sys.stderr)  # fmt: skip
             return 2
-        args, extra = parser.parse_known_args(argv)
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except UserError as exc:
+            if "the following arguments are required" not in str(exc):
+                raise
+            raise UserError(f"{exc}{_mistyped_flag(parser, argv)}") from None
         if args.command is None:
             raise UserError("give a COMMAND first; see synthcv --help")
         if extra:

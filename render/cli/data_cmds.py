@@ -98,6 +98,13 @@ def add_parsers(sub: Any) -> None:
         metavar="NAME",
         help="anomaly: categories with this supercategory are defects (default: defect)",
     )
+    p.add_argument(
+        "--crop-size",
+        type=positive_int,
+        metavar="PX",
+        help="anomaly: resample every (square) crop to PX x PX, as MVTec-AD's one size per "
+        "category (default: each crop at its own size)",
+    )
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -149,6 +156,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         seed=args.seed,
         overwrite=args.overwrite,
         defect_supercategory=args.defect_supercategory,
+        crop_size=args.crop_size,
     )
     shown = {k: v for k, v in record.items() if k not in ("format", "source", "seed", "split")}
     print(f"{args.out}: {args.format} export of {args.dataset}: {json.dumps(shown)}")

@@ -30,13 +30,15 @@ def add_parsers(sub: Any) -> None:
         "cache",
         help="show or build per-machine model caches",
         description="Per-machine caches live outside the repository in $SYNTHCV_CACHE_DIR "
-        "(default ~/.cache/synthcv). 'status' shows them; 'build' builds the anny body "
-        "model the pedestrians family needs (once, 1-6 minutes; a render builds it too).",
+        "(default ~/.cache/synthcv). 'status' shows each scene family's one-time assets; "
+        "'build' builds them (the pedestrians family's anny body model: once, 1-6 minutes; "
+        "a render builds it too).",
     )
     p.add_argument("action", nargs="?", choices=("status", "build"), default="status")
     p.add_argument(
-        "--rebuild", action="store_true", help="build: remove the cache and build it again"
+        "--rebuild", action="store_true", help="build: remove the caches and build them again"
     )
+    p.add_argument("--family", metavar="NAME", help="only this scene family's assets")
 
     p = sub.add_parser(
         "schema",
@@ -56,17 +58,27 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from render.families.pedestrians import body
+    from render.errors import UserError
+    from render.families import FAMILIES, assets_status, build_assets, family
 
-    if args.action == "build":
-        folder = body.build_cache(
-            lambda m: print(f"synthcv: {m}", file=sys.stderr), rebuild=args.rebuild
-        )
-        print(f"anny body model: ready in {folder}")
-        return 0
-    folder = body.cache_dir()
-    state = "ready" if body.cache_ready(folder) else "missing (run: synthcv cache build)"
-    print(f"anny body model ({body.TOPOLOGY}): {state}: {folder}")
+    if args.family is not None:
+        try:
+            families = [family(args.family)]
+        except KeyError as exc:
+            raise UserError(f"--family: {exc.args[0]}") from None
+    else:
+        families = [f for f in FAMILIES.values() if f.assets is not None]
+    for fam in families:
+        if fam.assets is None:
+            print(f"{fam.name} family: no one-time assets")
+        elif args.action == "build":
+            log = lambda m: print(f"synthcv: {m}", file=sys.stderr)  # noqa: E731
+            where = build_assets(fam, log, rebuild=args.rebuild)
+            print(f"{fam.assets.name}: ready in {where}")
+        else:
+            ready, where = assets_status(fam) or (False, None)
+            state = "ready" if ready else "missing (run: synthcv cache build)"
+            print(f"{fam.assets.name} ({fam.name} family): {state}: {where}")
     return 0
 
 

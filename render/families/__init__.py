@@ -14,15 +14,15 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from render.families.base import Family, load_function
+from render.families.base import Assets, Family, load_function
 from render.families.defects.config import DefectsScene
 from render.families.generic.config import GenericScene
 from render.families.pedestrians.config import PedestriansScene
 from render.geometry import Mesh
 from render.spec import SceneSpec
 
-_DEFECTS = "render.families.defects.assemblies"
-_PROPS = "render.families.defects.props"
+_DEFECTS = "render.families.defects.geometry.assemblies"
+_PROPS = "render.families.defects.geometry.props"
 _STREET = "render.families.pedestrians.street"
 
 FAMILIES: dict[str, Family] = {
@@ -54,9 +54,29 @@ FAMILIES: dict[str, Family] = {
             "building": f"{_STREET}:building_parts",
             "furniture": f"{_STREET}:furniture_parts",
         },
-        prepare="render.families.pedestrians.body:prepare",
+        assets=Assets(
+            name="anny body model",
+            status="render.families.pedestrians.body:cache_status",
+            build="render.families.pedestrians.body:build_cache",
+            needs="1-6 minutes and ~2 GB of memory once per machine",
+        ),
     ),
 }
+
+
+def build_assets(fam: Family, log: Callable[[str], None], rebuild: bool = False) -> Any:
+    """Build ``fam``'s one-time assets (none: nothing to do); returns where they are."""
+    if fam.assets is None:
+        return None
+    return load_function(fam.assets.build)(log, rebuild=rebuild)
+
+
+def assets_status(fam: Family) -> tuple[bool, Any] | None:
+    """``(ready, where)`` of ``fam``'s one-time assets, or None if it has none."""
+    if fam.assets is None:
+        return None
+    ready, where = load_function(fam.assets.status)()
+    return bool(ready), where
 
 
 def family(name: str) -> Family:

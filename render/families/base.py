@@ -76,6 +76,23 @@ Sampler = Callable[[Job, int], SceneSpec]
 
 
 @dataclass(frozen=True)
+class Assets:
+    """One-time, per-machine resources of a family, built outside the repository.
+
+    ``name``: what they are, in words. ``status``: ``"module:function"`` returning
+    ``(ready, where)`` (bool, path). ``build``: ``"module:function"`` taking
+    ``log(message)`` and ``rebuild`` (keyword) and returning where they are; it
+    returns at once when they are ready, and is safe to call from several processes.
+    ``needs``: what the build takes, for ``synthcv doctor``.
+    """
+
+    name: str
+    status: str
+    build: str
+    needs: str = ""
+
+
+@dataclass(frozen=True)
 class Family:
     """One scene family.
 
@@ -83,10 +100,9 @@ class Family:
     with signature ``(job, scene_index) -> SceneSpec``, imported on first use (a
     family may need heavy imports: scipy, torch). ``generators``: geometry
     generator name -> ``"module:function"`` taking a params dict and returning
-    named :class:`~render.geometry.Mesh` parts. ``prepare``: optional
-    ``"module:function"`` the driver calls once before rendering, with the job and
-    a ``log(message)`` callable, to build one-time resources (e.g. a model cache).
-    ``complete``: optional ``"module:function"`` ``(spec, job) -> spec``
+    named :class:`~render.geometry.Mesh` parts. ``assets``: optional one-time,
+    per-machine resources (:class:`Assets`, e.g. a body-model cache) that the driver
+    builds before rendering and ``synthcv cache`` / ``doctor`` report. ``complete``: optional ``"module:function"`` ``(spec, job) -> spec``
     run where a scene is written (in the worker, after rendering, before
     annotating): fills in what only the built geometry tells, e.g. measured
     defect sizes. It must be a deterministic function of the spec and the job.
@@ -96,7 +112,7 @@ class Family:
     config: type[SceneModel]
     sampler: str
     generators: Mapping[str, str] = field(default_factory=dict)
-    prepare: str | None = None
+    assets: Assets | None = None
     complete: str | None = None
 
     def sample(self, job: Job, scene_index: int) -> SceneSpec:

@@ -1,5 +1,6 @@
-"""Sampling helpers shared by the scene families: draws, colours, rotations, Cycles
-settings. Config-free: each family's own sections are sampled in its folder.
+"""Sampling helpers shared by the scene families: draws, colours, Cycles settings
+(rotations: :mod:`render.geometry.rotations`). Config-free: each family's own
+sections are sampled in its folder.
 
 Every function takes its ``numpy.random.Generator`` explicitly and makes no other
 random choice; callers draw each stage from its own named stream
@@ -63,61 +64,6 @@ def kelvin_to_rgb(kelvin: float) -> list[float]:
     lin = [srgb_to_linear(c) for c in srgb]
     peak = max(lin)
     return [c / peak for c in lin]
-
-
-def matrix_to_euler_xyz(r: np.ndarray) -> list[float]:
-    """3x3 rotation -> Blender Euler ``XYZ`` angles (radians), i.e. ``R = Rz @ Ry @ Rx``."""
-    r = np.asarray(r, dtype=np.float64)
-    if r.shape != (3, 3):
-        raise ValueError(f"rotation must be (3, 3), got shape {r.shape}")
-    sy = -float(r[2, 0])
-    b = math.asin(min(max(sy, -1.0), 1.0))
-    if abs(math.cos(b)) > 1e-9:
-        a = math.atan2(r[2, 1], r[2, 2])
-        c = math.atan2(r[1, 0], r[0, 0])
-    else:  # gimbal lock: only a - c (or a + c) is defined; put it all in a
-        a = math.atan2(-r[1, 2], r[1, 1])
-        c = 0.0
-    return [a, b, c]
-
-
-def euler_xyz_to_matrix(euler: list[float]) -> np.ndarray:
-    """Blender Euler ``XYZ`` (radians) -> 3x3 rotation ``Rz @ Ry @ Rx``."""
-    a, b, c = euler
-    rx = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
-    ry = np.array([[math.cos(b), 0, math.sin(b)], [0, 1, 0], [-math.sin(b), 0, math.cos(b)]])
-    rz = np.array([[math.cos(c), -math.sin(c), 0], [math.sin(c), math.cos(c), 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-def aim_neg_z(location: np.ndarray, target: np.ndarray) -> list[float]:
-    """Euler XYZ that turns an object's local -Z towards ``target`` (Blender lights
-    and cameras point down -Z), with local +Y as close to world +Z as possible."""
-    d = np.asarray(target, dtype=np.float64) - np.asarray(location, dtype=np.float64)
-    n = np.linalg.norm(d)
-    if n < 1e-12:
-        raise ValueError(f"light at {list(location)} coincides with its target")
-    z_axis = -d / n
-    x_axis = np.cross([0.0, 0.0, 1.0], z_axis)
-    if np.linalg.norm(x_axis) < 1e-9:  # pointing straight up or down
-        x_axis = np.array([1.0, 0.0, 0.0])
-    x_axis /= np.linalg.norm(x_axis)
-    y_axis = np.cross(z_axis, x_axis)
-    return matrix_to_euler_xyz(np.stack([x_axis, y_axis, z_axis], axis=1))
-
-
-def random_rotation_euler(rng: np.random.Generator) -> list[float]:
-    """A rotation uniform on SO(3) (normalised Gaussian quaternion) as Euler XYZ."""
-    q = rng.standard_normal(4)
-    w, x, y, z = q / np.linalg.norm(q)
-    r = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    return matrix_to_euler_xyz(r)
 
 
 def render_spec(cfg: Job, scene_index: int) -> RenderSpec:

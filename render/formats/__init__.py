@@ -9,8 +9,10 @@ Pure functions of documents and arrays, I/O at the edges:
   dataset checks (``synthcv validate``);
 - :mod:`.inputs`, :mod:`.images`: bounded, verified reads of datasets from disk;
 - :mod:`.splits`: deterministic train/val/test splits by scene;
-- :mod:`.yolo`, :mod:`.anomaly`: exporters (``synthcv export``);
-- :mod:`.overlay`: drawing masks, boxes and keypoints (sheets, report, preview).
+- :mod:`.yolo`, :mod:`.anomaly`: exporters (``synthcv export``).
+
+Drawing (masks, boxes and keypoints on images) is the report's:
+:mod:`render.report.overlay`.
 
 The augmentation stage, the report and the exporters depend on this package and on
 nothing else of the renderer; the user-facing error types are re-exported here.

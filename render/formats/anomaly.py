@@ -1,8 +1,12 @@
 """The MVTec-AD folder layout for anomaly detection (anomalib, PatchCore, ...), from a
 defects dataset (pure planning; :mod:`render.export` writes the files).
 
-One crop per product instance (its box plus a margin, made square, clipped to the
-image), per product category::
+One square crop per product instance: its box plus a margin on each side, made
+square (one integer side), shifted to lie inside the image; where the square is
+larger than the image it is centred on it and the part outside is filled by
+repeating the border pixels (``crop_pixels``; the ground-truth mask is 0 there).
+``--crop-size N`` resamples every crop to N x N (MVTec-AD uses one size per
+category). Per product category::
 
     OUT/<product>/train/good/<name>.png           defect-free crops (the train share)
     OUT/<product>/test/good/<name>.png            the other defect-free crops
@@ -19,6 +23,7 @@ everywhere (:mod:`.splits`); defective crops are all test images, as in MVTec.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,13 +48,33 @@ class Crop:
     defect_masks: tuple[Any, ...]  # RLEs of the product's defects (full image)
 
 
-def _square(bbox: Sequence[float], margin: float, w: int, h: int) -> tuple[int, int, int, int]:
+def square_box(bbox: Sequence[float], margin: float, w: int, h: int) -> tuple[int, int, int, int]:
+    """The square crop ``(x0, y0, x1, y1)`` (exclusive; ``x1 - x0 == y1 - y0``) of a
+    COCO ``bbox`` with ``margin`` (a fraction of the longer side) on each side: one
+    integer side (rounded up), centred on the box, shifted to lie inside the ``w`` x ``h`` image;
+    along an axis where it is longer than the image, centred on the image (it then
+    reaches past both borders)."""
     x, y, bw, bh = (float(v) for v in bbox)
-    side = max(bw, bh) * (1 + 2 * margin)
-    cx, cy = x + bw / 2, y + bh / 2
-    x0, y0 = int(max(0, round(cx - side / 2))), int(max(0, round(cy - side / 2)))
-    x1, y1 = int(min(w, round(cx + side / 2))), int(min(h, round(cy + side / 2)))
-    return x0, y0, x1, y1
+    side = max(1, math.ceil(max(bw, bh) * (1 + 2 * margin) - 1e-9))
+
+    def start(centre: float, n: int) -> int:
+        if side > n:
+            return -((side - n) // 2)
+        return min(max(int(round(centre - side / 2)), 0), n - side)
+
+    x0, y0 = start(x + bw / 2, w), start(y + bh / 2, h)
+    return x0, y0, x0 + side, y0 + side
+
+
+def crop_pixels(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``image[y0:y1, x0:x1]`` (H, W[, C]), the part outside the image filled by
+    repeating its border pixels."""
+    x0, y0, x1, y1 = box
+    h, w = image.shape[:2]
+    inner = image[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
+    pad = [(max(0, -y0), max(0, y1 - h)), (max(0, -x0), max(0, x1 - w))]
+    pad += [(0, 0)] * (image.ndim - 2)
+    return np.pad(inner, pad, mode="edge") if any(p != (0, 0) for p in pad) else inner
 
 
 def plan_crops(
@@ -84,7 +109,7 @@ def plan_crops(
             ]
             kinds = sorted({str(cats[int(k["category_id"])]["name"]) for k in kids})
             defect = None if not kinds else kinds[0] if len(kinds) == 1 else "combined"
-            box = _square(a["bbox"], margin, w, h)
+            box = square_box(a["bbox"], margin, w, h)
             scene = img.get("scene_id", iid)
             crops.append(
                 Crop(
@@ -112,5 +137,9 @@ def crop_mask(crop: Crop) -> np.ndarray:
     x0, y0, x1, y1 = crop.box
     mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     for rle in crop.defect_masks:
-        mask[coco.decode(rle)[y0:y1, x0:x1]] = 255
+        full = coco.decode(rle)
+        h, w = full.shape
+        inner = full[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
+        top, left = max(0, -y0), max(0, -x0)
+        mask[top : top + inner.shape[0], left : left + inner.shape[1]][inner] = 255
     return mask

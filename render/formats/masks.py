@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from render.formats import coco
 
 MAX_PERIMETER = 10_000_000
 """Longest polygon outline (pixels): pycocotools allocates ~40 bytes per pixel of it."""
@@ -73,10 +74,10 @@ def _polygon_rle(seg: list[Any], h: int, w: int) -> tuple[bytes, np.ndarray]:
         raise ValueError("empty polygon list")
     if perimeter > min(MAX_PERIMETER, 2.0 * h * w + 4 * (h + w)):
         raise ValueError(f"polygon outline of {perimeter:.0f} px is longer than the limit")
-    merged = mask_utils.merge(mask_utils.frPyObjects([r.tolist() for r in rings], h, w))
+    counts = coco.polygons_to_rle([r.tolist() for r in rings], h, w)["counts"].encode("ascii")
     pts = np.concatenate([r.reshape(-1, 2) for r in rings])
     lo, hi = pts.min(0), pts.max(0)
-    return merged["counts"], np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
+    return counts, np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
 
 
 def _classify(seg: Any, h: int, w: int) -> tuple[bytes | np.ndarray, np.ndarray | None]:

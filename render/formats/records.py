@@ -1,4 +1,4 @@
-"""COCO records synthcv writes: images, annotations, categories, the document.
+"""COCO records synthcv writes: images, annotations, categories.
 
 Extra keys beyond COCO's are named so common tools import them: FiftyOne's
 default COCO importer refuses the key ``instance_id`` (a reserved name there), so
@@ -71,19 +71,3 @@ def annotation(
         ann[PARENT_KEY] = parent
     ann.update(extra)
     return ann
-
-
-def document(
-    info: Mapping[str, Any],
-    images: list[dict[str, Any]],
-    annotations: list[dict[str, Any]],
-    categories: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """A whole COCO document."""
-    return {
-        "info": dict(info),
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": categories,
-    }

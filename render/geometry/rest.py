@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from render.geometry.rotations import rot_z
+
 
 def _solid_angle(tri: np.ndarray) -> float:
     """Solid angle of triangle (3, 3) seen from the origin (Van Oosterom-Strackee)."""
@@ -106,8 +108,6 @@ def rest_pose(vertices: np.ndarray, u: float, yaw: float) -> tuple[np.ndarray, f
     k = min(int(np.searchsorted(cum, u, side="right")), len(faces) - 1)
     normal = faces[k][0]
     rot = _align(normal, np.array([0.0, 0.0, -1.0]))
-    cy, sy = np.cos(yaw), np.sin(yaw)
-    rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-    rot = rz @ rot
+    rot = rot_z(float(yaw)) @ rot
     dz = -float((np.asarray(vertices) @ rot.T)[:, 2].min())
     return rot, dz

@@ -1,6 +1,6 @@
 """Per-class mosaics: a few instances of each class, cropped from their images with
 every annotation of the image drawn over it (masks, boxes, keypoints; see
-:func:`render.formats.overlay.draw_tile`).
+:func:`render.report.overlay.draw_tile`).
 
 Instances are drawn at random (seeded, so a report is reproducible), one per
 image. Images are read through :mod:`render.formats.inputs` (inside the dataset
@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 from render.formats.images import decode_rgb
 from render.formats.inputs import InputError, Limits, Resolver, read_regular, relative_name
-from render.formats.overlay import draw_tile
+from render.report.overlay import draw_tile
 from render.report.stats import int_or_none, xywh
 
 TILE = 192  # pixels, square

@@ -99,7 +99,7 @@ class ProductChoice(Model):
             raise ValueError("mesh: set it exactly when family is 'mesh'")
         # Imported here: products pulls in scipy.sparse (~1 s), and every CLI call and
         # spawned worker imports this config module.
-        from render.families.defects.products import PARAM_SPACE
+        from render.families.defects.geometry.products import PARAM_SPACE
 
         space = PARAM_SPACE.get(self.family, {})
         for key in self.params:

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from render import camera as cam_math
-from render.families.common import aim_neg_z, kelvin_to_rgb, uniform, weighted_choice
+from render.families.common import kelvin_to_rgb, uniform, weighted_choice
 from render.families.defects.config import DefectsScene
+from render.families.defects.geometry.props import support_height
 from render.families.defects.materials import sample_material
-from render.families.defects.props import support_height
+from render.geometry.rotations import aim_neg_z
 from render.spec import CameraSpec, GeometrySpec, LightSpec, ObjectSpec, WorldSpec
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from render.families.defects import surface as dg
+from render.families.defects.geometry import surface as dg
 from render.spec import DefectInfo, ObjectSpec, ProductInfo, SceneSpec
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from render.families.common import integer, uniform, weighted_choice
 from render.families.defects.config import VARIANTS, DefectsScene, DefectType, ProductChoice
-from render.families.defects.edges import EDGE_REACH
+from render.families.defects.geometry.edges import EDGE_REACH
 from render.families.defects.materials import role, sample_material
 from render.families.defects.qc_config import EdgeWearConfig
 from render.spec import LayerSpec, MaterialSpec, WearSpec

@@ -23,15 +23,7 @@ import numpy as np
 
 from render import camera as cam_math
 from render.families.base import Job
-from render.families.common import (
-    aim_neg_z,
-    integer,
-    kelvin_to_rgb,
-    random_rotation_euler,
-    render_spec,
-    srgb_to_linear,
-    uniform,
-)
+from render.families.common import integer, kelvin_to_rgb, render_spec, srgb_to_linear, uniform
 from render.families.generic.config import (
     CameraConfig,
     GenericScene,
@@ -40,6 +32,7 @@ from render.families.generic.config import (
     ShapeConfig,
     WorldConfig,
 )
+from render.geometry.rotations import aim_neg_z, random_rotation_euler
 from render.seeding import stream
 from render.settings import RenderConfig
 from render.spec import (

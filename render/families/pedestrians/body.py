@@ -142,10 +142,10 @@ def _build_cache(folder: Path, log: Callable[[str], None], rebuild: bool) -> Pat
     return folder
 
 
-def prepare(job: Any, log: Callable[[str], None]) -> None:
-    """The family's ``prepare`` hook: the driver builds the cache before any worker
-    starts, so workers only ever load it."""
-    build_cache(log)
+def cache_status() -> tuple[bool, Path]:
+    """The family's assets status: ``(ready, folder)``."""
+    folder = cache_dir()
+    return cache_ready(folder), folder
 
 
 def _construct(folder: Path) -> Any:

@@ -19,6 +19,7 @@ from render.families.pedestrians.config import PedestriansScene
 from render.families.pedestrians.setting import Shot
 from render.families.pedestrians.street import FOOTPRINT, Street
 from render.geometry import Mesh
+from render.geometry.rotations import rot_z
 
 if TYPE_CHECKING:
     from render.families.pedestrians.sampler import Draft
@@ -29,11 +30,6 @@ class Placed:
     index: int
     location: np.ndarray
     yaw: float
-
-
-def rot_z(yaw: float) -> np.ndarray:
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def visible_height(shot: Shot, foot: np.ndarray, height: float) -> float:

@@ -21,12 +21,13 @@ from render.families.pedestrians import appearance as look
 from render.families.pedestrians import people as ppl
 from render.families.pedestrians.body import load_model
 from render.families.pedestrians.config import PedestriansScene
-from render.families.pedestrians.placement import clear_view, place_people, rot_z, visible_height
+from render.families.pedestrians.placement import clear_view, place_people, visible_height
 from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams
 from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import sample_light, sample_shot
 from render.families.pedestrians.street import sample_street
+from render.geometry.rotations import rot_z
 from render.seeding import stream
 from render.spec import (
     GeometrySpec,

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from render import camera as cam_math
-from render.families.common import aim_neg_z, kelvin_to_rgb, uniform, weighted_choice
+from render.families.common import kelvin_to_rgb, uniform, weighted_choice
 from render.families.pedestrians.config import SkyConfig, StreetCamera
 from render.families.pedestrians.street import Street
+from render.geometry.rotations import aim_neg_z
 from render.settings import RenderConfig
 from render.spec import CameraSpec, LightSpec, SkySpec, WorldSpec
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 from scipy.spatial import cKDTree
 
-from render.families.defects import surface as dg
+from render.families.defects.geometry import surface as dg
 from render.geometry.build import vertex_normals
 
 

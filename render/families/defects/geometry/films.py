@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from render.families.defects.surface import (
+from render.families.defects.geometry.surface import (
     Surface,
     facing,
     irregular_radius,

@@ -1,5 +1,5 @@
 """Turned (revolved) product families: can, bottle, washer, gear, hex nut, and the
-revolve helper they share (pure numpy). See :mod:`render.families.defects.products`
+revolve helper they share (pure numpy). See :mod:`render.families.defects.geometry.products`
 for the parameters; metres, +Z up, resting on z = 0, centred on the Z axis."""
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from render.families.defects.turned import (  # noqa: F401  (re-exported)
+from render.families.defects.geometry.turned import (  # noqa: F401  (re-exported)
     BOTTLE_LABEL,
     CAN_LABEL,
     MAX_EDGE,

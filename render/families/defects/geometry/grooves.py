@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from render.families.defects import surface as dg
+from render.families.defects.geometry import surface as dg
 
 _U = np.array([-1.0, -0.72, -0.42, -0.18, 0.0, 0.18, 0.42, 0.72, 1.0])
 """Columns across one groove, as fractions of its half-width."""

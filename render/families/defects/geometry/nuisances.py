@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from render.families.defects import films, glyphs
-from render.families.defects import surface as dg
+from render.families.defects.geometry import films, glyphs
+from render.families.defects.geometry import surface as dg
 
 Film = tuple[np.ndarray, np.ndarray, np.ndarray]
 """(vertices (N, 3), faces (M, 3), fade (N,))."""

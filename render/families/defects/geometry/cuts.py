@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from render.families.defects import surface as dg
-from render.families.defects.chips import edge_site
-from render.families.defects.grooves import Cut, Groove
+from render.families.defects.geometry import surface as dg
+from render.families.defects.geometry.chips import edge_site
+from render.families.defects.geometry.grooves import Cut, Groove
 
 MIN_MARGIN = 1e-4
 """Strip margin beyond a groove's reach, metres (so faces under it can be removed)."""

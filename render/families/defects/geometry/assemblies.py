@@ -11,7 +11,7 @@ component). Each defect part carries its measures (``Mesh.measures``,
 
 params::
 
-    product:  {"family": "plate", "length": 0.1, ...}      # render.families.defects.products
+    product:  {"family": "plate", "length": 0.1, ...}      # render.families.defects.geometry.products
               or {"family": "mesh", "path": ..., "unit_scale": 1.0, "up_axis": "Z", "size": 0.08}
     facing:   [x, y, z]  local direction that ends up pointing at the cameras (world +Z)
     min_width: metres, the narrowest defect mask allowed (2 px at the farthest camera)
@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from render.families.defects import steps
-from render.families.defects import surface as dg
 from render.families.defects.config import DEFECT_TYPES
-from render.families.defects.edges import edge_closeness, split_across_edges
-from render.families.defects.grooves import Cut
-from render.families.defects.products import build_product, pcb_component_meshes
-from render.families.defects.steps import GROOVE_SLOT  # noqa: F401  (re-exported)
+from render.families.defects.geometry import steps
+from render.families.defects.geometry import surface as dg
+from render.families.defects.geometry.edges import edge_closeness, split_across_edges
+from render.families.defects.geometry.grooves import Cut
+from render.families.defects.geometry.products import build_product, pcb_component_meshes
+from render.families.defects.geometry.steps import GROOVE_SLOT  # noqa: F401  (re-exported)
 from render.geometry import Mesh
 
 DEPRESSIONS = ("dent", "chip")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
-from render.families.defects.surface import face_normals, refine_near
+from render.families.defects.geometry.surface import face_normals, refine_near
 
 EDGE_REACH = 0.006
 """Distance (m) at which ``edge`` falls to 0; above every face's size plus the

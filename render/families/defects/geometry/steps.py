@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from render.families.defects import chips, cuts, films, nuisances
-from render.families.defects import surface as dg
-from render.families.defects.grooves import Cut, carve, strip
+from render.families.defects.geometry import chips, cuts, films, nuisances
+from render.families.defects.geometry import surface as dg
+from render.families.defects.geometry.grooves import Cut, carve, strip
 from render.families.defects.measure import footprint
 from render.geometry import Mesh
 
