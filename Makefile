@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-nodeps.lock pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= out/demo
 
-.PHONY: venv models browser demo demo-generic test test-fast lint bench clean
+.PHONY: venv models browser demo demo-generic test test-fast lint bench gpu-check clean
 
 venv: $(STAMP)
 
@@ -73,6 +73,12 @@ bench: venv
 	$(BIN)/python scripts/bench_core.py
 	$(BIN)/python scripts/bench_defects.py
 	$(BIN)/python scripts/bench_augment.py
+
+# On a machine with an NVIDIA GPU: gpu tests, each family's preset rendered with OptiX,
+# CUDA and the CPU, a few training steps of each recipe (AMP); one JSON, < 8 min on an
+# H100 (scripts/gpu_check.py; figures go into docs/benchmarks.md). Refuses without a GPU.
+gpu-check: models
+	$(BIN)/python scripts/gpu_check.py --out gpu_check.json
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .mypy_cache

@@ -43,10 +43,15 @@ class PageCheck:
     external_requests: list[str] = field(default_factory=list)
     title: str = ""
     height: int = 0
+    probed: object = None
 
 
-def open_page(html: Path, screenshot: Path | None = None, width: int = 1400) -> PageCheck:
-    """Load ``html`` in a fresh profile; screenshot the full page to ``screenshot``."""
+def open_page(
+    html: Path, screenshot: Path | None = None, width: int = 1400, probe: str | None = None
+) -> PageCheck:
+    """Load ``html`` in a fresh profile; screenshot the full page to ``screenshot``;
+    ``probe``: a JavaScript expression evaluated in the page (its JSON value in
+    ``PageCheck.probed``), e.g. to measure elements where the browser laid them out."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium()
@@ -86,6 +91,8 @@ def open_page(html: Path, screenshot: Path | None = None, width: int = 1400) -> 
             check.images = len(states)
             check.broken_images = [alt for ok, alt in states if not ok]
             check.height = int(page.evaluate("document.body.scrollHeight"))
+            if probe is not None:
+                check.probed = page.evaluate(probe)
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=True)
         finally:

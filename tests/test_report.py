@@ -143,6 +143,45 @@ def test_report_of_our_datasets_opens_in_chromium(
     _check_in_browser(result.path, tmp_path)
 
 
+LAYOUT_PROBE = """(() => {
+  const box = (e) => { const r = e.getBoundingClientRect();
+                       return [r.left, r.top, r.right, r.bottom]; };
+  const kp = document.querySelector('#chart-keypoints');
+  const map = document.querySelector('#chart-centres #centres-map');
+  return {
+    legend: kp && box(kp.querySelector('#kp-legend')),
+    bars: kp ? [...kp.querySelectorAll('[id^="kp-bar-"]')].map(box) : [],
+    map: map && box(map),
+    header: document.querySelector('header').innerText,
+    times: [...document.querySelectorAll('table.times td')].map((t) => t.innerText),
+    tiles: [...document.querySelectorAll('.mosaic img')].map((i) => i.getBoundingClientRect().width),
+  };
+})()"""
+
+
+@needs_chromium
+def test_report_layout_measured_in_chromium(pedestrians: Path, tmp_path: Path) -> None:
+    """Issue 21, measured where Chromium laid the page out: the keypoint legend
+    covers no bar, the centre map has the images' aspect, the header shows the
+    folder (not this machine's path), the render time lists no zero stage, the
+    example tiles fill the width instead of one narrow column."""
+    build_report(pedestrians)
+    got = open_page(pedestrians / "report.html", probe=LAYOUT_PROBE).probed
+    assert isinstance(got, dict)
+    legend, bars = got["legend"], got["bars"]
+    assert legend and len(bars) >= 17 * 3
+    overlaps = [b for b in bars if b[0] < legend[2] and legend[0] < b[2] and b[1] < legend[3] and legend[1] < b[3] and b[2] > b[0]]  # fmt: skip
+    assert overlaps == [], (legend, overlaps[:3])
+    doc = json.loads((pedestrians / "annotations.json").read_text())
+    w, h = doc["images"][0]["width"], doc["images"][0]["height"]
+    x0, y0, x1, y1 = got["map"]
+    assert (y1 - y0) / (x1 - x0) == pytest.approx(h / w, rel=0.02), (got["map"], w, h)
+    assert got["header"].splitlines()[-1] == f"{pedestrians.name}/annotations.json"
+    assert str(pedestrians.resolve()) not in got["header"]
+    assert got["times"] and not any(t in ("0.0 s", "0 ms", "0%") for t in got["times"]), repr(got["times"])
+    assert got["tiles"] and min(got["tiles"]) >= 170
+
+
 @needs_chromium
 def test_report_of_a_broken_third_party_dataset(third_party: Path, tmp_path: Path) -> None:
     result = build_report(third_party)
@@ -222,3 +261,20 @@ def test_read_only_dataset_is_one_line(third_party: Path) -> None:
         subprocess.run(["chattr", "-i", str(third_party)], check=True)
     assert r.returncode == 2 and "cannot write" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_tile_labels_never_overlap() -> None:
+    """Three people in one box used to print "personpersonperson"; the label is
+    written once, and not at all for the mosaic's own class."""
+    from render.report.overlay import draw_tile
+
+    base = Image.new("RGB", (64, 64), (90, 90, 90))
+    cats = {1: {"id": 1, "name": "person"}, 2: {"id": 2, "name": "car"}}
+    one = [{"id": 1, "category_id": 1, "bbox": [10, 20, 20, 30]}]
+    three = [dict(one[0], id=k) for k in (1, 2, 3)]
+    a = np.asarray(draw_tile(base, one, cats, masks=False))
+    b = np.asarray(draw_tile(base, three, cats, masks=False))
+    assert (a == b).all()
+    unlabelled = np.asarray(draw_tile(base, one, cats, masks=False, unlabelled=1))
+    assert (unlabelled != a).any()  # the label's pixels are gone
+    assert (unlabelled[:19] == 90).all()  # nothing above the box but the background

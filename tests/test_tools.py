@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +122,18 @@ def test_closeup_sheet_takes_rows_from_several_datasets(tmp_path: Path) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
     person_row = np.asarray(Image.open(only_a).convert("L"))[tile + label + 6 :, 120:]
     assert (person_row > 24).mean() < 0.01  # without the second dataset: empty
+
+
+def test_gpu_check_refuses_without_a_gpu(tmp_path: Path) -> None:
+    """make gpu-check on a machine without an NVIDIA GPU: one line, exit 2, no JSON."""
+    from render.machine import nvidia_gpus
+
+    if shutil.which("nvidia-smi") or nvidia_gpus():
+        pytest.skip("this machine has an NVIDIA GPU: make gpu-check runs for real")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--out", str(tmp_path / "g.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("gpu-check: no NVIDIA GPU on this machine")
+    assert not (tmp_path / "g.json").exists()

@@ -137,7 +137,8 @@ def _build(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     text = page.page(
         title=f"{root.resolve().name}: dataset report",
-        subtitle=f"{ann_file.resolve()}",
+        subtitle=f"{root.resolve().name}/{ann_file.name}",
+        source=str(ann_file.resolve()),
         rows=rows,
         stats=s,
         charts=charts,

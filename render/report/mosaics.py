@@ -25,7 +25,7 @@ from render.formats.inputs import InputError, Limits, Resolver, read_regular, re
 from render.report.overlay import draw_tile
 from render.report.stats import int_or_none, xywh
 
-TILE = 192  # pixels, square
+TILE = 256  # pixels, square
 PER_CLASS = 6
 MAX_CLASSES = 100
 
@@ -143,13 +143,15 @@ def _draw(
     anns: list[dict[str, Any]],
     cats: dict[int, dict[str, Any]],
     box: tuple[float, float, float, float],
+    cid: int,
 ) -> Image.Image:
+    """The tile of one instance of class ``cid`` (whose name its section shows)."""
     view = _crop_box(box, *base.size)
     size = _fit(view)
     try:
-        return draw_tile(base, anns, cats, masks=True, view=view, size=size)
+        return draw_tile(base, anns, cats, masks=True, view=view, size=size, unlabelled=cid)
     except Exception:  # noqa: BLE001 - a malformed segmentation: boxes only
-        return draw_tile(base, anns, cats, masks=False, view=view, size=size)
+        return draw_tile(base, anns, cats, masks=False, view=view, size=size, unlabelled=cid)
 
 
 def mosaics(
@@ -210,7 +212,7 @@ def mosaics(
                 )
             else:
                 box = xywh(a["bbox"]) or (0.0, 0.0, 1.0, 1.0)
-                tile = _draw(base, _usable(by_image[a["image_id"]], cats), cats, box)
+                tile = _draw(base, _usable(by_image[a["image_id"]], cats), cats, box, cid)
                 title = f"{name}, annotation {a.get('id')}, bbox {[round(v, 1) for v in box]}"
                 tiles.append(Tile(Path(name).name, title, _jpeg(_square(tile)), True))
             if tick is not None:

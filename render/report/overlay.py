@@ -41,6 +41,11 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 View = tuple[int, int, int, int]
 
 
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether two (x0, y0, x1, y1) boxes overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def draw_tile(
     image: Image.Image,
     anns: list[dict[str, Any]],
@@ -48,12 +53,15 @@ def draw_tile(
     masks: bool,
     view: View | None = None,
     size: tuple[int, int] | None = None,
+    unlabelled: int | None = None,
 ) -> Image.Image:
     """``image`` with ``anns`` drawn over it (``cats``: category id -> COCO entry).
 
     ``view`` (x0, y0, x1, y1; default the whole image) is cut out and scaled to
     ``size`` (default unscaled) *before* drawing, so lines and labels stay one
-    pixel thin and readable in thumbnails and zoomed crops alike."""
+    pixel thin and readable in thumbnails and zoomed crops alike. A box's category
+    name is written above it unless it would overlap a name already written, or its
+    category is ``unlabelled`` (a mosaic of that class says it once)."""
     w, h = image.size
     x0, y0, x1, y1 = view or (0, 0, w, h)
     size = size or (x1 - x0, y1 - y0)
@@ -87,13 +95,18 @@ def draw_tile(
     def xy(px: float, py: float) -> tuple[float, float]:
         return (px - x0) * sx, (py - y0) * sy
 
+    written: list[tuple[float, float, float, float]] = []
     for a in order:
         bx, by, bw, bh = a["bbox"]
         col = color(a["category_id"])
         (x0b, y0b), (x1b, y1b) = xy(bx, by), xy(bx + bw, by + bh)
         d.rectangle([x0b, y0b, max(x0b, x1b - 1), max(y0b, y1b - 1)], outline=col, width=1)
-        name = cats.get(a["category_id"], {}).get("name", str(a["category_id"]))
-        d.text((x0b + 2, max(0, y0b - 11)), name, fill=col)
+        if a["category_id"] != unlabelled:
+            name = str(cats.get(a["category_id"], {}).get("name", a["category_id"]))
+            spot = d.textbbox((x0b + 2, max(0, y0b - 11)), name)
+            if not any(_overlap(spot, w) for w in written):
+                d.text((x0b + 2, max(0, y0b - 11)), name, fill=col)
+                written.append(spot)
         kps = a.get("keypoints")
         if kps:
             pts = np.asarray(kps, dtype=np.float32).reshape(-1, 3)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from render.report.mosaics import Mosaic
+from render.report.mosaics import TILE, Mosaic
 from render.report.plots import Chart
 from render.report.stats import Stats
 
@@ -33,10 +33,17 @@ table.classes th:first-child,table.classes td:first-child{text-align:left}
 .warn{background:#fff3cd;border:1px solid #e0c46c;padding:8px 12px;margin:12px 0}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
 figure{margin:0;background:#fff;border:1px solid #e2e2e2;padding:10px}
-figure img{max-width:100%;display:block;margin:auto}
+figure img,figure svg{max-width:100%;height:auto;display:block;margin:auto}
 figcaption{color:#555;font-size:12.5px;margin-top:6px}
-.mosaic{display:flex;flex-wrap:wrap;gap:8px}
-.mosaic figure{padding:4px;width:192px} .mosaic figcaption{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.mosaics{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+.mosaics section{background:#fff;border:1px solid #e2e2e2;padding:10px}
+.mosaics h3{margin:0 0 8px;font-size:15px}
+.mosaic{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:6px}
+.mosaic figure{padding:0;border:0} .mosaic img{width:100%;height:auto}
+.mosaic figcaption{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;margin-top:2px}
+table.times{border-collapse:collapse;font-size:13px}
+table.times td{padding:1px 12px 1px 0;font-family:ui-monospace,monospace}
+table.times td.n{text-align:right}
 details pre{background:#fff;border:1px solid #e2e2e2;padding:10px;overflow:auto;max-height:480px;font-size:12px}
 """
 
@@ -61,21 +68,53 @@ def _seconds(v: Any) -> str:
         return str(v)
     if v >= 3600:
         return f"{v / 3600:.2f} h"
-    return f"{v / 60:.1f} min" if v >= 120 else f"{v:.1f} s"
+    if v >= 120:
+        return f"{v / 60:.1f} min"
+    if v >= 1:
+        return f"{v:.1f} s"
+    return f"{v * 1000:.0f} ms" if v >= 0.001 else "<1 ms"
 
 
-def _stages(values: dict[str, Any], seconds: Any) -> str:
-    """``render_s 2.7 min, ...``: stages that took time (``*_s``; unused ones are 0)
-    first, then counters such as ``views`` and ``amodal_passes``."""
-    timed = [
-        f"{k.removesuffix('_s')} {seconds(v)}" for k, v in values.items() if k.endswith("_s") and v
-    ]
-    counted = [
-        f"{k} {v:g}" if isinstance(v, int | float) else f"{k} {v}"
-        for k, v in values.items()
-        if not k.endswith("_s")
-    ]
-    return ", ".join(timed + counted)
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def render_times(total: dict[str, Any], mean: Any, images: int) -> str:
+    """The render time as a small table, slowest stage first: stage, total, per
+    image, share; stages that took no time and counters of 0 are left out, the
+    other counters (views, passes) follow on one line. Returns escaped HTML."""
+    mean = mean if isinstance(mean, dict) else {}
+    timed = sorted(
+        ((k, v) for k, v in total.items() if k.endswith("_s") and _number(v) and v > 0),
+        key=lambda kv: -kv[1],
+    )
+    whole = sum(v for _, v in timed) or 1.0
+    shown = [(k, v) for k, v in timed if v / whole >= 0.01]
+    small = [(k, v) for k, v in timed if v / whole < 0.01]
+
+    def row(name: str, v: float, per: Any) -> str:
+        per_text = esc(_seconds(per)) if _number(per) else ""
+        return (
+            f"<tr><td>{esc(name)}</td><td class=n>{esc(_seconds(v))}</td>"
+            f"<td class=n>{per_text}</td>"
+            f"<td class=n>{f'{v / whole:.0%}' if v / whole >= 0.005 else '<1%'}</td></tr>"
+        )
+
+    rows = "".join(row(k.removesuffix("_s"), v, mean.get(k)) for k, v in shown)
+    if small:  # under 1 % each: one line, named
+        names = ", ".join(k.removesuffix("_s") for k, _ in small)
+        rest = sum(v for _, v in small)
+        rows += row(f"other ({names})", rest, rest / images if images else None)
+    counts = ", ".join(
+        f"{esc(k.replace('_', ' '))} {v:g}"
+        for k, v in total.items()
+        if not k.endswith("_s") and _number(v) and v
+    )
+    head = (
+        "<tr><td></td><td class=n>total</td><td class=n>per image</td><td class=n>share</td></tr>"
+    )
+    table = f'<table class="times">{head}{rows}</table>' if timed else ""
+    return table + (f"<div>{counts} (in {images:,} image(s))</div>" if counts else "")
 
 
 def card_rows(meta: Any, doc: dict[str, Any], stats: Stats) -> list[tuple[str, str]]:
@@ -133,13 +172,16 @@ def card_rows(meta: Any, doc: dict[str, Any], stats: Stats) -> list[tuple[str, s
             )
         )
     timings = _get(meta, "timings")
+    html_rows: list[tuple[str, str]] = []
     if isinstance(timings, dict) and isinstance(config, dict):
         total = timings.get("total_s")
         if isinstance(total, dict) and total:
-            rows.append(("render time", _stages(total, _seconds)))
-        mean = timings.get("per_image_mean_s")
-        if isinstance(mean, dict) and mean:
-            rows.append(("per image (mean)", _stages(mean, lambda v: f"{v} s")))
+            html_rows.append(
+                (
+                    "render time",
+                    render_times(total, timings.get("per_image_mean_s"), stats.n_images),
+                )
+            )
         rows.append(
             (
                 "last run",
@@ -151,7 +193,7 @@ def card_rows(meta: Any, doc: dict[str, Any], stats: Stats) -> list[tuple[str, s
     versions = _get(meta, "versions")
     if isinstance(versions, dict):
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)))
-    return [(k, esc(v)) for k, v in rows if v is not None]
+    return [(k, esc(v)) for k, v in rows if v is not None] + html_rows
 
 
 def _b64(data: bytes) -> str:
@@ -175,6 +217,7 @@ def _class_table(stats: Stats) -> str:
 def page(
     title: str,
     subtitle: str,
+    source: str,
     rows: Sequence[tuple[str, str]],
     stats: Stats,
     charts: Sequence[Chart],
@@ -182,7 +225,8 @@ def page(
     meta: Any,
     footer: str,
 ) -> str:
-    """The whole HTML document."""
+    """The whole HTML document; ``source``: the full path of the annotations, shown
+    only in the fold-out (the header names the folder)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -200,32 +244,38 @@ def page(
             f"out of the charts (first: {esc(stats.skipped_reason)}); run "
             "<code>synthcv validate</code> on this dataset.</div>"
         )
-    if meta is not None:
-        record = json.dumps(meta, indent=2, default=str)
-        cut = len(record) > MAX_RECORD_CHARS
-        parts.append(
-            "<details><summary>dataset.json (config, versions, timings)</summary>"
-            f"<pre>{html.escape(record[:MAX_RECORD_CHARS])}{' …' if cut else ''}</pre></details>"
+    record = json.dumps(meta, indent=2, default=str) if meta is not None else ""
+    cut = len(record) > MAX_RECORD_CHARS
+    parts.append(
+        "<details><summary>source and dataset.json (config, versions, timings)</summary>"
+        f"<p>annotations: <code>{esc(source, 4096)}</code></p>"
+        + (
+            f"<pre>{html.escape(record[:MAX_RECORD_CHARS])}{' …' if cut else ''}</pre>"
+            if meta is not None
+            else ""
         )
+        + "</details>"
+    )
     parts += ['<h2 id="classes">Classes</h2>', _class_table(stats)]
     parts.append('<h2 id="charts">Distributions</h2><div class="charts">')
     for c in charts:
         parts.append(
-            f'<figure id="chart-{c.key}"><img alt="{esc(c.title)}" '
-            f'src="data:image/png;base64,{_b64(c.png)}">'
+            f'<figure id="chart-{c.key}" aria-label="{esc(c.title)}">{c.svg}'
             f"<figcaption><b>{esc(c.title)}.</b> {esc(c.caption)}</figcaption></figure>"
         )
     parts.append("</div>")
     if mosaics:
-        parts.append('<h2 id="mosaics">Examples per class</h2>')
+        parts.append('<h2 id="mosaics">Examples per class</h2><div class="mosaics">')
     for m in mosaics:
-        parts.append(f'<h3>{esc(m.name)}</h3><div class="mosaic">')
+        parts.append(f'<section><h3>{esc(m.name)}</h3><div class="mosaic">')
         for t in m.tiles:
             parts.append(
-                f'<figure title="{esc(t.title)}"><img alt="{esc(t.caption)}" width="192" '
-                f'height="192" src="data:image/jpeg;base64,{_b64(t.jpeg)}">'
+                f'<figure title="{esc(t.title)}"><img alt="{esc(t.caption)}" width="{TILE}" '
+                f'height="{TILE}" src="data:image/jpeg;base64,{_b64(t.jpeg)}">'
                 f"<figcaption>{esc(t.caption)}</figcaption></figure>"
             )
+        parts.append("</div></section>")
+    if mosaics:
         parts.append("</div>")
     parts.append(f'<p style="color:#888;margin-top:32px">{esc(footer)}</p></main></body></html>')
     return "\n".join(parts)

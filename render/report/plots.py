@@ -1,13 +1,18 @@
-"""The report's charts: matplotlib figures (Agg, no pyplot state) rendered to PNG
-bytes. Each function returns None when the dataset has nothing to show for it."""
+"""The report's charts: matplotlib figures (no pyplot state) rendered to SVG that
+the page inlines, so a browser lays out (and a test can measure) every artist.
+Each function returns None when the dataset has nothing to show for it.
+
+Names from the dataset are drawn as written (:func:`label`: a ``$`` would start
+matplotlib's math text); the SVG keeps text as paths and holds no comments, so no
+string of the dataset reaches the page through a chart."""
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -23,13 +28,23 @@ class Chart:
     key: str
     title: str
     caption: str
-    png: bytes
+    svg: str
+    """An ``<svg>`` element (no XML prolog, no comments), sized in points."""
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return buf.getvalue()
+_PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
+_COMMENTS = re.compile(r"<!--.*?-->\s*", re.S)
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return _COMMENTS.sub("", _PROLOG.sub("", buf.getvalue(), count=1)).strip()
+
+
+def label(name: str) -> str:
+    """A dataset's name as matplotlib text that is drawn as written."""
+    return name.replace("$", r"\$")
 
 
 def _figure(w: float = 6.0, h: float = 3.4) -> Figure:
@@ -43,7 +58,7 @@ def _top_classes(stats: Stats, values_class: np.ndarray) -> list[tuple[str, np.n
     ``values_class`` and one "other" group for the rest."""
     counts = np.bincount(values_class, minlength=len(stats.classes))
     order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
-    groups = [(stats.classes[i].name, values_class == i) for i in order[:TOP]]
+    groups = [(label(stats.classes[i].name), values_class == i) for i in order[:TOP]]
     if len(order) > TOP:
         groups.append((f"other {len(order) - TOP} classes", np.isin(values_class, order[TOP:])))
     return groups
@@ -56,7 +71,7 @@ def class_counts(stats: Stats) -> Chart | None:
     shown = sorted(shown, key=lambda c: -(c.instances + c.crowd))
     rest = shown[60:]
     shown = shown[:60]
-    names = [c.name for c in shown]
+    names = [label(c.name) for c in shown]
     inst = np.array([c.instances for c in shown], dtype=float)
     crowd = np.array([c.crowd for c in shown], dtype=float)
     if rest:
@@ -80,7 +95,7 @@ def class_counts(stats: Stats) -> Chart | None:
         "counts",
         "Instances per class",
         "Annotations per category (crowd regions stacked).",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -95,10 +110,10 @@ def box_sizes(stats: Stats) -> Chart | None:
     for name, sel in _top_classes(stats, stats.box_class):
         ax.hist(side[sel], bins=bins.tolist(), histtype="step", linewidth=1.4, label=name)
     ax.set_xscale("log")
-    for px, label in ((32, "COCO small < 32²"), (96, "large > 96²")):
+    for px, what in ((32, "COCO small < 32²"), (96, "large > 96²")):
         if lo < px < hi:
             ax.axvline(px, color="#999999", linestyle=":", linewidth=1)
-            ax.text(px, ax.get_ylim()[1] * 0.95, f" {label}", fontsize=7, color="#777777", va="top")
+            ax.text(px, ax.get_ylim()[1] * 0.95, f" {what}", fontsize=7, color="#777777", va="top")
     ax.set_xlabel("box size √(w·h) [px]")
     ax.set_ylabel("instances")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -108,7 +123,7 @@ def box_sizes(stats: Stats) -> Chart | None:
         "box_size",
         "Box sizes",
         f"Geometric mean of box width and height; {small:.0%} of instances are COCO-small.",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -128,7 +143,7 @@ def aspect_ratios(stats: Stats) -> Chart | None:
     ax.set_ylabel("instances")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
-    return Chart("aspect", "Box aspect ratios", "Width over height of each box.", _png(fig))
+    return Chart("aspect", "Box aspect ratios", "Width over height of each box.", _svg(fig))
 
 
 def centre_heatmap(stats: Stats) -> Chart | None:
@@ -140,17 +155,20 @@ def centre_heatmap(stats: Stats) -> Chart | None:
     nx = int(np.clip(2 * np.sqrt(len(cx)), 8, 48))  # coarser grids for few boxes
     ny = max(8, round(nx * aspect))
     grid, _, _ = np.histogram2d(cy.clip(0, 1), cx.clip(0, 1), bins=(ny, nx), range=((0, 1), (0, 1)))
-    fig = _figure(5.2, 5.2 * aspect + 0.6)
+    fig = _figure(5.2, 4.6 * aspect + 0.9)
     ax = fig.add_subplot()
-    im = ax.imshow(grid, extent=(0, 1, 1, 0), cmap="magma", interpolation="nearest", aspect="auto")
-    fig.colorbar(im, ax=ax, label="instances", shrink=0.85)
+    # both axes span 0..1: an aspect of H/W draws the map with the images' shape
+    im = ax.imshow(grid, extent=(0, 1, 1, 0), cmap="magma", interpolation="nearest", aspect=aspect)
+    im.set_gid("centres-map")
+    # below the map: a side bar would follow the axes box, not the map's height
+    fig.colorbar(im, ax=ax, label="instances", orientation="horizontal", shrink=0.6, aspect=30)
     ax.set_xlabel("centre x / width")
     ax.set_ylabel("centre y / height")
     return Chart(
         "centres",
         "Object centres",
         "Where box centres fall, in image-relative coordinates (all classes).",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -171,7 +189,7 @@ def objects_per_image(stats: Stats) -> Chart | None:
         "per_image",
         "Annotations per image",
         f"Mean {n.mean():.1f}, max {top}; {empty:,} image(s) without annotations.",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -194,7 +212,7 @@ def visibility(stats: Stats) -> Chart | None:
         "visibility",
         "Visibility",
         f"{len(stats.visibility):,} instances state it; {occluded:.0%} are more than 5% occluded.",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -207,7 +225,7 @@ def defect_sizes(stats: Stats) -> Chart | None:
     ax.boxplot(
         [stats.defect_sizes[k] for k in kinds],
         orientation="horizontal",
-        tick_labels=kinds,
+        tick_labels=[label(k) for k in kinds],
         whis=(0, 100),
     )
     ax.set_xlabel("defect length [mm]")
@@ -217,7 +235,7 @@ def defect_sizes(stats: Stats) -> Chart | None:
         "Defect sizes",
         "Length per defect type, measured on the final geometry (attributes.length_mm; "
         f"older datasets: the nominal size_mm; whiskers: min to max). Counts: {counts}.",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -232,22 +250,28 @@ def keypoint_visibility(stats: Stats) -> Chart | None:
     ax = fig.add_subplot()
     y = np.arange(len(cls.keypoints))[::-1]
     left = np.zeros(len(y))
-    for v, label, col in (
+    for v, what, col in (
         (2, "visible", "#228833"),
         (1, "occluded", "#ccbb44"),
         (0, "not labelled", "#bbbbbb"),
     ):
-        ax.barh(y, frac[:, v], left=left, color=col, label=label)
+        ax.barh(y, frac[:, v], left=left, color=col, label=what)
         left += frac[:, v]
-    ax.set_yticks(y, cls.keypoints, fontsize=7)
+    for k, patch in enumerate(p for c in ax.containers for p in c):
+        patch.set_gid(f"kp-bar-{k}")
+    ax.set_yticks(y, [label(str(k)) for k in cls.keypoints], fontsize=7)
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction of instances")
-    ax.legend(fontsize=7, loc="lower right")
+    # above the axes, so it never covers a bar
+    leg = ax.legend(
+        fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False
+    )
+    leg.set_gid("kp-legend")
     return Chart(
         "keypoints",
         f"Keypoint visibility ({name})",
         "Per keypoint: v = 2 visible, v = 1 labelled but occluded, v = 0 not labelled.",
-        _png(fig),
+        _svg(fig),
     )
 
 
@@ -264,7 +288,5 @@ ALL = (
 
 
 def charts(stats: Stats) -> list[Chart]:
-    """Every chart that has data, in report order. Labels are plain text: a class
-    named ``$x^{$`` is drawn as written, not parsed as math (which would fail)."""
-    with rc_context({"text.parse_math": False, "text.usetex": False}):
-        return [c for c in (f(stats) for f in ALL) if c is not None]
+    """Every chart that has data, in report order."""
+    return [c for c in (f(stats) for f in ALL) if c is not None]
