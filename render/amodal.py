@@ -25,6 +25,20 @@ Box = tuple[float, float, float, float]
 """(x0, y0, x1, y1): continuous pixel coordinates, x1 > x0, y1 > y0."""
 
 
+def projected_extent(points_world: np.ndarray, K: np.ndarray, pose_cv: np.ndarray) -> Box | None:
+    """Bounding box of (N, 3) world points projected through ``K`` / ``pose_cv``
+    (continuous pixels, not clipped to any image); None when a point lies behind
+    the camera or there are none."""
+    pts = np.asarray(points_world, dtype=np.float64).reshape(-1, 3)
+    if pts.size == 0:
+        return None
+    uv, z = cam_math.project(pts, np.asarray(K, dtype=np.float64), np.asarray(pose_cv))
+    if not (z > 1e-6).all():
+        return None
+    (x0, y0), (x1, y1) = uv.min(axis=0), uv.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
 def projected_box(
     points_world: np.ndarray, K: np.ndarray, pose_cv: np.ndarray, width: int, height: int
 ) -> Box | None:

@@ -36,6 +36,7 @@ from render.formats import records
 from render.outputs import claim, write_marker
 from render.shards import SHARD_VERSION, run_identity
 from render.spec import SceneSpec, scene_filename
+from render.tiles import mark_truncated, tile_K
 from render.views import SceneRender
 from render.visibility import view_contrasts
 
@@ -149,6 +150,20 @@ def read_depth(path: Path) -> np.ndarray:
 # --------------------------------------------------------------------------- writing
 
 
+def pixel_sizes(anns: list[dict[str, Any]], mm_per_px: float) -> None:
+    """Beside each measured size in millimetres (``attributes.length_mm``,
+    ``width_mm``), the same in pixels of this image (``length_px``, ``width_px``),
+    at the image's ``mm_per_px`` (at the look-at distance)."""
+    for a in anns:
+        attrs = a.get("attributes")
+        if not isinstance(attrs, dict):
+            continue
+        for key in ("length", "width"):
+            mm = attrs.get(f"{key}_mm")
+            if isinstance(mm, int | float) and not isinstance(mm, bool):
+                attrs[f"{key}_px"] = round(mm / mm_per_px, 2)
+
+
 def _instances_of(ann: dict[str, Any]) -> list[int]:
     """Instance ids an annotation stands for: its own, or a crowd region's members."""
     instance = records.instance_of(ann)
@@ -175,10 +190,10 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     spec = complete_spec(spec, cfg)
     scene = spec.scene_index
     poses = spec.camera.poses
-    if len(result.views) != len(poses):
-        raise ValueError(
-            f"scene {scene}: renderer returned {len(result.views)} views for {len(poses)} camera poses"
-        )
+    layout = spec.camera.views()
+    if len(result.views) != len(layout):
+        what = f"{len(layout)} tiles" if spec.camera.tiles else f"{len(poses)} camera poses"
+        raise ValueError(f"scene {scene}: renderer returned {len(result.views)} views for {what}")
     names = {c.id: c.name for c in cfg.categories}
     for o in spec.annotated():
         if o.category_id not in names:
@@ -196,26 +211,33 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     contrast_meta: dict[str, dict[str, float | None]] = {}
     t_annotate = t_encode = t_write = 0.0
     written = 0
-    for v, view in enumerate(result.views):
+    mm_px = spec.camera.mm_per_px
+    for v, (view, (p, tile)) in enumerate(zip(result.views, layout, strict=True)):
         h, w = view.instance.shape
-        if (w, h) != (spec.camera.width, spec.camera.height):
+        want = (tile.width, tile.height) if tile else (spec.camera.width, spec.camera.height)
+        if (w, h) != want:
             raise ValueError(
-                f"scene {scene} view {v}: rendered {w}x{h}, camera is "
-                f"{spec.camera.width}x{spec.camera.height}"
+                f"scene {scene} view {v}: rendered {w}x{h}, the camera's view is "
+                f"{want[0]}x{want[1]}"
             )
         iid = image_id(scene, v)
         t0 = time.perf_counter()
+        K = tile_K(spec.camera.K, tile)
         maps = ViewMaps(
             instance=view.instance,
             depth=view.depth,
-            K=np.asarray(spec.camera.K, dtype=np.float64),
-            pose=np.asarray(poses[v], dtype=np.float64),
+            K=np.asarray(K, dtype=np.float64),
+            pose=np.asarray(poses[p], dtype=np.float64),
             amodal=view.amodal,
         )
         contrast = view_contrasts(view.rgb, view.instance, spec.objects)
         anns, visible = annotate_maps(
             maps, spec.objects, iid, cfg.annotation.min_pixels, contrast=contrast
         )
+        if tile is not None:
+            mark_truncated(anns, result.frame_extents, p, tile)
+        if mm_px:
+            pixel_sizes(anns, mm_px)
         t1 = time.perf_counter()
         img_bytes = encode_image(view.rgb, fmt, cfg.render.jpeg_quality)
         rel_depth = depth_path(scene, v, depth_fmt)
@@ -229,6 +251,14 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
             written += len(depth_bytes)
         t3 = time.perf_counter()
         t_annotate, t_encode, t_write = t_annotate + t1 - t0, t_encode + t2 - t1, t_write + t3 - t2
+        extra: dict[str, Any] = {}
+        if tile is not None:
+            extra["tile"] = {
+                "view": p, "x": tile.x, "y": tile.y, "kind": tile.kind,
+                "frame_width": spec.camera.width, "frame_height": spec.camera.height,
+            }  # fmt: skip
+        if mm_px:
+            extra["mm_per_px"] = round(mm_px, 6)
         images.append(
             records.image(
                 iid,
@@ -237,9 +267,10 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
                 h,
                 scene_id=scene,
                 view_index=v,
-                camera_K=spec.camera.K,
-                camera_pose=poses[v],
+                camera_K=K,
+                camera_pose=poses[p],
                 depth_file=rel_depth,
+                **extra,
             )
         )
         annotations.extend(anns)

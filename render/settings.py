@@ -58,6 +58,14 @@ class RenderConfig(Model):
     max_bounces: int = Field(
         4, ge=0, le=64, description="Cycles light bounces (total, diffuse, glossy, transmission)"
     )
+    dither: float = Field(
+        1.0,
+        ge=0,
+        le=4,
+        description="Blender's dither when storing 8-bit colours (breaks up banding); it "
+        "depends on a pixel's place in the rendered buffer, so a tile equals the crop of "
+        "the whole frame exactly only at 0 (at 1: within 2 of 255 levels)",
+    )
     persistent_data: bool = Field(
         False,
         description="keep Cycles data between renders (~15% faster at 256x256, but the "

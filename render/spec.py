@@ -14,118 +14,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from render.spec_material import LayerSpec, MaterialSpec, Spec, WearSpec
+
+__all__ = [  # the material part lives in render/spec_material.py; it is part of the spec
+    "LayerSpec", "MaterialSpec", "Spec", "WearSpec", "CameraSpec", "GeometrySpec", "ObjectSpec",
+    "RenderSpec", "SceneSpec", "TileSpec",
+]  # fmt: skip
 
 SPEC_VERSION = 2
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LayerSpec(Spec):
-    """A film on a surface (stain, fingerprint, ink, crazed paint): its opacity and pattern.
-
-    The mesh carries a point attribute ``fade`` (1 inside, falling to 0 at the
-    film's outline). Opacity is ``opacity * smoothstep(0, falloff, fade)`` broken up
-    by a noise of ``breakup`` (0..1) at ``breakup_scale`` (1/m), and never below
-    ``floor`` on the mesh (so the instance pass, which counts surfaces at least 5 %
-    opaque, sees the film's whole outline). ``pattern``:
-
-    - ``none``: plain film; ``pitting``: rust, dark pits with a rough bumpy crust;
-    - ``ring``: a drying water mark, more opaque at its rim (``ring`` 0..1);
-    - ``ridges``: fingerprint ridges, ``pattern_scale`` metres apart;
-    - ``film``: an oil film with thin-film interference colours (``film_nm``);
-    - ``tint``: heat tint, base colour to ``color2`` from the outline to the centre;
-    - ``crazing``: paint cracked into cells ``pattern_scale`` across where the
-      point attribute ``strain`` (0..1) is high; opacity stays 1.
-    """
-
-    opacity: float = Field(1.0, ge=0, le=1)
-    floor: float = Field(0.06, ge=0.05, le=1)
-    falloff: float = Field(0.5, gt=0, le=1)
-    breakup: float = Field(0.0, ge=0, le=1)
-    breakup_scale: float = Field(300.0, gt=0)
-    pattern: Literal["none", "pitting", "ring", "ridges", "film", "tint", "crazing"] = "none"
-    pattern_scale: float = Field(5e-4, gt=0, description="metres (ridges, crazing cells)")
-    ring: float = Field(0.0, ge=0, le=1)
-    film_nm: float = Field(0.0, ge=0, description="oil film thickness, nanometres")
-
-
-class WearSpec(Spec):
-    """Edge wear: a product's coating worn through (or its surface polished) along
-    its convex edges and corners.
-
-    The mesh carries a point attribute ``edge``: 1 - (distance to the nearest
-    convex edge) / ``reach``, clipped to [0, 1] (computed outside Blender; absent
-    reads 0: no wear). The surface is worn where that distance is below ``width``
-    metres, the band's border broken up by a noise of ``breakup`` (0..1) at
-    ``breakup_scale`` (1/m); ``strength`` (0..1) blends the surface there towards
-    the exposed material: ``color`` (linear RGB), ``roughness``, ``metallic``, no
-    clear coat.
-    """
-
-    strength: float = Field(ge=0, le=1)
-    width: float = Field(gt=0, description="metres")
-    color: list[float] = Field(min_length=3, max_length=3)
-    roughness: float = Field(0.4, ge=0, le=1)
-    metallic: float = Field(0.0, ge=0, le=1)
-    breakup: float = Field(0.5, ge=0, le=1)
-    breakup_scale: float = Field(2000.0, gt=0)
-    reach: float = Field(0.006, gt=0, description="metres (the ``edge`` attribute's scale)")
-
-
-class MaterialSpec(Spec):
-    """A Principled BSDF with optional procedural texture and bump.
-
-    ``base_color`` is linear RGB in [0, 1]. ``texture``:
-
-    - ``noise`` modulates colour and bump with a 3-D noise; ``brushed`` stretches it
-      along the object's X axis (machined/brushed metal), ``strands`` along Z (hair);
-    - ``stripes``: bands of ``base_color`` and ``color2`` along Z, ``pattern_scale``
-      metres per pair; ``denim``: twill weave of ``base_color`` with faded noise;
-      ``print``: ``color2`` dots/blobs on ``base_color``; ``bricks``: brick wall,
-      ``color2`` = mortar; ``pattern_scale`` sets the size of every pattern.
-
-    - machined surfaces (``noise_scale`` = marks per metre, ``bump_strength`` their
-      relief): ``turned``: concentric lathe marks about the object's Z axis;
-      ``milled``: the overlapping arcs of a face mill's passes along X; ``cast``:
-      sand-cast pitting and mottled roughness.
-
-    ``layer`` makes the material a partly transparent film (stains, fingerprints,
-    ink); see :class:`LayerSpec`. ``wear``: edge wear, see :class:`WearSpec`.
-    ``coordinates``: what drives the texture: ``object`` space, or the mesh's
-    ``rest`` point attribute (rest-pose coordinates: patterns follow a posed body).
-    ``inputs`` sets further Principled BSDF inputs by their Blender 4.2 names, e.g.
-    ``{"Anisotropic": 0.7, "Coat Weight": 0.3}``.
-    """
-
-    base_color: list[float] = Field(min_length=3, max_length=3)
-    roughness: float = 0.5
-    metallic: float = 0.0
-    texture: Literal[
-        "none",
-        "noise",
-        "brushed",
-        "strands",
-        "stripes",
-        "denim",
-        "print",
-        "bricks",
-        "turned",
-        "milled",
-        "cast",
-    ] = "noise"
-    noise_scale: float = 20.0
-    color_variation: float = 0.1
-    bump_strength: float = 0.0
-    color2: list[float] | None = Field(None, min_length=3, max_length=3)
-    pattern_scale: float = Field(0.05, gt=0, description="metres per pattern repetition")
-    coordinates: Literal["object", "rest"] = "object"
-    inputs: dict[str, float] = Field(default_factory=dict)
-    image: str | None = Field(None, description="optional image texture path (base colour)")
-    layer: LayerSpec | None = Field(None, description="partial opacity and pattern of a film")
-    wear: WearSpec | None = Field(None, description="edge wear (products)")
 
 
 class GeometrySpec(Spec):
@@ -365,7 +263,27 @@ class WorldSpec(Spec):
     overcast: float = Field(0.0, ge=0, le=1)
 
 
+class TileSpec(Spec):
+    """A rectangle of one camera view's frame, rendered alone (Cycles' border render,
+    cropped to the border): pixels ``[x, x + width)`` x ``[y, y + height)`` of view
+    ``view`` (a pose index), image coordinates (y down). Its image is that crop of
+    the whole frame, with ``camera_K``'s principal point shifted by ``(-x, -y)``."""
+
+    view: int = Field(0, ge=0)
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    kind: Literal["product", "background"] = Field(
+        "product", description="product: covers products (with a margin); background: none"
+    )
+
+
 class CameraSpec(Spec):
+    """The camera: a ``width`` x ``height`` frame (the virtual frame when tiled),
+    intrinsics ``K``, one pose per view. With ``tiles`` only those rectangles are
+    rendered, each as one dataset image; the whole frame never is."""
+
     width: int
     height: int
     K: list[list[float]]
@@ -381,6 +299,17 @@ class CameraSpec(Spec):
         description="shutter, in frames (0 = off): objects with a velocity move during the "
         "exposure [f, f + s] of each view f; views never blend into each other",
     )
+    tiles: list[TileSpec] = Field(default_factory=list)
+    mm_per_px: float | None = Field(
+        None, description="millimetres one pixel spans at the look-at distance (optics)"
+    )
+
+    def views(self) -> list[tuple[int, TileSpec | None]]:
+        """The images a render gives, in order: ``(pose index, tile)``; every pose
+        whole (tile None) when there are no tiles."""
+        if self.tiles:
+            return [(t.view, t) for t in self.tiles]
+        return [(i, None) for i in range(len(self.poses))]
 
 
 class RenderSpec(Spec):
@@ -406,6 +335,13 @@ class RenderSpec(Spec):
     caustics: bool = True
     light_tree: bool = True
     denoise_prefilter: Literal["accurate", "fast", "none"] = "accurate"
+    dither: float = Field(
+        1.0,
+        ge=0,
+        description="Blender's dither when storing 8-bit images; it depends on the pixel's place "
+        "in the rendered buffer, so a tile equals the crop of the whole frame exactly only at 0 "
+        "(at 1: within 2 levels)",
+    )
     border: tuple[float, float, float, float] | None = Field(
         None,
         description="render only this region (min_x, min_y, max_x, max_y in 0..1 of the image, "

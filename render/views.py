@@ -48,11 +48,15 @@ class ViewResult:
 
 @dataclass
 class SceneRender:
-    """All views of one scene plus what the renderer learned (settled object poses:
-    name -> 4x4 object-to-world, after physics) and timings in seconds."""
+    """All views of one scene (``SceneSpec.camera.views()``, in order) plus what the
+    renderer learned: settled object poses (name -> 4x4 object-to-world, after
+    physics), for tiled scenes each annotated instance's extent in every pose's
+    whole frame (``frame_extents``: instance id -> per pose ``[x0, y0, x1, y1]``
+    continuous pixels or None), and timings in seconds."""
 
     views: list[ViewResult]
     object_poses: dict[str, list[list[float]]] = field(default_factory=dict)
+    frame_extents: dict[int, list[list[float] | None]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 

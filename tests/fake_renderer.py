@@ -119,13 +119,42 @@ def render_view(spec: SceneSpec, view: int) -> ViewResult:
     return ViewResult(rgb=rgb, depth=depth, instance=instance, timings={"render_s": 0.0})
 
 
+def _extents(spec: SceneSpec) -> dict[int, list[list[float] | None]]:
+    """Each annotated cube's extent in every pose's whole frame (tiled scenes)."""
+    if not spec.camera.tiles:
+        return {}
+    out: dict[int, list[list[float] | None]] = {}
+    for obj in spec.annotated():
+        half = (obj.geometry.size or 0.2) / 2
+        corners = np.array(list(itertools.product((-half, half), repeat=3))) + obj.location
+        boxes: list[list[float] | None] = []
+        for pose in spec.camera.poses:
+            uv, z = project(corners, np.asarray(spec.camera.K), np.asarray(pose))
+            boxes.append(
+                None if np.any(z <= 0) else [*map(float, uv.min(0)), *map(float, uv.max(0))]
+            )
+        out[obj.instance_id] = boxes
+    return out
+
+
 def render(spec: SceneSpec) -> SceneRender:
-    """Every view of ``spec``; object poses are the spec's own (no physics)."""
+    """Every view of ``spec`` (a tile: the crop of its pose's whole frame); object
+    poses are the spec's own (no physics)."""
     _maybe_fail(spec.scene_index)
-    views = [render_view(spec, v) for v in range(len(spec.camera.poses))]
+    whole = {p: render_view(spec, p) for p in {p for p, _ in spec.camera.views()}}
+    views = []
+    for p, tile in spec.camera.views():
+        full = whole[p]
+        if tile is None:
+            views.append(full)
+            continue
+        rows, cols = slice(tile.y, tile.y + tile.height), slice(tile.x, tile.x + tile.width)
+        views.append(ViewResult(rgb=full.rgb[rows, cols].copy(), depth=full.depth[rows, cols].copy(),
+                                instance=full.instance[rows, cols].copy(), timings=full.timings))  # fmt: skip
     poses = {}
     for obj in spec.objects:
         m = np.eye(4)
         m[:3, 3] = obj.location
         poses[obj.name] = m.tolist()
-    return SceneRender(views=views, object_poses=poses, timings={"build_s": 0.0})
+    return SceneRender(views=views, object_poses=poses, frame_extents=_extents(spec),
+                       timings={"build_s": 0.0})  # fmt: skip

@@ -16,7 +16,14 @@ import numpy as np
 from render import camera as cam_math
 from render.blender import bootstrap
 from render.blender.objects import build_objects
-from render.blender.passes import amodal_passes, depth_map, geometric_pass, instance_map
+from render.blender.passes import (
+    amodal_passes,
+    depth_map,
+    frame_extents,
+    geometric_pass,
+    instance_map,
+    render_views,
+)
 from render.blender.shading import build_light, setup_world
 from render.errors import RenderError
 from render.spec import ObjectSpec, SceneSpec
@@ -117,8 +124,6 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     if _state["device"] is None:
         raise RenderError("backend.setup(device) must run before render_spec")
     bproc = bootstrap.import_blenderproc()
-    from blenderproc.python.writer.WriterUtility import _WriterUtility
-
     t0 = time.perf_counter()
     bproc.clean_up(clean_up_camera=False)
     _purge_orphans()
@@ -142,16 +147,15 @@ def render_spec(spec: SceneSpec) -> SceneRender:
 
     t1 = time.perf_counter()
     # verbose: BlenderProc otherwise sends fd 1 to /dev/null while rendering
-    bproc.renderer.render(return_data=False, verbose=_state.get("stats", False))
+    loaded = render_views(spec, {"colors", "depth", "instance"}, _state.get("stats", False))
     t_render = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    data = _WriterUtility.load_registered_outputs({"colors", "depth", "instance"})
     views = []
-    for i in range(len(spec.camera.poses)):
-        rgb = np.ascontiguousarray(data["colors"][i][..., :3]).astype(np.uint8, copy=False)
-        depth = depth_map(data, i, spec.camera.clip_end)
-        views.append(ViewResult(rgb=rgb, depth=depth, instance=instance_map(data, i)))
+    for data in loaded:
+        rgb = np.ascontiguousarray(data["colors"][..., :3]).astype(np.uint8, copy=False)
+        depth = depth_map(data, spec.camera.clip_end)
+        views.append(ViewResult(rgb=rgb, depth=depth, instance=instance_map(data)))
     t_read = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -165,6 +169,7 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     return SceneRender(
         views=views,
         object_poses=poses,
+        frame_extents=frame_extents(spec, objects),
         timings={
             "build_s": t_build,
             "render_s": t_render,
@@ -326,6 +331,7 @@ def _setup_render(spec: SceneSpec) -> None:
     cy.use_light_tree = r.light_tree
     cy.seed = r.cycles_seed
     scene.render.use_persistent_data = r.persistent_data
+    scene.render.dither_intensity = r.dither
     scene.render.use_border = r.border is not None
     scene.render.use_crop_to_border = False
     if r.border is not None:

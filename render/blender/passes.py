@@ -1,5 +1,7 @@
-"""The passes rendered after a scene's image, for its annotations only: 1 sample,
-no bounces, no denoiser; only the object-index (and depth) passes are read.
+"""Rendering a scene's views (:func:`render_views`: every camera pose whole, or
+each tile of the frame alone with Cycles' border render cropped to it), and the
+passes rendered after the image, for its annotations only: 1 sample, no bounces,
+no denoiser; only the object-index (and depth) passes are read.
 
 - :func:`geometric_pass`: with depth of field or motion blur, Cycles writes the
   index and depth passes from one random lens point and shutter time per pixel,
@@ -18,10 +20,57 @@ from typing import Any
 import bpy
 import numpy as np
 
-from render.amodal import plan_groups, projected_box
+from render.amodal import plan_groups, projected_box, projected_extent
 from render.blender import bootstrap
+from render.errors import RenderError
 from render.spec import ObjectSpec, SceneSpec
 from render.views import ViewResult
+
+
+def render_views(
+    spec: SceneSpec, keys: set[str], verbose: bool = False
+) -> list[dict[str, np.ndarray]]:
+    """Render every view of ``spec`` with the current settings and load ``keys`` of
+    each: one render of all camera poses (animation frames), or with tiles one
+    border render per tile (its pose's frame only, cropped to the tile; Cycles'
+    persistent data keeps the scene between them)."""
+    bproc = bootstrap.import_blenderproc()
+    from blenderproc.python.writer.WriterUtility import _WriterUtility
+
+    scene = bpy.context.scene
+    c = spec.camera
+    if not c.tiles:
+        bproc.renderer.render(return_data=False, verbose=verbose)
+        data = _WriterUtility.load_registered_outputs(keys)
+        return [{k: data[k][i] for k in keys} for i in range(len(c.poses))]
+    first, end = scene.frame_start, scene.frame_end
+    r = scene.render
+    use_border, crop = r.use_border, r.use_crop_to_border
+    border = (r.border_min_x, r.border_min_y, r.border_max_x, r.border_max_y)
+    out = []
+    try:
+        r.use_border = r.use_crop_to_border = True
+        for t in c.tiles:
+            scene.frame_start, scene.frame_end = t.view, t.view + 1  # end is exclusive here
+            # Blender's border: fractions of the frame, y up; whole pixels come out exactly
+            r.border_min_x, r.border_max_x = t.x / c.width, (t.x + t.width) / c.width
+            r.border_min_y = (c.height - t.y - t.height) / c.height
+            r.border_max_y = (c.height - t.y) / c.height
+            bproc.renderer.render(return_data=False, verbose=verbose)
+            data = _WriterUtility.load_registered_outputs(keys)
+            view = {k: np.asarray(data[k][0]) for k in keys}
+            for k, v in view.items():
+                if v.shape[:2] != (t.height, t.width):
+                    raise RenderError(
+                        f"tile {t.x},{t.y} {t.width}x{t.height}: Cycles returned {k} of "
+                        f"{v.shape[1]}x{v.shape[0]}"
+                    )
+            out.append(view)
+    finally:
+        scene.frame_start, scene.frame_end = first, end
+        r.use_border, r.use_crop_to_border = use_border, crop
+        r.border_min_x, r.border_min_y, r.border_max_x, r.border_max_y = border
+    return out
 
 
 def _annotation_settings() -> None:
@@ -44,8 +93,6 @@ def geometric_pass(spec: SceneSpec, views: list[ViewResult]) -> bool:
     cam = scene.camera.data
     if not (cam.dof.use_dof or scene.render.use_motion_blur):
         return False
-    from blenderproc.python.writer.WriterUtility import _WriterUtility
-
     cam.dof.use_dof = False
     scene.render.use_motion_blur = False
     for o in spec.objects:
@@ -54,24 +101,23 @@ def geometric_pass(spec: SceneSpec, views: list[ViewResult]) -> bool:
             obj.animation_data_clear()
             obj.location = tuple(o.location)
     _annotation_settings()
-    bootstrap.import_blenderproc().renderer.render(return_data=False, verbose=False)
-    data = _WriterUtility.load_registered_outputs({"depth", "instance"})
-    for i, view in enumerate(views):
-        view.instance = instance_map(data, i)
-        view.depth = depth_map(data, i, spec.camera.clip_end)
+    for view, data in zip(views, render_views(spec, {"depth", "instance"}), strict=True):
+        view.instance = instance_map(data)
+        view.depth = depth_map(data, spec.camera.clip_end)
     return True
 
 
-def depth_map(data: dict[str, Any], view: int, clip_end: float) -> np.ndarray:
-    """float32 (H, W) z-depth of a view, ``inf`` where nothing was hit."""
-    depth = np.asarray(data["depth"][view], dtype=np.float32)
+def depth_map(data: dict[str, Any], clip_end: float) -> np.ndarray:
+    """float32 (H, W) z-depth of a view's loaded outputs, ``inf`` where nothing was hit."""
+    depth = np.asarray(data["depth"], dtype=np.float32)
     if depth.ndim == 3:
         depth = depth[..., 0]
     return np.where(depth >= clip_end * 0.999, np.inf, depth).astype(np.float32)
 
 
-def instance_map(data: dict[str, Any], view: int) -> np.ndarray:
-    inst = np.asarray(data["instance"][view])
+def instance_map(data: dict[str, Any]) -> np.ndarray:
+    """int32 (H, W) instance ids of a view's loaded outputs."""
+    inst = np.asarray(data["instance"])
     if inst.ndim == 3:
         inst = inst[..., 0]
     return np.rint(inst).astype(np.int32)
@@ -86,6 +132,28 @@ def _world_vertices(obj: Any) -> np.ndarray:
     return co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
 
 
+def frame_extents(
+    spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]]
+) -> dict[int, list[list[float] | None]]:
+    """Tiled scenes: each annotated object's extent in every view's whole frame,
+    ``[x0, y0, x1, y1]`` (continuous pixels, not clipped; None when it is behind the
+    camera), from its world vertices: what decides whether a tile cuts it."""
+    c = spec.camera
+    if not c.tiles:
+        return {}
+    out: dict[int, list[list[float] | None]] = {}
+    for o, obj in objects:
+        if o.instance_id <= 0 or obj.type != "MESH":
+            continue
+        pts = _world_vertices(obj)
+        boxes: list[list[float] | None] = []
+        for pose in c.poses:
+            box = projected_extent(pts, c.K, pose)
+            boxes.append(None if box is None else [round(v, 4) for v in box])
+        out[o.instance_id] = boxes
+    return out
+
+
 def amodal_passes(
     spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]], views: list[ViewResult]
 ) -> int:
@@ -95,9 +163,6 @@ def amodal_passes(
     amodal = [(o, obj) for o, obj in objects if o.amodal and o.instance_id > 0]
     if not amodal:
         return 0
-    bproc = bootstrap.import_blenderproc()
-    from blenderproc.python.writer.WriterUtility import _WriterUtility
-
     c = spec.camera
     boxes = {
         o.name: [
@@ -117,10 +182,8 @@ def amodal_passes(
             show = set(group)
             for ob in everything:
                 ob.hide_render = ob.type != "CAMERA" and ob.name not in show
-            bproc.renderer.render(return_data=False, verbose=False)
-            data = _WriterUtility.load_registered_outputs({"instance"})
-            for i, view in enumerate(views):
-                view.amodal.append(instance_map(data, i))
+            for view, data in zip(views, render_views(spec, {"instance"}), strict=True):
+                view.amodal.append(instance_map(data))
     finally:
         for ob in everything:
             ob.hide_render = hidden[ob.name]

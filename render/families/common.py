@@ -86,6 +86,7 @@ def render_spec(cfg: Job, scene_index: int) -> RenderSpec:
         denoise_prefilter=r.denoise_prefilter,
         denoise_quality=r.denoise_quality,
         texture_detail=r.texture_detail,
+        dither=r.dither,
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from render.cfgtypes import FloatRange, IntRange, Model
 from render.families.base import SceneModel
+from render.families.defects.optics import Optics, TileConfig, focal_range
 from render.families.defects.qc_config import (
     AcceptanceLimits,
     EdgeWearConfig,
@@ -178,7 +179,21 @@ def _defects() -> dict[DefectType, DefectConfig]:
 
 class InspectionCamera(Model):
     """Machine-vision camera: lens focal length, sensor width (2/3" = 8.8 mm), and
-    the field of view across the image at the products, which sets the distance."""
+    the field of view across the image at the products, which sets the distance.
+    With ``optics`` the camera is a real set-up instead (sensor, smallest defect to
+    resolve): it sets the image size, field of view and distance, and
+    ``sensor_width_mm``, ``field_of_view_mm`` and ``render.resolution`` are not used."""
+
+    optics: Optics | None = Field(
+        None,
+        description="a machine-vision set-up specified by what it must resolve "
+        "(render/families/defects/optics.py); null: the field-of-view model",
+    )
+    tiles: TileConfig = Field(
+        default_factory=TileConfig,
+        description="render tiles of the frame (products at native resolution, some "
+        "background) instead of whole frames",
+    )
 
     focal_length_mm: FloatRange = Field(
         (8.0, 50.0), description="lens focal length, millimetres (one per scene)"
@@ -226,6 +241,8 @@ class InspectionCamera(Model):
             raise ValueError("focal_length_mm and field_of_view_mm must be > 0")
         if not any(w > 0 for w in self.views.values()):
             raise ValueError(f"views: need a weight > 0, got {self.views}")
+        if self.optics is not None:
+            focal_range(self.optics, self.focal_length_mm, self.working_distance_mm)
         return self
 
 

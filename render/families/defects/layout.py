@@ -196,9 +196,15 @@ def inspection_camera(
     target: np.ndarray,
     rng: np.random.Generator,
     views: int,
+    sensor_width_mm: float,
+    mm_per_px: float,
 ) -> CameraSpec:
+    """The camera of a scene: ``views`` poses aimed at ``target`` from ``distance``
+    (top-down or oblique), intrinsics of a ``focal`` mm lens on a sensor
+    ``sensor_width_mm`` wide imaged at ``width`` x ``height``; depth of field and
+    motion blur as drawn; ``mm_per_px`` recorded for the annotations."""
     cam = sc.camera
-    k = cam_math.intrinsics(focal, cam.sensor_width_mm, width, height)
+    k = cam_math.intrinsics(focal, sensor_width_mm, width, height)
     poses = []
     for _ in range(views):
         kind = weighted_choice(rng, cam.views)
@@ -227,6 +233,7 @@ def inspection_camera(
         fstop=fstop,
         focus_distance=focus,
         motion_blur=blur,
+        mm_per_px=mm_per_px,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from render.amodal import projected_extent
 from render.families.base import Job
 from render.families.common import integer, render_spec, uniform, weighted_choice
 from render.families.defects.balance import MAX_DEFECT_SLOTS, defect_type, is_good
@@ -33,6 +34,7 @@ from render.families.defects.layout import (
     qc_lights,
 )
 from render.families.defects.materials import load_presets, role, sample_material
+from render.families.defects.optics import focal_range
 from render.families.defects.parts import (
     camera_eye,
     defect_material,
@@ -51,7 +53,9 @@ from render.spec import (
     ObjectSpec,
     ProductInfo,
     SceneSpec,
+    TileSpec,
 )
+from render.tiles import plan_tiles
 
 # --------------------------------------------------------------------------- products
 
@@ -127,14 +131,22 @@ class _Framing:
     min_width: float
 
 
-def _frame(sc: DefectsScene, spots: list[Any], fov: float, focal: float, width: int) -> _Framing:
+def _frame(
+    sc: DefectsScene, spots: list[Any], fov: float, focal: float, width: int, sensor_w: float
+) -> _Framing:
+    """Without optics the field of view grows to take in the arrangement (up to
+    1.2x the largest configured) and the distance follows within the working
+    distances; with optics both are fixed by the set-up."""
     cam = sc.camera
     centre = np.mean([xy for xy, _, _ in spots], axis=0)
-    reach = max(float(np.linalg.norm(xy - centre)) + r for xy, r, _ in spots)
-    fov = min(max(fov, 2.3 * reach), 1.2 * cam.field_of_view_mm[1] / 1000)  # may crop a product
-    wd_lo, wd_hi = (x / 1000 for x in cam.working_distance_mm)
-    distance = min(max(fov * focal / cam.sensor_width_mm, wd_lo), wd_hi)
-    fov = distance * cam.sensor_width_mm / focal
+    if cam.optics is not None:
+        distance = fov * focal / sensor_w
+    else:
+        reach = max(float(np.linalg.norm(xy - centre)) + r for xy, r, _ in spots)
+        fov = min(max(fov, 2.3 * reach), 1.2 * cam.field_of_view_mm[1] / 1000)  # may crop one
+        wd_lo, wd_hi = (x / 1000 for x in cam.working_distance_mm)
+        distance = min(max(fov * focal / sensor_w, wd_lo), wd_hi)
+        fov = distance * sensor_w / focal
     kinds = [k for k, w in cam.views.items() if w > 0]
     min_elev = (
         90.0 - cam.top_down_tilt_deg if kinds == ["top_down"] else cam.oblique_elevation_deg[0]
@@ -191,8 +203,9 @@ def _draw_defects(
     ]
 
 
-def _place_product(s: _Scene, j: int, item: _Item, spot: Any, support: float) -> None:
-    """Stage 3: product ``j`` at ``spot`` with its defects, nuisances and components."""
+def _place_product(s: _Scene, j: int, item: _Item, spot: Any, support: float) -> np.ndarray:
+    """Stage 3: product ``j`` at ``spot`` with its defects, nuisances and components.
+    Returns the 8 world corners (8, 3) of its box (for the tiles)."""
     sc, cfg = s.sc, s.cfg
     choice, product, rot_euler = item.choice, item.product, item.rot_euler
     lo, hi = item.lo, item.hi
@@ -283,6 +296,20 @@ def _place_product(s: _Scene, j: int, item: _Item, spot: Any, support: float) ->
                 material=sample_material(s.presets, "ic_package", s.r_mat),
                 **pose,
             )
+    box = [(lo[0], hi[0]), (lo[1], hi[1]), (lo[2], hi[2])]
+    corners = np.array([[x, y, z] for x in box[0] for y in box[1] for z in box[2]])
+    return corners + np.asarray(location)
+
+
+def _tiles(
+    sc: DefectsScene, camera: Any, corners: list[np.ndarray], rng: np.random.Generator
+) -> list[TileSpec]:
+    """The tiles of a tiled scene (render/tiles.py) around each product's projected box."""
+    t = sc.camera.tiles
+    boxes = [[projected_extent(c, camera.K, pose) for pose in camera.poses] for c in corners]
+    return plan_tiles(
+        boxes, camera.width, camera.height, t.margin_px, t.max_side_px, t.background_share, rng
+    )
 
 
 # --------------------------------------------------------------------------- sampling
@@ -300,8 +327,16 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
     width, height = cfg.render.resolution
     r_cam = stream(cfg.seed, scene_index, "camera")
     cam = sc.camera
-    focal = uniform(r_cam, cam.focal_length_mm)
-    fov = uniform(r_cam, cam.field_of_view_mm) / 1000
+    if cam.optics is None:
+        focal = uniform(r_cam, cam.focal_length_mm)
+        fov = uniform(r_cam, cam.field_of_view_mm) / 1000
+        sensor_w, max_fov = cam.sensor_width_mm, cam.field_of_view_mm[1] / 1000
+    else:  # the set-up fixes the image size, field of view and (with the lens) distance
+        width, height, pixel_um = cam.optics.sensor_px()
+        lens = focal_range(cam.optics, cam.focal_length_mm, cam.working_distance_mm)
+        focal = uniform(r_cam, lens)
+        fov = width * cam.optics.mm_per_px / 1000
+        sensor_w, max_fov = width * pixel_um / 1000, fov
 
     r_bg = stream(cfg.seed, scene_index, "background")
     r_mat = stream(cfg.seed, scene_index, "materials")
@@ -316,20 +351,21 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
         [float(np.linalg.norm(it.hi[:2] - it.lo[:2]) / 2) for it in items],
         [float(it.hi[2] - it.lo[2]) for it in items],
         0.4 * fov,
-        0.5 * cam.field_of_view_mm[1] / 1000,
+        0.5 * max_fov,
         bg_kind == "tray",
         sc.allow_overlap,
         r_prod,
     )
 
     # 2) the camera frames the arrangement; the narrowest decal follows from it
-    framing = _frame(sc, spots, fov, focal, width)
+    framing = _frame(sc, spots, fov, focal, width, sensor_w)
     objects, support = background(sc, bg_kind, framing.fov, area, preset, presets, r_bg, r_mat)
     # camera and lights first: glints mirror a light into the camera
     target = np.array([framing.centre[0], framing.centre[1], support])
     camera = inspection_camera(
-        sc, width, height, focal, framing.distance, target, r_cam, cfg.render.views_per_scene
-    )
+        sc, width, height, focal, framing.distance, target, r_cam, cfg.render.views_per_scene,
+        sensor_w, framing.fov * 1000 / width,
+    )  # fmt: skip
     lights, world = qc_lights(sc, preset, framing.distance, target, r_light)
 
     # 3) products, their defects, nuisances and components
@@ -338,9 +374,13 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
         stream(cfg.seed, scene_index, "defects"), stream(cfg.seed, scene_index, "nuisances"),
         stream(cfg.seed, scene_index, "edge_wear"), objects,
     )  # fmt: skip
+    corners: list[np.ndarray] = []
     for j, (item, spot) in enumerate(zip(items, spots + [None] * (len(items) - len(spots)), strict=True)):  # fmt: skip
         if spot is not None:
-            _place_product(scene, j, item, spot, support)
+            corners.append(_place_product(scene, j, item, spot, support))
+    if cam.tiles.enabled:
+        tiles = _tiles(sc, camera, corners, stream(cfg.seed, scene_index, "tiles"))
+        camera = camera.model_copy(update={"tiles": tiles})
 
     objects = scene.objects
     if camera.motion_blur > 0:

@@ -1,0 +1,174 @@
+"""Tiles of a virtual frame (pure numpy): which rectangles of a large camera frame
+are rendered (:func:`plan_tiles`), and what a tile's image is as a camera view
+(:func:`tile_K`) and which of its instances it cuts (:func:`truncation`).
+
+A tile is a dataset image in its own right: the crop ``[x, x + w) x [y, y + h)``
+of view ``view``'s whole frame, with the intrinsics shifted by the tile's origin
+(``cx - x``, ``cy - y``: a world point projects to its frame pixel minus the origin)
+and the view's pose; masks, depth, keypoints and boxes are computed on the tile as
+on any image, so annotation code needs no special case. See docs/defects.md
+("Inspection optics and tiles").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from render.formats.records import instance_of
+from render.spec import TileSpec
+
+Rect = tuple[int, int, int, int]
+"""(x0, y0, x1, y1) whole pixels, exclusive ends."""
+
+
+def tile_K(K: Sequence[Sequence[float]], tile: TileSpec | None) -> list[list[float]]:
+    """The intrinsics of a tile's image: ``K`` with the principal point moved by
+    the tile's origin (unchanged for a whole view)."""
+    k = [list(map(float, row)) for row in K]
+    if tile is not None:
+        k[0][2] -= tile.x
+        k[1][2] -= tile.y
+    return k
+
+
+def _clip(rect: Rect, width: int, height: int) -> Rect | None:
+    x0, y0 = max(rect[0], 0), max(rect[1], 0)
+    x1, y1 = min(rect[2], width), min(rect[3], height)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _merge(rects: list[Rect], limit: int) -> list[Rect]:
+    """Union overlapping rectangles while the union stays within ``limit`` pixels
+    a side (two products side by side render once, not twice)."""
+    rects = list(rects)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                a, b = rects[i], rects[j]
+                u = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                if _overlap(a, b) and max(u[2] - u[0], u[3] - u[1]) <= limit:
+                    rects[i] = u
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return rects
+
+
+def plan_tiles(
+    boxes: Sequence[Sequence[tuple[float, float, float, float] | None]],
+    width: int,
+    height: int,
+    margin: int,
+    max_side: int,
+    background: float,
+    rng: np.random.Generator,
+) -> list[TileSpec]:
+    """The tiles of a scene: for each view, one tile per product box (continuous
+    ``(x0, y0, x1, y1)`` in the frame, None where it is not seen) grown by
+    ``margin`` pixels, clipped to the frame, overlapping ones merged while at most
+    ``max_side`` a side (larger boxes are split into a grid of tiles of at most that
+    side); then ``round(background * product tiles)`` background tiles (the median
+    product tile's size) where they overlap no product tile, when such a place is
+    found (20 tries each). ``boxes[p][v]``: product ``p`` in view ``v``. Draws only
+    from ``rng`` (the background tiles' places)."""
+    views = max((len(b) for b in boxes), default=0)
+    out: list[TileSpec] = []
+    for v in range(views):
+        rects: list[Rect] = []
+        for per_view in boxes:
+            box = per_view[v] if v < len(per_view) else None
+            if box is None:
+                continue
+            r = _clip(
+                (
+                    math.floor(box[0]) - margin,
+                    math.floor(box[1]) - margin,
+                    math.ceil(box[2]) + margin,
+                    math.ceil(box[3]) + margin,
+                ),
+                width,
+                height,
+            )
+            if r is not None:
+                rects.append(r)
+        for r in _merge(rects, max_side):
+            for part in _split(r, max_side):
+                out.append(_tile(v, part, "product"))
+    n_background = round(background * len(out))
+    if not out or n_background == 0:
+        return out
+    sizes = sorted((t.width, t.height) for t in out)
+    bw, bh = sizes[len(sizes) // 2]
+    taken = [(t.view, (t.x, t.y, t.x + t.width, t.y + t.height)) for t in out]
+    for _ in range(n_background):
+        for _try in range(20):
+            v = int(rng.integers(views))
+            x = int(rng.integers(0, max(width - bw, 0) + 1))
+            y = int(rng.integers(0, max(height - bh, 0) + 1))
+            r = _clip((x, y, x + bw, y + bh), width, height)
+            if r is not None and not any(tv == v and _overlap(r, tr) for tv, tr in taken):
+                out.append(_tile(v, r, "background"))
+                taken.append((v, r))
+                break
+    return out
+
+
+def _split(r: Rect, max_side: int) -> list[Rect]:
+    """``r`` cut into a grid of near-equal tiles of at most ``max_side`` a side."""
+    nx = max(1, math.ceil((r[2] - r[0]) / max_side))
+    ny = max(1, math.ceil((r[3] - r[1]) / max_side))
+    xs = np.linspace(r[0], r[2], nx + 1).round().astype(int)
+    ys = np.linspace(r[1], r[3], ny + 1).round().astype(int)
+    return [
+        (int(xs[i]), int(ys[j]), int(xs[i + 1]), int(ys[j + 1]))
+        for j in range(ny)
+        for i in range(nx)
+    ]
+
+
+def _tile(view: int, r: Rect, kind: str) -> TileSpec:
+    return TileSpec(view=view, x=r[0], y=r[1], width=r[2] - r[0], height=r[3] - r[1], kind=kind)  # type: ignore[arg-type]
+
+
+def truncation(extent: Sequence[float] | None, tile: TileSpec) -> tuple[bool, list[int] | None]:
+    """Whether a tile cuts an instance whose whole-frame extent is ``extent``
+    (continuous ``[x0, y0, x1, y1]``, None: unknown), and then its full-object box
+    in the tile's pixels, ``[x, y, w, h]`` (COCO, whole pixels, reaching past the
+    tile's edges)."""
+    if extent is None:
+        return False, None
+    x0, y0 = math.floor(extent[0] - tile.x), math.floor(extent[1] - tile.y)
+    x1, y1 = math.ceil(extent[2] - tile.x), math.ceil(extent[3] - tile.y)
+    cut = x0 < 0 or y0 < 0 or x1 > tile.width or y1 > tile.height
+    return cut, ([x0, y0, x1 - x0, y1 - y0] if cut else None)
+
+
+def mark_truncated(
+    anns: list[dict[str, Any]], extents: dict[int, list[Any]], pose: int, tile: TileSpec
+) -> int:
+    """Flag each annotation its tile cuts: ``truncated: 1`` and ``bbox_amodal`` the
+    full object's box (tile pixels, past the edges); others get ``truncated: 0``.
+    Returns how many were cut."""
+    cut = 0
+    for a in anns:
+        inst = instance_of(a)
+        per_pose = extents.get(int(inst)) if inst is not None else None
+        extent = per_pose[pose] if per_pose is not None and pose < len(per_pose) else None
+        is_cut, box = truncation(extent, tile)
+        a["truncated"] = int(is_cut)
+        if box is not None:
+            a["bbox_amodal"] = box
+            cut += 1
+    return cut

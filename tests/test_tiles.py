@@ -1,0 +1,218 @@
+"""Tiles of a virtual frame (issue 22): a small frame rendered whole and as tiles
+in Blender (each tile is the crop of the whole render: masks, depth and, with the
+denoiser off, pixels exactly; with OIDN within 40 dB), tile intrinsics that
+reproject world points to the frame pixel minus the origin, tile planning, and
+tiled scenes written as datasets (truncated instances, mm per pixel)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from render import camera as cm
+from render.config import load_config
+from render.driver import run_render
+from render.formats import coco
+from render.formats.validate import validate_dataset
+from render.sampling import sample_scene
+from render.spec import GeometrySpec, MaterialSpec, TileSpec
+from render.tiles import plan_tiles, tile_K, truncation
+from tests.blender_helpers import cube_scene, render_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+W, H = 96, 72
+TILES = [
+    TileSpec(x=10, y=7, width=40, height=30),  # cuts the big cube
+    TileSpec(x=40, y=20, width=50, height=44),
+    TileSpec(x=0, y=0, width=W, height=H),  # the whole frame as a tile
+    TileSpec(x=80, y=60, width=16, height=12, kind="background"),
+]
+
+
+def _frame_spec(denoiser: str):  # type: ignore[no-untyped-def]
+    spec, _, pose = cube_scene(res=W, samples=4)
+    K = cm.intrinsics(35.0, 36.0, W, H)
+    second = spec.objects[0].model_copy(
+        update={"name": "small", "instance_id": 2, "location": [0.35, 0.1, 0.2],
+                "geometry": GeometrySpec(kind="procedural", generator="box",
+                                         params={"size": [0.2] * 3}, part="body"),
+                "material": MaterialSpec(base_color=[0.2, 0.5, 0.7], texture="none")}
+    )  # fmt: skip
+    return spec.model_copy(
+        update={
+            "objects": [*spec.objects, second],
+            "camera": spec.camera.model_copy(update={"width": W, "height": H, "K": K.tolist()}),
+            "render": spec.render.model_copy(update={"denoiser": denoiser, "dither": 0.0}),
+        }
+    )
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+@pytest.mark.blender
+def test_tiles_equal_the_crops_of_the_whole_frame(tmp_path: Path) -> None:
+    specs = []
+    for denoiser in ("none", "oidn"):
+        whole = _frame_spec(denoiser)
+        specs += [whole, whole.model_copy(update={"camera": whole.camera.model_copy(update={"tiles": TILES})})]  # fmt: skip
+    out = render_specs(specs, tmp_path)
+    psnrs = []
+    for i, denoised in ((0, False), (2, True)):
+        frame = {k: out[f"{k}_{i}_0"] for k in ("rgb", "depth", "instance")}
+        assert (frame["instance"] == 1).sum() > 300 and (frame["instance"] == 2).any()
+        for v, t in enumerate(TILES):
+            crop = (slice(t.y, t.y + t.height), slice(t.x, t.x + t.width))
+            tile = {k: out[f"{k}_{i + 1}_{v}"] for k in ("rgb", "depth", "instance")}
+            assert tile["rgb"].shape == (t.height, t.width, 3)
+            assert (tile["instance"] == frame["instance"][crop]).all(), (denoised, v)
+            assert np.array_equal(tile["depth"], frame["depth"][crop]), (denoised, v)
+            if not denoised:
+                assert (tile["rgb"] == frame["rgb"][crop]).all(), v  # same seed and samples
+            elif t.width < W:
+                psnrs.append(_psnr(tile["rgb"], frame["rgb"][crop]))
+            else:
+                assert (tile["rgb"] == frame["rgb"]).all()  # the whole frame as a tile
+    print(f"OIDN tiles vs crops of the whole render: PSNR {[round(p, 1) for p in psnrs]} dB")
+    assert min(psnrs) >= 40.0, psnrs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=st.floats(-0.6, 0.6), y=st.floats(-0.6, 0.6), z=st.floats(0.0, 0.9),
+    tx=st.integers(0, 60), ty=st.integers(0, 40),
+)  # fmt: skip
+def test_tile_camera_reprojects_to_the_frame_pixel_minus_its_origin(
+    x: float, y: float, z: float, tx: int, ty: int
+) -> None:
+    spec = _frame_spec("none")
+    K, pose = np.asarray(spec.camera.K), np.asarray(spec.camera.poses[0])
+    tile = TileSpec(x=tx, y=ty, width=30, height=30)
+    uv, depth = cm.project(np.array([[x, y, z]]), K, pose)
+    uv_t, depth_t = cm.project(np.array([[x, y, z]]), np.asarray(tile_K(K, tile)), pose)
+    assert depth_t[0] == pytest.approx(depth[0])
+    assert uv_t[0] == pytest.approx(uv[0] - [tx, ty], abs=1e-9)
+
+
+def test_truncation_and_the_full_box() -> None:
+    tile = TileSpec(x=100, y=50, width=200, height=100)
+    assert truncation([120.2, 60.5, 180.0, 140.0], tile) == (False, None)
+    cut, box = truncation([80.5, 60.0, 150.2, 170.0], tile)
+    assert cut and box == [-20, 10, 71, 110]
+    assert truncation(None, tile) == (False, None)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    boxes=st.lists(
+        st.tuples(st.floats(0, 900), st.floats(0, 700), st.floats(5, 600), st.floats(5, 500)),
+        min_size=1, max_size=4,
+    ),
+    margin=st.integers(0, 40), max_side=st.integers(64, 700), share=st.floats(0, 2),
+)  # fmt: skip
+def test_tile_plan_covers_every_product(
+    boxes: list[tuple[float, float, float, float]], margin: int, max_side: int, share: float
+) -> None:
+    w, h = 1000, 800
+    rects = [(x, y, min(x + bw, w), min(y + bh, h)) for x, y, bw, bh in boxes]
+    tiles = plan_tiles(
+        [[r] for r in rects], w, h, margin, max_side, share, np.random.default_rng(0)
+    )
+    products = [t for t in tiles if t.kind == "product"]
+    cover = np.zeros((h, w), bool)
+    for t in tiles:
+        assert 0 <= t.x and t.x + t.width <= w and 0 <= t.y and t.y + t.height <= h
+        assert t.width <= max(max_side, 1) and t.height <= max(max_side, 1)
+        if t.kind == "product":
+            cover[t.y : t.y + t.height, t.x : t.x + t.width] = True
+    for x0, y0, x1, y1 in rects:  # every pixel of every product box (+ margin) is rendered
+        r0, r1 = max(int(y0) - margin, 0), min(math.ceil(y1) + margin, h)
+        c0, c1 = max(int(x0) - margin, 0), min(math.ceil(x1) + margin, w)
+        assert cover[r0:r1, c0:c1].all()
+    for t in tiles:
+        if t.kind == "background":
+            assert not cover[t.y : t.y + t.height, t.x : t.x + t.width].any()
+    assert len(tiles) - len(products) <= round(share * len(products))
+
+
+def test_optics_set_the_frame_and_mm_per_pixel() -> None:
+    cfg = load_config(ROOT / "configs" / "defects_tiles.yaml")
+    spec = sample_scene(cfg, 0)
+    c = spec.camera
+    assert (c.width, c.height) == (4096, 3000)
+    assert c.mm_per_px == pytest.approx(0.1 / 3)
+    # the pinhole: one 3.45 um pixel at the look-at distance spans mm_per_px
+    pose = np.asarray(c.poses[0])
+    target = np.asarray(spec.objects[0].location)  # the support under the products
+    distance = np.linalg.norm(pose[:3, 3] - target)
+    focal_px = c.K[0][0]
+    assert distance * 1000 / focal_px == pytest.approx(c.mm_per_px, rel=0.15)
+    assert c.tiles and all(t.width <= 1024 and t.height <= 1024 for t in c.tiles)
+    lens = spec.meta["focal_mm"]
+    assert 12 <= lens <= 35
+
+
+def test_impossible_optics_are_refused() -> None:
+    from render.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs a focal length of"):
+        load_config(
+            ROOT / "configs" / "defects_tiles.yaml",
+            ["scene.camera.working_distance_mm=[60, 100]", "scene.camera.focal_length_mm=[25, 35]"],
+        )
+
+
+def test_a_tiled_render_is_a_valid_dataset(tmp_path: Path) -> None:
+    """Fake renderer: every tile an image with its origin, the frame size, K shifted
+    by the origin, mm per pixel; an instance cut by its tile is flagged truncated
+    with its full box past the tile's edges."""
+    cfg = load_config(
+        ROOT / "configs" / "demo.yaml",
+        ["num_scenes=2", "render.resolution=[96, 72]", "annotation.min_pixels=1"],
+    )
+    out = tmp_path / "whole"
+    run_render(cfg, out, renderer="tests.fake_renderer", progress=False)
+    specs = [sample_scene(cfg, i).model_copy(deep=True) for i in range(cfg.num_scenes)]
+    for s in specs:
+        s.camera.tiles = [TileSpec(view=0, x=20, y=10, width=50, height=40),
+                          TileSpec(view=1, x=0, y=0, width=96, height=72)]  # fmt: skip
+        s.camera.mm_per_px = 0.5
+    tiled = tmp_path / "tiled"
+    run_render(cfg, tiled, renderer="tests.fake_renderer", progress=False, specs=specs)
+    assert validate_dataset(tiled) == []
+    whole = json.loads((out / "annotations.json").read_text())
+    doc = json.loads((tiled / "annotations.json").read_text())
+    frame_of = {(im["scene_id"], im["view_index"]): im for im in whole["images"]}
+    cut = 0
+    for im in doc["images"]:
+        t = im["tile"]
+        assert (t["frame_width"], t["frame_height"]) == (96, 72) and im["mm_per_px"] == 0.5
+        full = frame_of[(im["scene_id"], t["view"])]
+        K = np.asarray(im["camera_K"])
+        assert (
+            K[0][2] == full["camera_K"][0][2] - t["x"]
+            and K[1][2] == full["camera_K"][1][2] - t["y"]
+        )
+        assert im["camera_pose"] == full["camera_pose"]
+        mine = [a for a in doc["annotations"] if a["image_id"] == im["id"]]
+        theirs = {
+            a["instance_name"]: a for a in whole["annotations"] if a["image_id"] == full["id"]
+        }
+        for a in mine:
+            m = coco.decode(a["segmentation"])
+            ref = coco.decode(theirs[a["instance_name"]]["segmentation"])
+            ref = ref[t["y"] : t["y"] + im["height"], t["x"] : t["x"] + im["width"]]
+            assert (m == ref).all(), a["instance_name"]
+            if a["truncated"]:
+                cut += 1
+                x, y, w, h = a["bbox_amodal"]
+                assert x < 0 or y < 0 or x + w > im["width"] or y + h > im["height"]
+    assert cut > 0
