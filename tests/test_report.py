@@ -178,7 +178,9 @@ def test_report_layout_measured_in_chromium(pedestrians: Path, tmp_path: Path) -
     assert (y1 - y0) / (x1 - x0) == pytest.approx(h / w, rel=0.02), (got["map"], w, h)
     assert got["header"].splitlines()[-1] == f"{pedestrians.name}/annotations.json"
     assert str(pedestrians.resolve()) not in got["header"]
-    assert got["times"] and not any(t in ("0.0 s", "0 ms", "0%") for t in got["times"]), repr(got["times"])
+    assert got["times"] and not any(t in ("0.0 s", "0 ms", "0%") for t in got["times"]), repr(
+        got["times"]
+    )
     assert got["tiles"] and min(got["tiles"]) >= 170
 
 
