@@ -20,6 +20,7 @@ started with the current epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ from augment.apply import (
     prepare_sample,
     sample_seed,
 )
+from augment.crops import Crops, choose_window, crop_annotations
 from augment.dataset_io import read_image, read_source
 from augment.pipeline import Pipeline
 from render.formats import DatasetError, UserError, coco
@@ -116,6 +118,9 @@ class AugmentedCoco:
             the dataset, by id.
         masks: put ``masks`` in the targets (every annotation must have a
             segmentation). False skips decoding them (box or keypoint models).
+        crops: train at native resolution on crops (:mod:`augment.crops`): each
+            image gives ``crops.per_image`` items per epoch, crop ``k`` of image ``i``
+            is item ``i * per_image + k``, cut before the pipeline is applied.
     """
 
     def __init__(
@@ -130,6 +135,8 @@ class AugmentedCoco:
         split_seed: int = 0,
         categories: Sequence[str] | None = None,
         masks: bool = True,
+        crops: Crops | None = None,
+        crop_around: Sequence[str] | None = None,
     ):
         self.source = read_source(Path(root), None, None)
         self.images = self.source.coco["images"]
@@ -166,13 +173,28 @@ class AugmentedCoco:
             if (f := flip_index(c)) is not None
         }
         self._prepared: dict[int, PreparedSample] = {}
+        if crops is not None and crop_around is not None:
+            ids = {str(c.get("name")): int(c["id"]) for c in self.source.coco["categories"]}
+            missing = [n for n in crop_around if n not in ids]
+            if missing:
+                raise DatasetError(
+                    f"{self.source.annotations_path}: data.crops.around names {missing[0]!r}, "
+                    "not a category of this dataset"
+                )
+            crops = dataclasses.replace(crops, around=frozenset(ids[n] for n in crop_around))
+        self.crops = crops
+        self._per_image = crops.per_image if crops is not None else 1
 
     def set_epoch(self, epoch: int) -> None:
         """Select the copy index (call at the start of each epoch)."""
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.images) * self._per_image
+
+    def entry(self, index: int) -> dict[str, Any]:
+        """The COCO image entry item ``index`` comes from."""
+        return self.images[index // self._per_image]
 
     def _kept(self, iid: int) -> list[dict[str, Any]]:
         return [a for a in self.source.by_image[iid] if a.get("category_id") in self.label_of]
@@ -180,15 +202,19 @@ class AugmentedCoco:
     def sample(self, index: int) -> AugmentedSample:
         """Item ``index`` as numpy arrays and COCO dicts (no torch needed): the
         augmented image and annotations, or the originals without a pipeline."""
-        entry = self.images[index]
+        entry = self.entry(index)
         iid = int(entry["id"])
         image = read_image(self.source.paths[iid], int(entry["width"]), int(entry["height"]))
+        anns = self._kept(iid)
+        if self.crops is not None:
+            image, anns = self._crop(image, anns, iid, index % self._per_image)
         if self.pipeline is None:
-            return AugmentedSample(image, self._kept(iid), False, False)
-        prep = self._prepared.get(iid)
+            return AugmentedSample(image, anns, False, False)
+        prep = self._prepared.get(iid) if self.crops is None else None
         if prep is None:
-            prep = prepare_sample(self._kept(iid), image.shape[0], image.shape[1])
-            self._prepared[iid] = prep
+            prep = prepare_sample(anns, image.shape[0], image.shape[1])
+            if self.crops is None:
+                self._prepared[iid] = prep
         return augment_sample(
             image,
             prep,
@@ -196,6 +222,19 @@ class AugmentedCoco:
             sample_seed(self.seed, iid, self.epoch),
             flip_idx=self.flip_idx,
             keypoint_center=self.keypoint_center,
+        )
+
+    def _crop(
+        self, image: np.ndarray, anns: list[dict[str, Any]], iid: int, k: int
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Crop ``k`` of an image and its annotations this epoch (augment/crops.py)."""
+        assert self.crops is not None
+        h, w = image.shape[:2]
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, iid, self.epoch, k, 0xC0]))
+        x, y, cw, ch, _ = choose_window(h, w, anns, self.crops, k, rng)
+        return (
+            np.ascontiguousarray(image[y : y + ch, x : x + cw]),
+            crop_annotations(anns, h, w, (x, y, cw, ch)),
         )
 
     def target(self, index: int, s: AugmentedSample) -> dict[str, Any]:
@@ -209,7 +248,7 @@ class AugmentedCoco:
         out: dict[str, Any] = {
             "boxes": boxes,
             "labels": np.array([self.label_of[a["category_id"]] for a in anns], np.int64),
-            "image_id": int(self.images[index]["id"]),
+            "image_id": int(self.entry(index)["id"]),
             "area": np.array([a.get("area", 0) for a in anns], np.float32),
             "iscrowd": np.array([int(a.get("iscrowd", 0)) for a in anns], np.int64),
         }

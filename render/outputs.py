@@ -147,7 +147,7 @@ KINDS: dict[str, Kind] = {
     ),
     "evaluate": Kind(
         "evaluate",
-        owned=(r"detections\.json", r"metrics\.json"),
+        owned=(r"detections\.json", r"metrics\.json", r"frame_detections\.json"),
         foreign="--out {out}: holds no evaluate output ({why}); not writing into it",
     ),
     "augment": Kind(

@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
-    os.environ.setdefault("SYNTHCV_WORKER_STDOUT", "1")
+    # the worker sends Blender's console (fds 1 and 2) to its log: keep ours for the JSON
+    report = os.fdopen(os.dup(1), "w")
+    status = os.fdopen(os.dup(2), "w")
 
     from render.config import load_config
     from render.sampling import sample_scene
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = {"wall_s": round(wall, 2),
                       "render_s": round(float(result.timings.get("render_s", 0.0)), 2),
                       "pixels": pixels, "images": len(result.views)}  # fmt: skip
-        print(json.dumps({name: rows[name]}), file=sys.stderr)
+        print(json.dumps({name: rows[name]}), file=status, flush=True)
     c = tiled.camera
     tile_err, whole_err = [], []
     for k, t in enumerate(c.tiles):
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "psnr_db": psnr,
         "psnr_difference_db": round(psnr["tiles"] - psnr["whole_same_pixels"], 3),
     }
-    print(json.dumps(out, indent=1))
+    print(json.dumps(out, indent=1), file=report, flush=True)
     return 0
 
 

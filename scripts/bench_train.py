@@ -61,7 +61,7 @@ def bench_step(
     import torch
 
     from augment.torch_dataset import AugmentedCoco
-    from render.training.loop import model_target
+    from render.training.data import model_target
     from render.training.models import build_model, count_parameters
     from render.training.recipe import load_recipe
 

@@ -213,6 +213,28 @@ def test_evaluate_at_another_image_size(overfit: Path, tmp_path: Path) -> None:
         assert x >= 0 and y >= 0 and x + w <= 64 + 1e-3 and y + h <= 64 + 1e-3, d["bbox"]
 
 
+def test_native_resolution_crops_and_windows(tiny: Path, tmp_path: Path) -> None:
+    """data.crops trains on 32 px crops of the 64 px images (8 items an epoch, 2 per
+    image), and evaluate --native scores the whole images in 32 px windows; the
+    detections stay in the images and metrics.json records the window side."""
+    r = recipe(tiny, model={"min_size": 32, "max_size": 32},
+               data={"crops": {"size": 32, "per_image": 2, "negatives": 0.5}},
+               train={"epochs": 1, "batch_size": 2})  # fmt: skip
+    out = tmp_path / "crops"
+    argv = ["train", str(write_recipe(tmp_path / "c.yaml", r)), "--out", str(out)]
+    assert main([*argv, "--device", "cpu", "--no-progress"]) == 0
+    summary = json.loads((out / "train.json").read_text())
+    assert summary["train_images"] == 8 and summary["steps"] == 4
+    ev = tmp_path / "ev"
+    argv = ["evaluate", str(out / "model.pt"), str(tiny), "--out", str(ev), "--native"]
+    assert main([*argv, "--workers", "0", "--device", "cpu", "--no-progress"]) == 0
+    metrics = json.loads((ev / "metrics.json").read_text())
+    assert metrics["native_window"] == 32 and metrics["images"] == 4
+    for d in json.loads((ev / "detections.json").read_text()):
+        x, y, w, h = d["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= 64 + 1e-3 and y + h <= 64 + 1e-3
+
+
 def test_keypoint_rcnn_trains_and_evaluates(tiny: Path, tmp_path: Path, capsys: Any) -> None:
     r = recipe(tiny, model={"arch": "keypoint_rcnn"}, train={"epochs": 2})
     out = tmp_path / "kp"
@@ -324,7 +346,7 @@ def test_trains_on_several_directories(tiny: Path, tmp_path: Path) -> None:
     """data.train lists two COCO directories: one dataset of both, labelled by the
     first's category names (the second lists its categories in another order, with
     other ids), each image once per epoch; a list needs a named val directory."""
-    from render.training.loop import build_datasets
+    from render.training.data import build_datasets
 
     other = tmp_path / "other"
     shutil.copytree(tiny, other)

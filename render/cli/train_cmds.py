@@ -97,6 +97,11 @@ def add_parsers(sub: Any) -> None:
         help="resize images to PX at test time (default: the recipe's model.min_size/"
         "max_size); boxes come back in the dataset's pixels",
     )  # fmt: skip
+    p.add_argument(
+        "--native", action="store_true",
+        help="never resize: detect in overlapping windows of the model's input side at native "
+        "resolution (a model trained on data.crops); --image-size sets the window side",
+    )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of tables")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -141,6 +146,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UserError("--fractions: give --split too")
     if args.image_size is not None and args.checkpoint.suffix.lower() == ".json":
         raise UserError("--image-size: a results file is only scored, give a checkpoint")
+    if args.native and args.checkpoint.suffix.lower() == ".json":
+        raise UserError("--native: a results file is only scored, give a checkpoint")
     if args.image_size is not None and not 32 <= args.image_size <= 4096:
         raise UserError(f"--image-size {args.image_size}: must be 32-4096 px")
     if args.split is not None and args.fractions is not None and args.split not in args.fractions:
@@ -172,7 +179,7 @@ def _evaluate_into(args: argparse.Namespace, out: Path) -> int:
             args.checkpoint, args.dataset, split=args.split, fractions=args.fractions,
             split_seed=args.split_seed, device=args.device, batch_size=args.batch_size,
             workers=args.workers, score_min=args.score_min, image_size=args.image_size,
-            progress=progress,
+            progress=progress, native=args.native,
         )  # fmt: skip
     write_report(report, dets, out)
     if args.json:

@@ -24,6 +24,8 @@ from render.errors import DatasetError, UserError
 from render.formats import coco
 from render.formats.inputs import Limits, read_json
 from render.progress import Progress
+from render.training.qc import format_qc, frame_detections, qc_metrics
+from render.training.windows import predict_native
 
 
 @dataclass
@@ -39,6 +41,9 @@ class EvalReport:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     image_size: tuple[int, int] | None = None  # the model's (min_size, max_size)
+    native: int | None = None  # windows of this side at native resolution (--native)
+    qc: dict[str, Any] = field(default_factory=dict)  # product-level metrics (qc.py)
+    frames: list[dict[str, Any]] | None = None  # tiled datasets: detections per whole frame
 
 
 def to_coco_results(
@@ -90,9 +95,11 @@ def predict(
     batch_size: int = 4,
     workers: int = 0,
     progress: Progress | None = None,
+    native: int | None = None,
 ) -> list[dict[str, Any]]:
     """COCO results of ``model`` on every item of ``dataset``
-    (:class:`augment.torch_dataset.AugmentedCoco`)."""
+    (:class:`augment.torch_dataset.AugmentedCoco`); ``native``: each image in
+    windows of this side at native resolution (:mod:`render.training.windows`)."""
     import torch
 
     from augment.torch_dataset import data_loader
@@ -105,7 +112,10 @@ def predict(
     try:
         with torch.inference_mode(), torch.autocast(device.type, enabled=amp):
             for images, targets in loader:
-                outputs = model([im.to(device, non_blocking=True) for im in images])
+                if native is not None:
+                    outputs = [predict_native(model, im.to(device), native) for im in images]
+                else:
+                    outputs = model([im.to(device, non_blocking=True) for im in images])
                 for out, t in zip(outputs, targets, strict=True):
                     results += to_coco_results(out, t["image_id"], category_ids)
                 if progress is not None:
@@ -183,6 +193,8 @@ def format_report(report: EvalReport) -> str:
         for cid, row in res.per_class.items():
             ap, ap50 = (f"{row[k]:6.3f}" if row[k] >= 0 else "   n/a" for k in ("AP", "AP50"))
             lines.append(f"  {names.get(cid, str(cid)):<{width}}  {int(row['n_gt']):>5}  {ap}  {ap50}")  # fmt: skip
+    if report.qc:
+        lines.append(format_qc(report.qc))
     return "\n".join(lines)
 
 
@@ -206,11 +218,18 @@ def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path
            "not_evaluated": report.skipped, "timings": report.timings}  # fmt: skip
     if report.image_size is not None:
         doc["image_size"] = {"min_size": report.image_size[0], "max_size": report.image_size[1]}
+    if report.native is not None:
+        doc["native_window"] = report.native
+    if report.qc:
+        doc["qc"] = report.qc
     atomic_write_json(out / "metrics.json", doc, indent=2)
     report.files = {
         "detections": str(out / "detections.json"),
         "metrics": str(out / "metrics.json"),
     }
+    if report.frames is not None:
+        atomic_write_json(out / "frame_detections.json", report.frames)
+        report.files["frame_detections"] = str(out / "frame_detections.json")
 
 
 def check_ids(
@@ -257,8 +276,34 @@ def evaluate_results_file(
     gt = gt_document(dataset, [int(c["id"]) for c in cats])
     results = evaluate_documents(gt, dets, kinds)
     report = EvalReport(results, cats, len(dataset.images), len(dets))
+    report.qc = dataset_qc(dataset, dets)
+    report.frames = tiled_frames(dataset, dets)
     report.timings["cocoeval_s"] = round(time.perf_counter() - t, 3)
     return report, dets
+
+
+def dataset_qc(dataset: Any, dets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The QC metrics (:mod:`render.training.qc`) of ``dets`` on the images of
+    ``dataset`` (its split), when it has defect categories (supercategory
+    ``defect``); else ``{}``."""
+    cats = dataset.source.coco["categories"]
+    defect_ids = {int(c["id"]) for c in cats if c.get("supercategory") == "defect"}
+    if not defect_ids:
+        return {}
+    ids = {int(i["id"]) for i in dataset.images}
+    doc = {
+        "images": list(dataset.images),
+        "annotations": [a for a in dataset.source.coco["annotations"] if a["image_id"] in ids],
+        "categories": cats,
+    }
+    return qc_metrics(doc, dets, defect_ids)
+
+
+def tiled_frames(dataset: Any, dets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+    """For a dataset of tiles, the detections on each view's whole frame (qc.py)."""
+    if not any(isinstance(i.get("tile"), dict) for i in dataset.images):
+        return None
+    return frame_detections(dataset.images, dets)
 
 
 def evaluate_model(
@@ -272,17 +317,19 @@ def evaluate_model(
     workers: int = 0,
     progress: bool = False,
     label: str = "evaluate",
+    native: int | None = None,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Predict on every image of ``dataset`` and run COCOeval for the categories the
-    model and the dataset share."""
+    model and the dataset share (and, on a defects dataset, the QC metrics)."""
     where = str(dataset.source.annotations_path)
     cat_ids = match_categories(model_categories, dataset.source.coco["categories"], where)
     bar = Progress(progress, len(dataset), label)
     t = time.perf_counter()
     try:
         dets = predict(
-            model, dataset, device, cat_ids, batch_size=batch_size, workers=workers, progress=bar
-        )
+            model, dataset, device, cat_ids, batch_size=batch_size, workers=workers, progress=bar,
+            native=native,
+        )  # fmt: skip
     finally:
         bar.stop()
     predict_s = time.perf_counter() - t
@@ -295,6 +342,9 @@ def evaluate_model(
         str(c.get("name")) for c in dataset.source.coco["categories"] if int(c["id"]) not in known
     ]
     report = EvalReport(results, gt["categories"], len(dataset), len(dets), skipped=skipped)
+    report.qc = dataset_qc(dataset, dets)
+    report.frames = tiled_frames(dataset, dets)
+    report.native = native
     report.timings = {
         "predict_s": round(predict_s, 3),
         "images_per_s": round(len(dataset) / max(predict_s, 1e-9), 3),
@@ -316,13 +366,16 @@ def evaluate_checkpoint(
     score_min: float = 0.01,
     image_size: int | None = None,
     progress: bool = False,
+    native: bool = False,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Load a ``synthcv train`` checkpoint and evaluate it on a COCO dataset (or one
     by-scene split of it: ``fractions``/``split_seed`` default to the recipe's).
 
     ``image_size`` replaces the recipe's ``model.min_size``/``max_size`` at test time
     (the model resizes every image to it and maps the boxes back): a model trained on
-    large objects may find small ones better on enlarged images."""
+    large objects may find small ones better on enlarged images. ``native``: never
+    resize; windows of the model's input side (its ``min_size``; ``image_size`` when
+    given) at native resolution, as a model trained on ``data.crops`` saw them."""
     from augment.torch_dataset import AugmentedCoco
     from render.machine import check_memory
     from render.training import checkpoint as ckpt_io
@@ -342,6 +395,9 @@ def evaluate_checkpoint(
     update: dict[str, Any] = {"score_thresh": score_min}
     if image_size is not None:
         update |= {"min_size": image_size, "max_size": image_size}
+    if native:  # the model sees side x side windows and must not resize them
+        side = image_size or recipe.model.min_size
+        update |= {"min_size": side, "max_size": side}
     model_cfg = recipe.model.model_copy(update=update)
     check_memory(
         memory_estimate(model_cfg, batch_size),
@@ -356,6 +412,7 @@ def evaluate_checkpoint(
         report, dets = evaluate_model(
             model, recipe.model.arch, categories, dataset, dev,
             batch_size=batch_size, workers=workers, progress=progress,
+            native=model_cfg.min_size if native else None,
         )  # fmt: skip
     except RuntimeError as exc:
         from render.training.loop import out_of_memory

@@ -21,6 +21,20 @@ Arch = Literal["faster_rcnn", "mask_rcnn", "keypoint_rcnn"]
 Backbone = Literal["mobilenet_v3_large_fpn", "resnet50_fpn"]
 
 
+class CropsConfig(Model):
+    """Train at native resolution on square crops of the training images (see
+    augment/crops.py): defects stay as many pixels wide as they were rendered."""
+
+    size: int = Field(512, ge=32, le=4096, description="crop side, pixels (no resizing)")
+    per_image: int = Field(4, ge=1, le=64, description="crops per image and epoch")
+    negatives: float = Field(
+        0.25, ge=0, le=1, description="share of crops placed where no 'around' box is"
+    )
+    around: list[str] | None = Field(
+        None, description="category names positive crops centre on (null: every kept one)"
+    )
+
+
 class DataConfig(Model):
     """Where the images come from."""
 
@@ -43,6 +57,9 @@ class DataConfig(Model):
         "annotations of other categories are left out",
     )
     workers: int = Field(2, ge=0, description="DataLoader worker processes")
+    crops: CropsConfig | None = Field(
+        None, description="train on native-resolution crops (null: whole images, resized)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:

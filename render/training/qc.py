@@ -1,0 +1,223 @@
+"""The metrics QC engineers use, from a defect detector's COCO results on a
+defects dataset (pure numpy; whole images or tiles alike).
+
+A product is **rejected** when the model finds a defect on it: its score is the
+highest score of a predicted defect whose box centre falls on the product (its
+frame box: tiles are mapped back to their view's whole frame through their
+``tile`` origin, so a product cut into several tiles is judged once, from all of
+them). The truth: a product is **defective** when it carries a defect whose
+severity (attributes, from the acceptance limits) is ``reject``; every other
+product, defects within limits included, should pass. Then:
+
+- **escape rate** at a fixed **false-reject rate**: the threshold that rejects at
+  most 1 % (5 %) of the good products lets this share of the defective ones pass;
+- **ROC AUC** of the product scores (the chance a defective product scores above
+  a good one; ties count half);
+
+overall and per product type (category name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from render.formats.records import instance_of, parent_of
+
+FALSE_REJECT_RATES = (0.01, 0.05)
+
+
+def _frame_box(img: Mapping[str, Any], box: Sequence[float]) -> tuple[float, float, float, float]:
+    """An image's ``[x, y, w, h]`` box as ``(x0, y0, x1, y1)`` in its view's frame."""
+    tile = img.get("tile") or {}
+    ox, oy = float(tile.get("x", 0)), float(tile.get("y", 0))
+    x, y, w, h = (float(v) for v in box)
+    return x + ox, y + oy, x + ox + w, y + oy + h
+
+
+def _frame_key(img: Mapping[str, Any]) -> tuple[Any, Any]:
+    tile = img.get("tile")
+    view = tile.get("view", 0) if isinstance(tile, dict) else img.get("view_index", img["id"])
+    return img.get("scene_id", img["id"]), view
+
+
+def products(
+    doc: Mapping[str, Any], defect_ids: set[int]
+) -> dict[tuple[Any, Any, Any], dict[str, Any]]:
+    """Every product of a defects document, once per view (across tiles): key
+    ``(scene, view, instance)`` -> ``{"name", "box" (frame x0, y0, x1, y1, the union
+    of what its images show, or its full box where a tile cuts it), "defective"}``."""
+    cats = {int(c["id"]): str(c.get("name")) for c in doc["categories"]}
+    images = {int(i["id"]): i for i in doc["images"]}
+    out: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    reject: set[tuple[Any, Any, Any]] = set()
+    for a in doc["annotations"]:
+        img = images.get(int(a["image_id"]))
+        if img is None or a.get("iscrowd"):
+            continue
+        scene, view = _frame_key(img)
+        cid = int(a["category_id"])
+        if cid in defect_ids:
+            parent = parent_of(a)
+            severity = (a.get("attributes") or {}).get("severity")
+            if parent is not None and severity == "reject":
+                reject.add((scene, view, parent))
+            continue
+        if parent_of(a) is not None:
+            continue  # a component of a board, a nuisance: not a product
+        inst = instance_of(a)
+        key = (scene, view, inst if inst is not None else a["id"])
+        box = _frame_box(img, a.get("bbox_amodal") if a.get("truncated") else a["bbox"])
+        p = out.setdefault(key, {"name": cats.get(cid, str(cid)), "box": box})
+        b = p["box"]
+        p["box"] = (min(b[0], box[0]), min(b[1], box[1]), max(b[2], box[2]), max(b[3], box[3]))
+    for key, p in out.items():
+        p["defective"] = key in reject
+    return out
+
+
+def product_scores(
+    doc: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], defect_ids: set[int]
+) -> list[dict[str, Any]]:
+    """Each product with its score: the highest score of a predicted defect whose
+    box centre (in the frame) lies inside the product's box; 0 when none does."""
+    prods = products(doc, defect_ids)
+    images = {int(i["id"]): i for i in doc["images"]}
+    by_frame: dict[tuple[Any, Any], list[tuple[float, float, float]]] = {}
+    for d in detections:
+        img = images.get(int(d["image_id"]))
+        if img is None or int(d["category_id"]) not in defect_ids:
+            continue
+        x0, y0, x1, y1 = _frame_box(img, d["bbox"])
+        by_frame.setdefault(_frame_key(img), []).append(
+            ((x0 + x1) / 2, (y0 + y1) / 2, float(d["score"]))
+        )
+    rows = []
+    for (scene, view, inst), p in sorted(prods.items(), key=lambda kv: str(kv[0])):
+        x0, y0, x1, y1 = p["box"]
+        found = [
+            s for cx, cy, s in by_frame.get((scene, view), []) if x0 <= cx <= x1 and y0 <= cy <= y1
+        ]
+        rows.append({"scene": scene, "view": view, "instance": inst, "product": p["name"],
+                     "defective": p["defective"], "score": max(found, default=0.0)})  # fmt: skip
+    return rows
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Greedy non-maximum suppression of (N, 4) x0, y0, x1, y1 boxes: kept indices."""
+    order = list(np.argsort(-scores, kind="stable"))
+    keep: list[int] = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        if not order:
+            break
+        rest = np.asarray(order)
+        w = np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0])
+        h = np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1])
+        inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+        union = area[i] + area[rest] - inter
+        order = [
+            int(j) for j, o in zip(rest, inter / np.maximum(union, 1e-9), strict=True) if o <= iou
+        ]
+    return keep
+
+
+def frame_detections(
+    images: Sequence[Mapping[str, Any]], detections: Sequence[Mapping[str, Any]], iou: float = 0.5
+) -> list[dict[str, Any]]:
+    """Detections on tiles as detections on their views' whole frames: boxes moved
+    by each tile's origin, and where tiles overlap, the same object found twice
+    merged (class-wise NMS at ``iou``). Each: ``scene_id``, ``view``, ``category_id``,
+    ``bbox`` ``[x, y, w, h]`` in frame pixels, ``score``, ``image_id`` (its tile)."""
+    by_id = {int(i["id"]): i for i in images}
+    groups: dict[tuple[Any, Any, int], list[dict[str, Any]]] = {}
+    for d in detections:
+        img = by_id.get(int(d["image_id"]))
+        if img is None:
+            continue
+        scene, view = _frame_key(img)
+        x0, y0, x1, y1 = _frame_box(img, d["bbox"])
+        row = {"scene_id": scene, "view": view, "category_id": int(d["category_id"]),
+               "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+               "score": float(d["score"]), "image_id": int(d["image_id"])}  # fmt: skip
+        groups.setdefault((scene, view, row["category_id"]), []).append(row)
+    out = []
+    for rows in groups.values():
+        boxes = np.array([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
+                           r["bbox"][1] + r["bbox"][3]] for r in rows])  # fmt: skip
+        out += [rows[k] for k in _nms(boxes, np.array([r["score"] for r in rows]), iou)]
+    return sorted(out, key=lambda r: (str(r["scene_id"]), str(r["view"]), -r["score"]))
+
+
+def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """P(a positive scores above a negative), ties half (Mann-Whitney); None
+    without both classes."""
+    if not len(pos) or not len(neg):
+        return None
+    pos, neg = np.sort(pos), np.sort(neg)
+    below = np.searchsorted(neg, pos, side="left")
+    ties = np.searchsorted(neg, pos, side="right") - below
+    return float((below + 0.5 * ties).sum() / (len(pos) * len(neg)))
+
+
+def escape_rate(pos: np.ndarray, neg: np.ndarray, frr: float) -> tuple[float | None, float | None]:
+    """(escape rate, threshold): a product is rejected when its score is above the
+    threshold; the threshold is the lowest that rejects at most ``frr`` of the
+    negatives, and the escape rate the share of positives at or below it."""
+    if not len(pos) or not len(neg):
+        return None, None
+    candidates = np.unique(np.concatenate([[0.0], neg]))
+    for t in candidates:  # ascending: the first that meets the false-reject budget
+        if float((neg > t).mean()) <= frr:
+            return float((pos <= t).mean()), float(t)
+    return float((pos <= candidates[-1]).mean()), float(candidates[-1])
+
+
+def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    pos = np.array([r["score"] for r in rows if r["defective"]], dtype=np.float64)
+    neg = np.array([r["score"] for r in rows if not r["defective"]], dtype=np.float64)
+    out: dict[str, Any] = {"products": len(rows), "defective": len(pos), "good": len(neg),
+                           "roc_auc": roc_auc(pos, neg)}  # fmt: skip
+    for frr in FALSE_REJECT_RATES:
+        esc, thr = escape_rate(pos, neg, frr)
+        out[f"escape_at_frr_{frr:g}"] = esc
+        out[f"threshold_at_frr_{frr:g}"] = thr
+    return out
+
+
+def qc_metrics(
+    doc: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], defect_ids: set[int]
+) -> dict[str, Any]:
+    """Product-level accept/reject metrics, overall and per product type (see the
+    module docstring); ``{}`` when the document has no products."""
+    rows = product_scores(doc, detections, defect_ids)
+    if not rows:
+        return {}
+    per = {
+        name: _summary([r for r in rows if r["product"] == name])
+        for name in sorted({r["product"] for r in rows})
+    }
+    return {"overall": _summary(rows), "per_product": per}
+
+
+def format_qc(qc: Mapping[str, Any]) -> str:
+    """The QC table: products, defective, AUC, escape rates at 1 % and 5 % false reject."""
+    if not qc:
+        return ""
+
+    def pct(v: Any) -> str:
+        return "   n/a" if v is None else f"{100 * v:5.1f}%"
+
+    def auc(v: Any) -> str:
+        return "  n/a" if v is None else f"{v:.3f}"
+
+    lines = ["QC (product level: a predicted defect on a product rejects it):",
+             f"  {'product':<12} {'n':>5} {'defect.':>7} {'AUC':>6} {'escape@1%FR':>12} {'escape@5%FR':>12}"]  # fmt: skip
+    for name, s in [("all", qc["overall"]), *qc["per_product"].items()]:
+        lines.append(f"  {name:<12} {s['products']:>5} {s['defective']:>7} {auc(s['roc_auc']):>6} "
+                     f"{pct(s['escape_at_frr_0.01']):>12} {pct(s['escape_at_frr_0.05']):>12}")  # fmt: skip
+    return "\n".join(lines)
