@@ -1,7 +1,8 @@
 """Tiles vs the whole frame (issue 22): a 5 MP virtual frame with 3 products,
 rendered as product tiles and as the whole frame, each against a high-sample
-reference of the tiles' pixels. Prints JSON: seconds, pixels rendered, and the
-PSNR of the tiles and of the whole frame's same pixels against the reference.
+reference of the tiles' pixels (another Cycles seed). Prints JSON: seconds, pixels
+rendered, and the PSNR of the tiles and of the whole frame's same pixels against
+the reference. Dither is off (it depends on a pixel's place in the buffer).
 
     python scripts/bench_tiles.py [--samples 16] [--ref-samples 128] [--scene K]
 
@@ -30,6 +31,7 @@ OVERRIDES = [
     "scene.camera.tiles.background_share=0",
     "scene.camera.views={top_down: 1.0}",
     "render.views_per_scene=1",
+    "render.dither=0",  # Blender's dither depends on the buffer: the same pixels either way
 ]
 
 
@@ -59,9 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     tiled = sample_scene(cfg, index)
     whole = tiled.model_copy(update={"camera": tiled.camera.model_copy(update={"tiles": []})})
+    # the reference: many more samples and another seed, so its noise is correlated
+    # with neither render (with the same seed its first samples would be theirs)
     ref = tiled.model_copy(
-        update={"render": tiled.render.model_copy(update={"samples": args.ref_samples})}
-    )
+        update={"render": tiled.render.model_copy(
+            update={"samples": args.ref_samples, "cycles_seed": tiled.render.cycles_seed + 1})}
+    )  # fmt: skip
     from render.blender import worker
 
     info = worker.init(args.device)
