@@ -95,6 +95,8 @@ def test_window_origins_cover_with_overlap() -> None:
     o = window_origins(1100, 512, 64)
     assert o[0] == 0 and o[-1] == 1100 - 512
     assert all(b - a <= 512 - 64 for a, b in zip(o, o[1:], strict=False))
+    small = window_origins(64, 32, 64)  # an overlap of the whole side: half the side at most
+    assert small == [0, 16, 32]
 
 
 def test_predict_native_moves_boxes_back_and_merges_windows() -> None:

@@ -16,10 +16,11 @@ NMS_IOU = 0.5
 
 def window_origins(size: int, side: int, overlap: int = OVERLAP) -> list[int]:
     """Start offsets of windows of ``side`` pixels covering ``size`` pixels, at most
-    ``side - overlap`` apart, the last one ending at the edge."""
+    ``side - overlap`` apart (windows overlap by at most half their side), the last
+    one ending at the edge."""
     if size <= side:
         return [0]
-    step = max(1, side - overlap)
+    step = max(side - overlap, (side + 1) // 2)
     n = math.ceil((size - side) / step) + 1
     return sorted({min(i * step, size - side) for i in range(n)})
 
