@@ -26,3 +26,14 @@ def synthcv(
         timeout=timeout,
         **kw,
     )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The one ``synthcv: error:`` line of a command that failed as a user error
+    should (exit 2, no traceback), checked to contain each of ``needles``."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-500:], proc.stderr[-2000:])
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("synthcv: error:")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

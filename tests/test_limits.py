@@ -20,6 +20,8 @@ import pytest
 from render import machine
 from render.errors import ConfigError, UserError
 from render.formats.inputs import parse_yaml
+from tests.cli_run import one_line_error
+from tests.cli_run import synthcv as cli
 from tests.coco_fixtures import write_coco
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,25 +34,6 @@ LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
 )
 """A "billion laughs": 9^9 strings from 10 lines."""
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "render.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})},
-        timeout=timeout, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout[-500:], proc.stderr[-2000:])
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("synthcv: error:")]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _limit_data(mb: int):  # type: ignore[no-untyped-def]

@@ -19,6 +19,8 @@ import pytest
 
 from render import atomic, outputs
 from render.errors import UserError
+from tests.cli_run import one_line_error
+from tests.cli_run import synthcv as cli
 from tests.coco_fixtures import write_coco
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,25 +28,6 @@ DEMO = ROOT / "configs" / "demo.yaml"
 GENERIC = ROOT / "configs" / "generic.yaml"
 TINY = ["--resolution", "64x48", "--set", "annotation.min_pixels=1", "--no-progress"]
 FAKE = ["--renderer", "tests.fake_renderer"]
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "render.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})},
-        timeout=timeout, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout[-500:], proc.stderr[-2000:])
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("synthcv: error:")]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def tree(root: Path) -> dict[str, bytes]:
