@@ -38,7 +38,7 @@ import re
 import shlex
 import socket
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -444,29 +444,3 @@ def _holder(fd: int) -> str:
         return "holder unknown"
     where = "" if info.get("host") in (None, socket.gethostname()) else f" on {info['host']}"
     return f"pid {info['pid']}{where}: {info.get('command', '?')}, since {info.get('since', '?')}"
-
-
-@contextlib.contextmanager
-def writing(
-    out: Path,
-    kind: str,
-    *,
-    overwrite: bool = False,
-    resume: bool = False,
-    inputs: Iterable[tuple[str, Path]] = (),
-    write_over: bool = False,
-) -> Iterator[bool]:
-    """Lock ``out``, :func:`claim` it, create it and write its marker; yields what
-    :func:`claim` returned. For pattern kinds; kinds replaced as a whole write their
-    marker into the folder they build."""
-    with OutputLock(out, inside=not KINDS[kind].whole):
-        kept = claim(
-            out, kind, overwrite=overwrite, resume=resume, inputs=inputs, write_over=write_over
-        )
-        try:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            if not KINDS[kind].whole:
-                write_marker(out, kind)
-        except OSError as exc:
-            raise UserError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
-        yield kept

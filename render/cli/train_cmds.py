@@ -140,7 +140,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _quiet_openmp()
-    from render.outputs import writing
+    from render.outputs import OutputLock, claim, write_marker
 
     if args.fractions is not None and args.split is None:
         raise UserError("--fractions: give --split too")
@@ -154,8 +154,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--split {args.split}: not in --fractions")
     name = args.dataset.resolve().name + (f"-{args.split}" if args.split else "")
     out = args.out or args.checkpoint.resolve().parent / f"eval-{name}"
-    with writing(out, "evaluate", write_over=True, inputs=[(str(args.dataset), args.dataset)]):
-        return _evaluate_into(args, out)
+    with OutputLock(out):
+        claim(out, "evaluate", write_over=True, inputs=[(str(args.dataset), args.dataset)])
+        code = _evaluate_into(args, out)
+        write_marker(out, "evaluate")  # only once its files are there: a failed run leaves none
+    return code
 
 
 def _evaluate_into(args: argparse.Namespace, out: Path) -> int:
