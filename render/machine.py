@@ -158,7 +158,7 @@ def check_render_memory(cfg: Any, workers: int, local: bool = True) -> None:
     """Refuse a render job that would not fit in memory, before any work starts:
     the driver samples scenes (the family's estimate) while ``workers`` Blender
     workers render (``local``: on this machine; else only each process is checked)."""
-    w, h = cfg.render.resolution
+    w, h = cfg.scene.image_size(tuple(cfg.render.resolution))
     sample, extra = cfg.scene.memory_estimate()
     worker = BLENDER_WORKER_BYTES + PIXEL_BYTES * w * h + extra
     need = sample + (workers * worker if local else 0)

@@ -54,6 +54,11 @@ class SceneModel(Model):
         """Category name -> the keypoint names this family writes for it, in order."""
         return {}
 
+    def image_size(self, resolution: tuple[int, int]) -> tuple[int, int]:
+        """The largest image a worker renders at once, given ``render.resolution``
+        (a family with its own optics or tiles says otherwise)."""
+        return resolution
+
     def memory_estimate(self) -> tuple[float, float]:
         """Bytes this family adds to (sampling one scene in the driver, rendering one
         scene in a worker), beyond Blender and the image buffers; the driver refuses

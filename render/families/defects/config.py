@@ -385,6 +385,15 @@ class DefectsScene(SceneModel):
                 raise ValueError(f"nuisances.{what}.size_mm: must be > 0, got {list(n.size_mm)}")
         return self
 
+    def image_size(self, resolution: tuple[int, int]) -> tuple[int, int]:
+        """The sensor's size with optics (a tile at most ``max_side_px`` a side when
+        tiled), else ``render.resolution``."""
+        w, h = resolution if self.camera.optics is None else self.camera.optics.sensor_px()[:2]
+        if self.camera.tiles.enabled:
+            side = self.camera.tiles.max_side_px
+            w, h = min(w, side), min(h, side)
+        return w, h
+
     def category_names(self) -> list[str]:
         """Every product and (enabled) defect category this family annotates."""
         names = {p.category for p in self.products}
