@@ -185,3 +185,16 @@ def test_detections_on_tiles_become_frame_detections() -> None:
     out = frame_detections(images, dets)
     assert [(d["bbox"], d["score"], d["image_id"]) for d in out] == [
         ([90.5, 10.0, 8.0, 8.0], 0.8, 2), ([140.0, 60.0, 8.0, 8.0], 0.3, 2)]  # fmt: skip
+
+
+def test_false_defects_on_nuisances_per_100_products() -> None:
+    from render.training.qc import nuisance_false_positives
+
+    doc = _tiled_doc()
+    doc["categories"].append({"id": 21, "name": "dust", "supercategory": "nuisance"})
+    doc["annotations"].append({"id": 5, "image_id": 2, "category_id": 21, "bbox": [60, 62, 4, 4],
+                               "scene_instance": 5, "scene_parent": 2})  # fmt: skip
+    dets = [{"image_id": 2, "category_id": 9, "bbox": [60, 62, 4, 4], "score": 0.9},   # on the dust
+            {"image_id": 1, "category_id": 9, "bbox": [60, 20, 5, 5], "score": 0.9},   # a true scratch
+            {"image_id": 2, "category_id": 9, "bbox": [61, 62, 3, 3], "score": 0.1}]  # below threshold  # fmt: skip
+    assert nuisance_false_positives(doc, dets, {9}, 0.5, 2) == {"dust": 50.0}

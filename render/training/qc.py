@@ -14,7 +14,11 @@ product, defects within limits included, should pass. Then:
 - **ROC AUC** of the product scores (the chance a defective product scores above
   a good one; ties count half);
 
-overall and per product type (category name).
+overall and per product type (category name); and the **false positives on
+nuisances**: predicted defects at the 5 %-false-reject threshold whose box centre
+lies on a nuisance (dust, fibre, fingerprint, droplet, print, ...: categories of
+supercategory ``nuisance``) and on no true defect, per 100 products and nuisance
+type.
 """
 
 from __future__ import annotations
@@ -189,11 +193,51 @@ def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def nuisance_false_positives(
+    doc: Mapping[str, Any],
+    detections: Sequence[Mapping[str, Any]],
+    defect_ids: set[int],
+    threshold: float,
+    products: int,
+) -> dict[str, float]:
+    """Predicted defects scoring above ``threshold`` whose box centre (in the frame)
+    lies inside a nuisance's box and inside no true defect's, per 100 of
+    ``products``, by nuisance category name (each detection counted once, for the
+    first nuisance it falls on)."""
+    cats = {int(c["id"]): c for c in doc["categories"]}
+    nuisance = {cid for cid, c in cats.items() if c.get("supercategory") == "nuisance"}
+    images = {int(i["id"]): i for i in doc["images"]}
+    boxes: dict[tuple[Any, Any], list[tuple[str, tuple[float, ...]]]] = {}
+    for a in doc["annotations"]:
+        img = images.get(int(a["image_id"]))
+        cid = int(a["category_id"])
+        if img is None or (cid not in nuisance and cid not in defect_ids):
+            continue
+        kind = "defect" if cid in defect_ids else str(cats[cid].get("name"))
+        boxes.setdefault(_frame_key(img), []).append((kind, _frame_box(img, a["bbox"])))
+    counts = {str(cats[c].get("name")): 0 for c in sorted(nuisance)}
+    for d in detections:
+        img = images.get(int(d["image_id"]))
+        if img is None or int(d["category_id"]) not in defect_ids or float(d["score"]) <= threshold:
+            continue
+        x0, y0, x1, y1 = _frame_box(img, d["bbox"])
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        under = [
+            k
+            for k, b in boxes.get(_frame_key(img), [])
+            if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
+        ]
+        if under and "defect" not in under:
+            counts[under[0]] += 1
+    return {k: round(100.0 * v / max(products, 1), 2) for k, v in counts.items()}
+
+
 def qc_metrics(
     doc: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], defect_ids: set[int]
 ) -> dict[str, Any]:
-    """Product-level accept/reject metrics, overall and per product type (see the
-    module docstring); ``{}`` when the document has no products."""
+    """Product-level accept/reject metrics, overall and per product type, and the
+    false positives on nuisances (see the module docstring); ``{}`` when the
+    document has no products."""
     rows = product_scores(doc, detections, defect_ids)
     if not rows:
         return {}
@@ -201,7 +245,14 @@ def qc_metrics(
         name: _summary([r for r in rows if r["product"] == name])
         for name in sorted({r["product"] for r in rows})
     }
-    return {"overall": _summary(rows), "per_product": per}
+    overall = _summary(rows)
+    out = {"overall": overall, "per_product": per}
+    threshold = overall.get("threshold_at_frr_0.05")
+    if threshold is not None:
+        out["nuisance_fp_per_100_products_at_frr_0.05"] = nuisance_false_positives(
+            doc, detections, defect_ids, threshold, len(rows)
+        )
+    return out
 
 
 def format_qc(qc: Mapping[str, Any]) -> str:
@@ -220,4 +271,8 @@ def format_qc(qc: Mapping[str, Any]) -> str:
     for name, s in [("all", qc["overall"]), *qc["per_product"].items()]:
         lines.append(f"  {name:<12} {s['products']:>5} {s['defective']:>7} {auc(s['roc_auc']):>6} "
                      f"{pct(s['escape_at_frr_0.01']):>12} {pct(s['escape_at_frr_0.05']):>12}")  # fmt: skip
+    fp = qc.get("nuisance_fp_per_100_products_at_frr_0.05")
+    if fp:
+        shown = ", ".join(f"{k} {v:g}" for k, v in fp.items())
+        lines.append(f"  false defects on nuisances per 100 products (5 % false reject): {shown}")
     return "\n".join(lines)
