@@ -443,4 +443,6 @@ def _holder(fd: int) -> str:
     if not info.get("pid"):
         return "holder unknown"
     where = "" if info.get("host") in (None, socket.gethostname()) else f" on {info['host']}"
-    return f"pid {info['pid']}{where}: {info.get('command', '?')}, since {info.get('since', '?')}"
+    command = str(info.get("command", "?"))
+    command = command if len(command) <= 160 else command[:157] + "..."
+    return f"pid {info['pid']}{where}: {command}, since {info.get('since', '?')}"
