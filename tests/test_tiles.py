@@ -216,3 +216,38 @@ def test_a_tiled_render_is_a_valid_dataset(tmp_path: Path) -> None:
                 x, y, w, h = a["bbox_amodal"]
                 assert x < 0 or y < 0 or x + w > im["width"] or y + h > im["height"]
     assert cut > 0
+
+
+@pytest.mark.blender
+def test_defects_tiles_preset_renders_a_valid_dataset(tmp_path: Path) -> None:
+    """configs/defects_tiles.yaml end to end on a small custom sensor (400x300 px at
+    0.2 mm per pixel, tiles at most 160 px): every image a tile of the frame with its
+    origin, mm per pixel and shifted K; defects measured in pixels too; valid COCO."""
+    cfg = load_config(
+        ROOT / "configs" / "defects_tiles.yaml",
+        ["num_scenes=1", "render.samples=2", "render.denoiser=none",
+         "scene.camera.optics={sensor: custom, width_px: 400, height_px: 300, pixel_um: 3.45, "
+         "resolve_mm: 0.6, px_per_defect: 3}",
+         "scene.camera.tiles.max_side_px=160", "scene.products_per_image=[1, 1]",
+         "scene.good_fraction=0", "scene.min_defect_contrast=0", "scene.min_defect_pixels=4"],
+    )  # fmt: skip
+    out = tmp_path / "tiles"
+    run_render(cfg, out, progress=False)
+    assert validate_dataset(out) == []
+    doc = json.loads((out / "annotations.json").read_text())
+    assert len(doc["images"]) >= 2
+    spec = json.loads((out / "scenes" / "000000.json").read_text())
+    K = spec["camera"]["K"]
+    for im in doc["images"]:
+        t = im["tile"]
+        assert (t["frame_width"], t["frame_height"]) == (400, 300) and im["mm_per_px"] == 0.2
+        assert im["width"] <= 160 and im["height"] <= 160
+        assert im["camera_K"][0][2] == pytest.approx(K[0][2] - t["x"])
+        assert im["camera_K"][1][2] == pytest.approx(K[1][2] - t["y"])
+    measured = [
+        a["attributes"] for a in doc["annotations"] if "length_mm" in (a.get("attributes") or {})
+    ]
+    assert measured  # a defective product's defects, measured
+    for attrs in measured:
+        assert attrs["length_px"] == pytest.approx(attrs["length_mm"] / 0.2, abs=0.01)
+    assert any(a.get("truncated") for a in doc["annotations"])  # products cut by 160 px tiles
