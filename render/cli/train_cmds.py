@@ -102,6 +102,11 @@ def add_parsers(sub: Any) -> None:
         help="never resize: detect in overlapping windows of the model's input side at native "
         "resolution (a model trained on data.crops); --image-size sets the window side",
     )  # fmt: skip
+    p.add_argument(
+        "--recall-score", type=float, default=0.5, metavar="S",
+        help="score a detection needs to count in the recall tables (by visibility, height "
+        "and person group; datasets with those fields) (default 0.5)",
+    )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of tables")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -146,6 +151,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UserError("--fractions: give --split too")
     if args.image_size is not None and args.checkpoint.suffix.lower() == ".json":
         raise UserError("--image-size: a results file is only scored, give a checkpoint")
+    if not 0 <= args.recall_score <= 1:
+        raise UserError(f"--recall-score {args.recall_score}: must be in 0..1")
     if args.native and args.checkpoint.suffix.lower() == ".json":
         raise UserError("--native: a results file is only scored, give a checkpoint")
     if args.image_size is not None and not 32 <= args.image_size <= 4096:
@@ -176,13 +183,15 @@ def _evaluate_into(args: argparse.Namespace, out: Path) -> int:
             args.dataset, None, split=args.split, fractions=args.fractions,
             split_seed=args.split_seed or 0, masks=False,
         )  # fmt: skip
-        report, dets = evaluate_results_file(args.checkpoint, dataset)
+        report, dets = evaluate_results_file(
+            args.checkpoint, dataset, recall_score=args.recall_score
+        )
     else:
         report, dets = evaluate_checkpoint(
             args.checkpoint, args.dataset, split=args.split, fractions=args.fractions,
             split_seed=args.split_seed, device=args.device, batch_size=args.batch_size,
             workers=args.workers, score_min=args.score_min, image_size=args.image_size,
-            progress=progress, native=args.native,
+            progress=progress, native=args.native, recall_score=args.recall_score,
         )  # fmt: skip
     write_report(report, dets, out)
     if args.json:

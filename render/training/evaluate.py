@@ -24,7 +24,9 @@ from render.errors import DatasetError, UserError
 from render.formats import coco
 from render.formats.inputs import Limits, read_json
 from render.progress import Progress
-from render.training.qc import format_qc, frame_detections, qc_metrics
+from render.training.analyses import dataset_qc, recall_of, tiled_frames
+from render.training.qc import format_qc
+from render.training.recall import format_recall
 from render.training.windows import predict_native
 
 
@@ -44,6 +46,7 @@ class EvalReport:
     native: int | None = None  # windows of this side at native resolution (--native)
     qc: dict[str, Any] = field(default_factory=dict)  # product-level metrics (qc.py)
     frames: list[dict[str, Any]] | None = None  # tiled datasets: detections per whole frame
+    recall: dict[str, Any] = field(default_factory=dict)  # by visibility, height, group
 
 
 def to_coco_results(
@@ -195,6 +198,8 @@ def format_report(report: EvalReport) -> str:
             lines.append(f"  {names.get(cid, str(cid)):<{width}}  {int(row['n_gt']):>5}  {ap}  {ap50}")  # fmt: skip
     if report.qc:
         lines.append(format_qc(report.qc))
+    if report.recall:
+        lines.append(format_recall(report.recall))
     return "\n".join(lines)
 
 
@@ -222,6 +227,8 @@ def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path
         doc["native_window"] = report.native
     if report.qc:
         doc["qc"] = report.qc
+    if report.recall:
+        doc["recall"] = report.recall
     atomic_write_json(out / "metrics.json", doc, indent=2)
     report.files = {
         "detections": str(out / "detections.json"),
@@ -261,7 +268,7 @@ def check_ids(
 
 
 def evaluate_results_file(
-    path: Path, dataset: Any, kinds: Sequence[str] | None = None
+    path: Path, dataset: Any, kinds: Sequence[str] | None = None, recall_score: float = 0.5
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Score an existing COCO results file against ``dataset``'s ground truth."""
     dets = read_detections(path)
@@ -278,32 +285,9 @@ def evaluate_results_file(
     report = EvalReport(results, cats, len(dataset.images), len(dets))
     report.qc = dataset_qc(dataset, dets)
     report.frames = tiled_frames(dataset, dets)
+    report.recall = recall_of(gt["annotations"], dets, recall_score)
     report.timings["cocoeval_s"] = round(time.perf_counter() - t, 3)
     return report, dets
-
-
-def dataset_qc(dataset: Any, dets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The QC metrics (:mod:`render.training.qc`) of ``dets`` on the images of
-    ``dataset`` (its split), when it has defect categories (supercategory
-    ``defect``); else ``{}``."""
-    cats = dataset.source.coco["categories"]
-    defect_ids = {int(c["id"]) for c in cats if c.get("supercategory") == "defect"}
-    if not defect_ids:
-        return {}
-    ids = {int(i["id"]) for i in dataset.images}
-    doc = {
-        "images": list(dataset.images),
-        "annotations": [a for a in dataset.source.coco["annotations"] if a["image_id"] in ids],
-        "categories": cats,
-    }
-    return qc_metrics(doc, dets, defect_ids)
-
-
-def tiled_frames(dataset: Any, dets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
-    """For a dataset of tiles, the detections on each view's whole frame (qc.py)."""
-    if not any(isinstance(i.get("tile"), dict) for i in dataset.images):
-        return None
-    return frame_detections(dataset.images, dets)
 
 
 def evaluate_model(
@@ -318,6 +302,7 @@ def evaluate_model(
     progress: bool = False,
     label: str = "evaluate",
     native: int | None = None,
+    recall_score: float = 0.5,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Predict on every image of ``dataset`` and run COCOeval for the categories the
     model and the dataset share (and, on a defects dataset, the QC metrics)."""
@@ -344,6 +329,7 @@ def evaluate_model(
     report = EvalReport(results, gt["categories"], len(dataset), len(dets), skipped=skipped)
     report.qc = dataset_qc(dataset, dets)
     report.frames = tiled_frames(dataset, dets)
+    report.recall = recall_of(gt["annotations"], dets, recall_score)
     report.native = native
     report.timings = {
         "predict_s": round(predict_s, 3),
@@ -367,6 +353,7 @@ def evaluate_checkpoint(
     image_size: int | None = None,
     progress: bool = False,
     native: bool = False,
+    recall_score: float = 0.5,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Load a ``synthcv train`` checkpoint and evaluate it on a COCO dataset (or one
     by-scene split of it: ``fractions``/``split_seed`` default to the recipe's).
@@ -412,7 +399,7 @@ def evaluate_checkpoint(
         report, dets = evaluate_model(
             model, recipe.model.arch, categories, dataset, dev,
             batch_size=batch_size, workers=workers, progress=progress,
-            native=model_cfg.min_size if native else None,
+            native=model_cfg.min_size if native else None, recall_score=recall_score,
         )  # fmt: skip
     except RuntimeError as exc:
         from render.training.loop import out_of_memory
