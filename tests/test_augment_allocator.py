@@ -11,9 +11,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Fill a fresh 20 MB buffer twice (freeing it in between) and count the minor page
-# faults of each fill. Run in a child: the settings are process-wide.
+# faults of each fill. Run in a child: the settings are process-wide. The child turns
+# transparent huge pages off for itself (prctl PR_SET_THP_DISABLE): where THP is
+# "always" (CI's machines), a fresh 20 MB mapping faults in ~10 huge pages instead of
+# ~5,000 small ones, and the counts would no longer tell reuse from re-faulting.
 CHILD = """
-import resource, sys
+import ctypes, resource, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(41, 1, 0, 0, 0) != 0:  # PR_SET_THP_DISABLE
+    raise SystemExit("prctl(PR_SET_THP_DISABLE) failed")
 import numpy as np
 from augment.allocator import tune_allocator
 tuned = tune_allocator() if sys.argv[1] == "tuned" else None
