@@ -35,6 +35,28 @@ def tile_K(K: Sequence[Sequence[float]], tile: TileSpec | None) -> list[list[flo
     return k
 
 
+def border_fractions(tile: TileSpec, width: int, height: int) -> tuple[float, float, float, float]:
+    """Blender's render border (min_x, min_y, max_x, max_y) for exactly ``tile``'s pixels.
+
+    Blender keeps the border as float32 fractions of the frame (y up) and truncates
+    ``fraction * size`` to whole pixels, so ``x / width`` can land a pixel short
+    (56 / 2448 * 2448 -> 55.99998 -> 55). A fraction at the pixel's middle,
+    ``(x + 0.5) / size``, truncates to ``x`` for any frame up to millions of pixels;
+    the frame's far edge is 1.0 exactly (Blender clamps the border to [0, 1]).
+    """
+
+    def edge(px: int, size: int) -> float:
+        return 1.0 if px >= size else (px + 0.5) / size
+
+    bottom = height - tile.y - tile.height  # Blender counts rows from the bottom
+    return (
+        edge(tile.x, width),
+        edge(bottom, height),
+        edge(tile.x + tile.width, width),
+        edge(height - tile.y, height),
+    )
+
+
 def _clip(rect: Rect, width: int, height: int) -> Rect | None:
     x0, y0 = max(rect[0], 0), max(rect[1], 0)
     x1, y1 = min(rect[2], width), min(rect[3], height)

@@ -22,16 +22,19 @@ from render.formats import coco
 from render.formats.validate import validate_dataset
 from render.sampling import sample_scene
 from render.spec import GeometrySpec, MaterialSpec, TileSpec
-from render.tiles import plan_tiles, tile_K, truncation
+from render.tiles import border_fractions, plan_tiles, tile_K, truncation
 from tests.blender_helpers import cube_scene, render_specs
 
 ROOT = Path(__file__).resolve().parents[1]
-W, H = 96, 72
+# A frame whose plain x / W border fractions truncate a pixel short in float32 at
+# 13, 49, 53 (columns) and 26, 52, 63, 13 (rows from the bottom): every tile edge
+# below is one of them (see test_border_fractions_truncate_to_the_tile_exactly).
+W, H = 97, 71
 TILES = [
-    TileSpec(x=10, y=7, width=40, height=30),  # cuts the big cube
-    TileSpec(x=40, y=20, width=50, height=44),
+    TileSpec(x=13, y=8, width=40, height=30),  # cuts the big cube
+    TileSpec(x=49, y=19, width=48, height=26),
     TileSpec(x=0, y=0, width=W, height=H),  # the whole frame as a tile
-    TileSpec(x=80, y=60, width=16, height=12, kind="background"),
+    TileSpec(x=81, y=58, width=16, height=13, kind="background"),
 ]
 
 
@@ -56,6 +59,27 @@ def _frame_spec(denoiser: str):  # type: ignore[no-untyped-def]
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _blender_pixels(fraction: float, size: int) -> int:
+    """What Blender makes of a border fraction: float32 DNA field, float32 product, truncated."""
+    return int(np.float32(np.float32(fraction) * np.float32(size)))
+
+
+@pytest.mark.parametrize("size", [W, H, 2448, 2048, 4000, 3000, 8192])
+def test_border_fractions_truncate_to_the_tile_exactly(size: int) -> None:
+    # the failure seen (a 5 MP run, tile x 56..834 came out 777 wide): 834 -> 833
+    assert _blender_pixels(834 / 2448, 2448) == 833
+    naive = [x for x in range(size + 1) if _blender_pixels(x / size, size) != x]
+    for x in range(size):
+        tile = TileSpec(x=x, y=0, width=size - x, height=1)
+        lo, _, hi, _ = border_fractions(tile, size, 1)
+        assert (_blender_pixels(lo, size), _blender_pixels(hi, size)) == (x, size), x
+        tile = TileSpec(x=0, y=x, width=1, height=size - x)  # rows count from the bottom
+        _, lo, _, hi = border_fractions(tile, 1, size)
+        assert (_blender_pixels(lo, size), _blender_pixels(hi, size)) == (0, size - x), x
+    if size in (W, H):
+        assert naive, "the test frame must be one where naive fractions fail"
 
 
 @pytest.mark.blender

@@ -24,6 +24,7 @@ from render.amodal import plan_groups, projected_box, projected_extent
 from render.blender import bootstrap
 from render.errors import RenderError
 from render.spec import ObjectSpec, SceneSpec
+from render.tiles import border_fractions
 from render.views import ViewResult
 
 
@@ -52,10 +53,9 @@ def render_views(
         r.use_border = r.use_crop_to_border = True
         for t in c.tiles:
             scene.frame_start, scene.frame_end = t.view, t.view + 1  # end is exclusive here
-            # Blender's border: fractions of the frame, y up; whole pixels come out exactly
-            r.border_min_x, r.border_max_x = t.x / c.width, (t.x + t.width) / c.width
-            r.border_min_y = (c.height - t.y - t.height) / c.height
-            r.border_max_y = (c.height - t.y) / c.height
+            # float32 fractions of the frame that truncate to the tile's pixels exactly
+            (r.border_min_x, r.border_min_y,
+             r.border_max_x, r.border_max_y) = border_fractions(t, c.width, c.height)  # fmt: skip
             bproc.renderer.render(return_data=False, verbose=verbose)
             data = _WriterUtility.load_registered_outputs(keys)
             view = {k: np.asarray(data[k][0]) for k in keys}
