@@ -40,8 +40,8 @@ def border_fractions(tile: TileSpec, width: int, height: int) -> tuple[float, fl
 
     Blender keeps the border as float32 fractions of the frame (y up) and truncates
     ``fraction * size`` to whole pixels, so ``x / width`` can land a pixel short
-    (56 / 2448 * 2448 -> 55.99998 -> 55). A fraction at the pixel's middle,
-    ``(x + 0.5) / size``, truncates to ``x`` for any frame up to millions of pixels;
+    (834 / 2448 * 2448 -> 833.99994 -> 833). A fraction at the pixel's middle,
+    ``(x + 0.5) / size``, truncates to ``x`` (every edge checked up to 8192 px);
     the frame's far edge is 1.0 exactly (Blender clamps the border to [0, 1]).
     """
 

@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Fill a fresh 20 MB buffer twice (freeing it in between) and count the minor page
 # faults of each fill. Run in a child: the settings are process-wide. The child turns
-# transparent huge pages off for itself (prctl PR_SET_THP_DISABLE): where THP is
-# "always" (CI's machines), a fresh 20 MB mapping faults in ~10 huge pages instead of
-# ~5,000 small ones, and the counts would no longer tell reuse from re-faulting.
+# transparent huge pages off for itself (prctl PR_SET_THP_DISABLE): where the kernel
+# maps a fresh 20 MB buffer in huge pages (CI's machine: 12 faults, not ~5,000), the
+# counts would no longer tell reuse from re-faulting.
 CHILD = """
 import ctypes, resource, sys
 libc = ctypes.CDLL(None, use_errno=True)
