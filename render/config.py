@@ -84,6 +84,27 @@ class Config(Model):
         for needed in self.scene.category_names():
             if needed not in names:
                 raise ValueError(f"scene: category {needed!r} is not in categories {names}")
+        frames = self.render.frames
+        if self.render.flow and frames < 2:
+            raise ValueError("render: flow needs a sequence (render.frames > 1)")
+        if frames > 1:
+            if not FAMILIES[self.scene.family].sequences:
+                with_seq = [n for n, f in FAMILIES.items() if f.sequences]
+                raise ValueError(
+                    f"render: frames {frames}: the {self.scene.family} family renders stills "
+                    f"only (sequences: {', '.join(with_seq)})"
+                )
+            if self.render.views_per_scene != 1:
+                raise ValueError(
+                    f"render: frames {frames} needs views_per_scene 1 (a sequence is one "
+                    f"camera), got {self.render.views_per_scene}"
+                )
+            if self.num_scenes % frames:
+                raise ValueError(
+                    f"num_scenes: {self.num_scenes} is not a whole number of sequences of "
+                    f"render.frames {frames} (num_scenes counts frames: e.g. {2 * frames} "
+                    "for 2 sequences)"
+                )
         by_name = {c.name: c for c in self.categories}
         for name, points in self.scene.keypoint_categories().items():
             have = by_name[name].keypoints

@@ -5,6 +5,8 @@ Layout of an output directory ``DIR`` (public contract, see docs/dataset_format.
     DIR/images/{scene:06d}_{view:03d}.png|.jpg   sRGB, 8-bit RGB
     DIR/depth/{scene:06d}_{view:03d}.png          uint16 millimetres, 0 = none (png16)
     DIR/depth/{scene:06d}_{view:03d}.npz          float32 metres, key "depth", inf = none (npz)
+    DIR/flow/{scene:06d}_{view:03d}.flo           forward optical flow to the next frame, pixels
+                                                  (render.flow; Middlebury .flo, render.formats.flow)
     DIR/scenes/{scene:06d}.json                   SceneSpec + meta.settled_poses/visible_pixels/annotated
     DIR/shards/{scene:06d}.json                   this scene's COCO images + annotations; written
                                                   LAST: its presence marks the scene committed
@@ -32,8 +34,10 @@ from render.atomic import TMP_SUFFIX, atomic_write_bytes, atomic_write_json, fsy
 from render.config import Config
 from render.errors import DatasetError, UserError
 from render.families import complete_spec
+from render.formats import flow as flow_file
 from render.formats import records
 from render.outputs import claim, write_marker
+from render.sequence import image_fields
 from render.shards import SHARD_VERSION, run_identity
 from render.spec import SceneSpec, scene_filename
 from render.tiles import mark_truncated, tile_K
@@ -77,7 +81,7 @@ def prepare_output(out_dir: Path, *, resume: bool, overwrite: bool) -> None:
         if kept:
             for folder in (
                 out_dir,
-                *(out_dir / d for d in ("images", "depth", "scenes", "shards")),
+                *(out_dir / d for d in ("images", "depth", "flow", "scenes", "shards")),
             ):
                 if folder.is_dir():
                     for tmp in folder.glob(f".*{TMP_SUFFIX}"):
@@ -204,6 +208,8 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     fmt, depth_fmt = cfg.render.image_format, cfg.render.depth_format
     if depth_fmt != "none":
         (out_dir / "depth").mkdir(exist_ok=True)
+    if any(v.flow is not None for v in result.views):
+        (out_dir / "flow").mkdir(exist_ok=True)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     visible_meta: dict[str, dict[str, int]] = {}
@@ -212,6 +218,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
     t_annotate = t_encode = t_write = 0.0
     written = 0
     mm_px = spec.camera.mm_per_px
+    sequence_fields = image_fields(spec.meta)
     for v, (view, (p, tile)) in enumerate(zip(result.views, layout, strict=True)):
         h, w = view.instance.shape
         want = (tile.width, tile.height) if tile else (spec.camera.width, spec.camera.height)
@@ -249,6 +256,12 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         if rel_depth and depth_bytes is not None:
             atomic_write_bytes(out_dir / rel_depth, depth_bytes)
             written += len(depth_bytes)
+        rel_flow = None
+        if view.flow is not None:
+            rel_flow = f"flow/{scene:06d}_{v:03d}.flo"
+            flow_bytes = flow_file.encode(view.flow)
+            atomic_write_bytes(out_dir / rel_flow, flow_bytes)
+            written += len(flow_bytes)
         t3 = time.perf_counter()
         t_annotate, t_encode, t_write = t_annotate + t1 - t0, t_encode + t2 - t1, t_write + t3 - t2
         extra: dict[str, Any] = {}
@@ -259,6 +272,13 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
             }  # fmt: skip
         if mm_px:
             extra["mm_per_px"] = round(mm_px, 6)
+        extra.update(sequence_fields)
+        if rel_flow:
+            extra["flow_file"] = rel_flow
+        if sequence_fields:  # the instance's id in its sequence (render.sequence)
+            for a in anns:
+                if "scene_instance" in a:  # not the iscrowd region of far-away people
+                    a["track_id"] = a["scene_instance"]
         images.append(
             records.image(
                 iid,
@@ -317,7 +337,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         "timings": timings,
     }
     # The shard is the commit record: everything it references is already on disk.
-    for folder in ("images", "depth", "scenes"):
+    for folder in ("images", "depth", "flow", "scenes"):
         if (out_dir / folder).is_dir():
             fsync_dir(out_dir / folder)
     atomic_write_json(out_dir / "shards" / scene_filename(scene), shard)

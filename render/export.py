@@ -1,5 +1,5 @@
 """``synthcv export``: a dataset to another layout (YOLO, YOLO-seg, YOLO-pose, MVTec
-anomaly), written atomically.
+anomaly, MOTChallenge sequences), written atomically.
 
 The source must pass ``synthcv validate`` first (a one-line error otherwise). The
 export is built in ``.<OUT>.synthcv-export-partial`` next to ``OUT`` and renamed
@@ -26,13 +26,15 @@ import yaml
 
 from render.atomic import atomic_write_text, file_mode
 from render.errors import UserError
-from render.formats import anomaly, yolo
+from render.formats import anomaly, mot, yolo
 from render.formats.inputs import Limits, read_json
 from render.formats.splits import split_images, split_of
 from render.formats.validate import validate_report
 from render.outputs import OutputLock, claim, files_under, write_marker
 
-FORMATS = {"yolo": "detect", "yolo-seg": "segment", "yolo-pose": "pose", "anomaly": "anomaly"}
+FORMATS = {
+    "yolo": "detect", "yolo-seg": "segment", "yolo-pose": "pose", "anomaly": "anomaly", "mot": "mot",
+}  # fmt: skip
 MARKER = ".synthcv-export"
 
 
@@ -159,6 +161,53 @@ def _write_anomaly(
     return {"crops": dict(sorted(counts.items()))}
 
 
+def _frame_rate(root: Path) -> float:
+    """The sequences' frames per second from the render's ``dataset.json`` (10 when
+    the dataset has no such record, e.g. an augmented copy)."""
+    try:
+        record = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
+        return float(record["config"]["render"]["fps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 10.0
+
+
+def _write_mot(
+    doc: dict[str, Any], root: Path, out: Path, fractions: dict[str, float], seed: int
+) -> dict[str, Any]:
+    try:
+        videos = mot.sequences(doc["images"])
+    except ValueError as exc:
+        raise UserError(f"mot: {exc}") from None
+    classes = {int(c["id"]): mot.class_of(c) for c in doc["categories"]}
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for a in doc["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a)
+    fps = _frame_rate(root)
+    counts: Counter[str] = Counter()
+    boxes = 0
+    for video, frames in videos.items():
+        part = split_of(seed, f"video:{video}", fractions)
+        name = f"synthcv-{video:04d}"
+        seq = out / part / name
+        exts = {PurePosixPath(str(f["file_name"])).suffix.lower() for f in frames}
+        if len(exts) != 1:
+            raise UserError(f"mot: video {video} mixes image types {sorted(exts)}")
+        ext = exts.pop()
+        for k, img in enumerate(frames, 1):
+            _place(root / str(img["file_name"]), seq / "img1" / f"{k:06d}{ext}")
+        anns = [a for img in frames for a in by_image.get(img["id"], [])]
+        try:
+            lines = mot.gt_lines(frames, anns, classes)
+        except ValueError as exc:
+            raise UserError(f"mot: video {video}: {exc}") from None
+        (seq / "gt").mkdir(parents=True, exist_ok=True)
+        (seq / "gt" / "gt.txt").write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+        (seq / "seqinfo.ini").write_text(mot.seqinfo(name, frames, fps, ext), encoding="utf-8")
+        counts[part] += 1
+        boxes += len(lines)
+    return {"sequences": dict(counts), "frames": len(doc["images"]), "boxes": boxes}
+
+
 def export(
     dataset: Path,
     fmt: str,
@@ -203,7 +252,9 @@ def _build(
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
-        if fmt == "anomaly":
+        if fmt == "mot":
+            summary = _write_mot(doc, root, staging, fractions, seed)
+        elif fmt == "anomaly":
             summary = _write_anomaly(
                 doc, root, staging, fractions, seed, defect_supercategory, crop_size
             )

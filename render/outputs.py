@@ -121,6 +121,7 @@ KINDS: dict[str, Kind] = {
             r"failures\.jsonl",
             rf"images/{_SCENE}_\d{{3}}\.(png|jpg)",
             rf"depth/{_SCENE}_\d{{3}}\.(png|npz)",
+            rf"flow/{_SCENE}_\d{{3}}\.flo",
             rf"scenes/{_SCENE}\.json",
             rf"shards/{_SCENE}\.json",
             r"logs/worker-\d+\.log",

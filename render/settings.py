@@ -47,6 +47,20 @@ class RenderConfig(Model):
     views_per_scene: int = Field(
         2, ge=1, le=999, description="camera views (images) per scene, same objects and lights"
     )
+    frames: int = Field(
+        1,
+        ge=1,
+        le=10000,
+        description="frames per sequence: with N > 1, scenes k*N .. k*N+N-1 are the N "
+        "consecutive frames of sequence k (num_scenes counts frames, a multiple of N); "
+        "people walk, the dashcam drives, lights and looks stay (docs/pedestrians.md)",
+    )
+    fps: float = Field(10.0, gt=0, le=1000, description="frames per second of a sequence")
+    flow: bool = Field(
+        False,
+        description="sequences: also write each frame's forward optical flow to the next "
+        "frame (flow/*.flo, Middlebury format, pixels; docs/pedestrians.md)",
+    )
     image_format: Literal["png", "jpeg"] = Field(
         "png", description="colour image files: png (lossless) or jpeg (.jpg, see jpeg_quality)"
     )

@@ -20,7 +20,7 @@ from render.spec_material import LayerSpec, MaterialSpec, Spec, WearSpec
 
 __all__ = [  # the material part lives in render/spec_material.py; it is part of the spec
     "LayerSpec", "MaterialSpec", "Spec", "WearSpec", "CameraSpec", "GeometrySpec", "ObjectSpec",
-    "RenderSpec", "SceneSpec", "TileSpec",
+    "RenderSpec", "SceneSpec", "TileSpec", "NextPose",
 ]  # fmt: skip
 
 SPEC_VERSION = 2
@@ -153,6 +153,16 @@ class KeypointsSpec(Spec):
         return v
 
 
+class NextPose(Spec):
+    """Where an object is one frame later (a sequence's frame with ``render.flow``):
+    the optical-flow pass moves it there. ``geometry``: its mesh one frame later
+    (the same vertices, moved: a walking body), or None for a rigid object."""
+
+    location: list[float] = Field(min_length=3, max_length=3)
+    rotation_euler: list[float] = Field(min_length=3, max_length=3)
+    geometry: GeometrySpec | None = None
+
+
 class ObjectSpec(Spec):
     """One object. ``instance_id`` >= 1 is annotated with ``category_id``; 0 means
     not annotated (ground, props). ``parent_id`` nests an instance in another's mask
@@ -219,6 +229,9 @@ class ObjectSpec(Spec):
         "annotated only as part of its category's iscrowd region in that image",
     )
     info: ObjectInfo | None = Field(None, description="family data copied to annotations")
+    next: NextPose | None = Field(
+        None, description="its pose one frame later, for the optical-flow pass (render.flow)"
+    )
 
 
 class LightSpec(Spec):
@@ -303,6 +316,9 @@ class CameraSpec(Spec):
     mm_per_px: float | None = Field(
         None, description="millimetres one pixel spans at the look-at distance (optics)"
     )
+    next_poses: list[list[list[float]]] | None = Field(
+        None, description="each pose one frame later (sequences with render.flow; None: static)"
+    )
 
     def views(self) -> list[tuple[int, TileSpec | None]]:
         """The images a render gives, in order: ``(pose index, tile)``; every pose
@@ -341,6 +357,11 @@ class RenderSpec(Spec):
         description="Blender's dither when storing 8-bit images; it depends on the pixel's place "
         "in the rendered buffer, so a tile equals the crop of the whole frame exactly only at 0 "
         "(at 1: within 2 levels)",
+    )
+    flow: bool = Field(
+        False,
+        description="render forward optical flow to the next frame (objects' and the "
+        "camera's ``next`` poses) in a pass after the image",
     )
     border: tuple[float, float, float, float] | None = Field(
         None,

@@ -21,6 +21,8 @@ class ViewResult:
     amodal: int32 (H, W) maps of the amodal passes (objects with ``amodal: true``
     rendered a few at a time, nothing else in the scene, so each shows every pixel
     of those objects, occluded or not); empty when the scene has none.
+    flow: float32 (H, W, 2) forward optical flow to the next frame in pixels (x
+    right, y down; :data:`render.blender.flow.UNKNOWN` where no surface), or None.
     """
 
     rgb: np.ndarray
@@ -28,6 +30,7 @@ class ViewResult:
     instance: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     amodal: list[np.ndarray] = field(default_factory=list)
+    flow: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         h, w = self.instance.shape[:2]
@@ -41,6 +44,8 @@ class ViewResult:
             raise ValueError(
                 f"instance must be 2-D int, got {self.instance.dtype} {self.instance.shape}"
             )
+        if self.flow is not None and self.flow.shape != (h, w, 2):
+            raise ValueError(f"flow must be ({h}, {w}, 2), got {self.flow.shape}")
         for m in self.amodal:
             if m.shape != (h, w) or not np.issubdtype(m.dtype, np.integer):
                 raise ValueError(f"amodal maps must be int ({h}, {w}), got {m.dtype} {m.shape}")

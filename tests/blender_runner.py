@@ -1,8 +1,8 @@
 """Render SceneSpec JSON files in a fresh process (as the driver's workers do).
 
 Usage: python tests/blender_runner.py OUT.npz SPEC.json [SPEC.json ...]
-Saves rgb_i_v, depth_i_v, instance_i_v (and amodal_i_v_k, the k-th amodal pass) for
-spec i, view v, and the worker info.
+Saves rgb_i_v, depth_i_v, instance_i_v (and amodal_i_v_k, the k-th amodal pass;
+flow_i_v with render.flow) for spec i, view v, and the worker info.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def main(argv: list[str]) -> int:
             arrays[f"rgb_{i}_{v}"] = view.rgb
             arrays[f"depth_{i}_{v}"] = view.depth
             arrays[f"instance_{i}_{v}"] = view.instance
+            if view.flow is not None:
+                arrays[f"flow_{i}_{v}"] = view.flow
             for k, amodal in enumerate(view.amodal):
                 arrays[f"amodal_{i}_{v}_{k}"] = amodal
     arrays["info"] = np.array(json.dumps({"info": info, "timings": timings}))

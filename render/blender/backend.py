@@ -15,6 +15,7 @@ import numpy as np
 
 from render import camera as cam_math
 from render.blender import bootstrap
+from render.blender.flow import flow_pass
 from render.blender.objects import build_objects
 from render.blender.passes import (
     amodal_passes,
@@ -162,6 +163,10 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     sharp = geometric_pass(spec, views)
     passes = amodal_passes(spec, objects, views)
     t_amodal = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    for view, flow in zip(views, flow_pass(spec, objects), strict=False):
+        view.flow = flow
+    t_flow = time.perf_counter() - t4
 
     # Physics runs under Blender's undo, which invalidates Python references: look up by name.
     poses = {o.name: np.asarray(bpy.data.objects[o.name].matrix_world).tolist() for o, _ in objects}
@@ -175,6 +180,7 @@ def render_spec(spec: SceneSpec) -> SceneRender:
             "render_s": t_render,
             "readback_s": t_read,
             "amodal_s": t_amodal,
+            "flow_s": t_flow,
             "amodal_passes": passes,
             "geometric_pass": int(sharp),
             "views": n,

@@ -74,14 +74,19 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "export",
         epilog=HELP,
-        help="export a dataset as YOLO (detect, seg, pose) or the MVTec anomaly layout",
+        help="export a dataset as YOLO (detect, seg, pose), the MVTec anomaly layout or "
+        "MOTChallenge sequences",
         description="Write DIR in another layout into OUT (atomically): yolo, yolo-seg, "
-        "yolo-pose (Ultralytics: data.yaml, images/ and labels/ per split) or anomaly "
-        "(MVTec-AD: per product, train/good, test/good, test/<defect>, ground_truth). "
-        "Splits are by scene (views of one scene never straddle splits).",
+        "yolo-pose (Ultralytics: data.yaml, images/ and labels/ per split), anomaly "
+        "(MVTec-AD: per product, train/good, test/good, test/<defect>, ground_truth) or mot "
+        "(MOTChallenge: <split>/<sequence>/seqinfo.ini, img1/, gt/gt.txt; a dataset rendered "
+        "with render.frames > 1). Splits are by scene, and by sequence for frames (views "
+        "of one scene, frames of one sequence never straddle splits).",
     )
     p.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (validated first)")
-    p.add_argument("--format", required=True, choices=("yolo", "yolo-seg", "yolo-pose", "anomaly"))
+    p.add_argument(
+        "--format", required=True, choices=("yolo", "yolo-seg", "yolo-pose", "anomaly", "mot")
+    )
     p.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
     p.add_argument(
         "--split",

@@ -60,6 +60,7 @@ FAMILIES: dict[str, Family] = {
             build="render.families.pedestrians.body:build_cache",
             needs="1-6 minutes and ~2 GB of memory once per machine",
         ),
+        sequences=True,
     ),
 }
 

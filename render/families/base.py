@@ -111,6 +111,7 @@ class Family:
     run where a scene is written (in the worker, after rendering, before
     annotating): fills in what only the built geometry tells, e.g. measured
     defect sizes. It must be a deterministic function of the spec and the job.
+    ``sequences``: the sampler understands ``render.frames`` (:mod:`render.sequence`).
     """
 
     name: str
@@ -119,6 +120,8 @@ class Family:
     generators: Mapping[str, str] = field(default_factory=dict)
     assets: Assets | None = None
     complete: str | None = None
+    sequences: bool = False
+    """Whether its sampler renders ``render.frames > 1`` (frames of a sequence)."""
 
     def sample(self, job: Job, scene_index: int) -> SceneSpec:
         sampler: Sampler = load_function(self.sampler)

@@ -87,6 +87,7 @@ def render_spec(cfg: Job, scene_index: int) -> RenderSpec:
         denoise_quality=r.denoise_quality,
         texture_detail=r.texture_detail,
         dither=r.dither,
+        flow=r.flow,
     )
 
 

@@ -2,7 +2,7 @@
 
 Views of one scene never straddle splits: every image with the same ``scene_id``
 (synthcv's image key; images of other datasets without it are their own group)
-lands in one split. A group's split comes from a hash of (seed, group key), not
+lands in one split, and so does every frame of one sequence (``video_id``). A group's split comes from a hash of (seed, group key), not
 from its position in the dataset, so it does not change when scenes are added,
 removed or reordered, and the shares converge to the requested fractions.
 """
@@ -43,7 +43,11 @@ def parse_fractions(text: str) -> dict[str, float]:
 
 
 def group_key(image: Mapping[str, Any]) -> str:
-    """What keeps images together: the scene, else the image itself."""
+    """What keeps images together: the sequence (``video_id``: its frames are
+    separate scenes), else the scene, else the image itself."""
+    video = image.get("video_id")
+    if video is not None:
+        return f"video:{video}"
     scene = image.get("scene_id")
     return f"scene:{scene}" if scene is not None else f"image:{image.get('id')}"
 

@@ -220,6 +220,14 @@ class StreetCamera(Model):
     drone_focal_mm: FloatRange = Field(
         (24.0, 50.0), description="drone: lens focal length, millimetres"
     )
+    dashcam_speed_mps: FloatRange = Field(
+        (4.0, 14.0),
+        description="dashcam: the car's speed in a sequence (render.frames > 1), m/s; "
+        "it drives straight ahead",
+    )
+    drone_drift_mps: FloatRange = Field(
+        (0.0, 1.0), description="drone: horizontal drift in a sequence, m/s (CCTV stays put)"
+    )
     motion_blur_probability: float = Field(
         0.0,
         ge=0,

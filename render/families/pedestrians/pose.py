@@ -20,7 +20,7 @@ sampler widens the arm until it stays within tolerance.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -205,6 +205,31 @@ class _Pose:
 # --------------------------------------------------------------------------- legs
 
 
+def gait_amplitude(run: bool, speed: float) -> float:
+    """Hip swing (radians) of the gait: grows with walking speed, fixed when running."""
+    return math.radians(32 if run else 10 + 9 * min(speed, 2.0))
+
+
+def stride_length(activity: str, speed: float, height_m: float) -> float:
+    """Metres the body moves in one gait cycle (two steps) of :func:`pose_rotations`:
+    each step spans the chord between the feet at the hip swing's extremes,
+    ``2 * leg * sin(amplitude)``, with the leg 0.53 x the body's height. A sequence
+    advances the gait phase by ``speed / stride`` cycles per second, so the feet do
+    not slide over the ground (0 for people standing or sitting)."""
+    if activity not in ("walk", "run"):
+        return 0.0
+    amp = gait_amplitude(activity == "run", speed)
+    return 4.0 * 0.53 * height_m * math.sin(amp)
+
+
+def advance(params: PoseParams, seconds: float, height_m: float) -> PoseParams:
+    """``params`` ``seconds`` later: the gait phase moved on at the walking speed."""
+    stride = stride_length(params.activity, params.speed, height_m)
+    if stride <= 0 or seconds == 0:
+        return params
+    return replace(params, phase=(params.phase + seconds * params.speed / stride) % 1.0)
+
+
 def _gait(phase: float, run: bool, amplitude: float) -> tuple[float, float, float]:
     """(hip flexion, knee flexion, ankle plantarflexion) at gait ``phase`` [0, 1),
     0 = heel strike of this leg; ``amplitude`` scales the hip swing with speed."""
@@ -373,7 +398,7 @@ def pose_rotations(rig: Rig, params: PoseParams) -> np.ndarray:
     act = params.activity
     if act in ("walk", "run"):
         run = act == "run"
-        amp = math.radians(32 if run else 10 + 9 * min(params.speed, 2.0))
+        amp = gait_amplitude(run, params.speed)
         for side, phase in (("L", params.phase), ("R", (params.phase + 0.5) % 1.0)):
             hip, knee, ankle = _gait(phase, run, amp)
             _leg(p, side, hip, knee, ankle, math.radians(2))

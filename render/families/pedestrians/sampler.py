@@ -11,6 +11,7 @@ Blender backend rebuilds the same meshes from the stored pose rotations.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -18,21 +19,24 @@ from scipy.spatial import cKDTree
 from render.families.base import Job
 from render.families.common import integer, render_spec, uniform, weighted_choice
 from render.families.pedestrians import appearance as look
+from render.families.pedestrians import motion
 from render.families.pedestrians import people as ppl
 from render.families.pedestrians.body import load_model
 from render.families.pedestrians.config import PedestriansScene
 from render.families.pedestrians.placement import clear_view, place_people, visible_height
-from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams
+from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams, advance
 from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
-from render.families.pedestrians.setting import sample_light, sample_shot
+from render.families.pedestrians.setting import Shot, sample_light, sample_shot
 from render.families.pedestrians.street import sample_street
 from render.geometry.rotations import rot_z
 from render.seeding import stream
+from render.sequence import frame_of
 from render.spec import (
     GeometrySpec,
     KeypointsSpec,
     MaterialSpec,
+    NextPose,
     ObjectSpec,
     PersonInfo,
     SceneSpec,
@@ -120,17 +124,49 @@ def _keypoint_radius(keypoints: np.ndarray, vertices: np.ndarray) -> list[float]
     return [float(r) for r in np.clip(1.6 * dist + 0.02, 0.03, 0.25)]
 
 
+_State = tuple[list[Draft], np.ndarray, Any, Any, list[Any], list[Any], Shot]
+"""(drafts, pose rotations, bodies, zero-pose bodies, meshes, placed people, shot)."""
+
+
+def _at_time(
+    first: _State, heights: list[float], v_cam: np.ndarray, t: float, model: Any
+) -> _State:
+    """A sequence's first frame ``t`` seconds later: the camera moved, walkers moved
+    on along their heading with their gait phase advanced (:mod:`.motion`)."""
+    drafts, _, _, _, _, placed, shot = first
+    moved = [
+        replace(d.person, pose=advance(d.person.pose, t, heights[i])) for i, d in enumerate(drafts)
+    ]
+    people, rotations, bodies, zero = ppl.pose_people(moved, model=model)
+    drafts = [replace(d, person=p) for d, p in zip(drafts, people, strict=True)]
+    meshes = [
+        ppl.person_mesh(model, bodies, i, p, rotations[i], zero) for i, p in enumerate(people)
+    ]
+    placed = [
+        replace(
+            p,
+            location=motion.walked(
+                p.location, p.yaw, people[p.index].pose.activity, people[p.index].pose.speed, t
+            ),
+        )
+        for p in placed
+    ]
+    return drafts, rotations, bodies, zero, meshes, placed, motion.move_camera(shot, v_cam, t)
+
+
 def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     """Every random choice of scene ``scene_index`` of a ``family: pedestrians`` config."""
     sc = cfg.scene
     if not isinstance(sc, PedestriansScene):
         raise ValueError(f"sample_pedestrians needs scene.family 'pedestrians', got {sc.family!r}")
     model = load_model()
-    street = sample_street(sc.street, stream(cfg.seed, scene_index, "street"))
-    shot = sample_shot(sc.camera, cfg.render, street, stream(cfg.seed, scene_index, "camera"))
+    frame = frame_of(cfg.render.frames, cfg.render.fps, scene_index)
+    key = frame.video if frame else scene_index  # a sequence's frames share every choice
+    street = sample_street(sc.street, stream(cfg.seed, key, "street"))
+    shot = sample_shot(sc.camera, cfg.render, street, stream(cfg.seed, key, "camera"))
     street = clear_view(street, shot)
-    lights, world, when = sample_light(sc.sky, street, stream(cfg.seed, scene_index, "light"))
-    r_people = stream(cfg.seed, scene_index, "people")
+    lights, world, when = sample_light(sc.sky, street, stream(cfg.seed, key, "light"))
+    r_people = stream(cfg.seed, key, "people")
     benches_seen = sum(
         1
         for it in street.items
@@ -147,11 +183,22 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         ppl.person_mesh(model, bodies, i, p, rotations[i], zero) for i, p in enumerate(people)
     ]
     placed, seats = place_people(
-        sc, street, shot, drafts, meshes, stream(cfg.seed, scene_index, "placement")
+        sc, street, shot, drafts, meshes, stream(cfg.seed, key, "placement")
     )
+    heights = [float(np.ptp(m.vertices[:, 2])) for m in meshes]
+    first = (drafts, rotations, bodies, zero, meshes, placed, shot)
+    nxt = None
+    if frame is not None:  # the sequence's first frame, t seconds on
+        v_cam = motion.camera_velocity(shot, sc.camera, stream(cfg.seed, key, "sequence"))
+        if frame.index > 0:
+            drafts, rotations, bodies, zero, meshes, placed, shot = _at_time(
+                first, heights, v_cam, frame.time_s, model
+            )
+        if cfg.render.flow:
+            nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model)
 
     objects = street_objects(
-        street, seats, when == "dusk", stream(cfg.seed, scene_index, "street_materials")
+        street, seats, when == "dusk", stream(cfg.seed, key, "street_materials")
     )
     params = {
         "people": [
@@ -159,7 +206,15 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             for p in placed
         ]
     }
-    exposure = uniform(stream(cfg.seed, scene_index, "motion"), sc.camera.exposure_s)
+    next_params = None
+    if nxt is not None:
+        next_params = {
+            "people": [
+                ppl.person_to_params(nxt[0][p.index].person, nxt[1][p.index], model.bones)
+                for p in nxt[5]
+            ]
+        }
+    exposure = uniform(stream(cfg.seed, key, "motion"), sc.camera.exposure_s)
     for k, p in enumerate(placed):
         d = drafts[p.index]
         r = rot_z(p.yaw)
@@ -189,10 +244,22 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                 ),
                 amodal=sc.amodal,
                 crowd_below_px=sc.crowd.max_height_px if sc.crowd.enabled else None,
+                next=None
+                if nxt is None
+                else NextPose(
+                    location=[float(c) for c in nxt[5][k].location],
+                    rotation_euler=[0.0, 0.0, p.yaw],
+                    geometry=GeometrySpec(
+                        kind="procedural",
+                        generator="people",
+                        params=next_params,
+                        part=f"person_{k}",
+                    ),  # fmt: skip
+                ),
                 info=PersonInfo(
                     age_years=round(d.years, 1),
                     gender=round(d.person.phenotype[0], 3),
-                    height_m=round(float(np.ptp(meshes[p.index].vertices[:, 2])), 3),
+                    height_m=round(heights[p.index], 3),
                     skin_tone=round(d.tone, 3),
                     activity=f"{pose.activity}/{pose.arms}",
                     clothing=[d.person.outfit.top, d.person.outfit.bottom, d.person.outfit.hair],
@@ -220,6 +287,9 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                         ),
                     )
                 )
+    camera = shot.camera
+    if nxt is not None:
+        camera = camera.model_copy(update={"next_poses": nxt[6].camera.poses})
     return SceneSpec(
         family="pedestrians",
         scene_index=scene_index,
@@ -227,7 +297,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         objects=objects,
         lights=lights,
         world=world,
-        camera=shot.camera,
+        camera=camera,
         render=render_spec(cfg, scene_index),
         meta={
             "rig": shot.rig,
@@ -235,5 +305,6 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             "wet": street.wet,
             "people_drafted": len(drafts),
             "people_placed": len(placed),
+            **({"sequence": frame.meta()} if frame else {}),
         },
     )

@@ -1,0 +1,60 @@
+"""Pedestrians in a sequence (``render.frames > 1``): where the camera and the
+people are ``t`` seconds after a sequence's first frame (pure numpy).
+
+People who walk or run keep their heading and speed (the gait phase advances at
+the rate :func:`~render.families.pedestrians.pose.advance` gives, so feet do not
+slide); people standing or sitting stay. The dashcam drives straight ahead along
+its view's ground direction at a speed drawn per sequence, a drone drifts, a
+CCTV camera stays put. See :mod:`render.sequence`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from render.families.common import uniform
+from render.families.pedestrians.config import StreetCamera
+from render.families.pedestrians.pose import FORWARD
+from render.families.pedestrians.setting import Shot
+from render.geometry.rotations import rot_z
+
+
+def camera_velocity(shot: Shot, cfg: StreetCamera, rng: np.random.Generator) -> np.ndarray:
+    """World velocity (m/s) of the camera over a sequence, drawn once per sequence."""
+    if shot.rig == "dashcam":
+        pose = np.asarray(shot.camera.poses[0], dtype=np.float64)
+        ahead = pose[:3, 2].copy()  # OpenCV: the optical axis
+        ahead[2] = 0.0
+        return ahead / np.linalg.norm(ahead) * uniform(rng, cfg.dashcam_speed_mps)
+    if shot.rig == "drone":
+        angle = uniform(rng, (0.0, 2 * math.pi))
+        speed = uniform(rng, cfg.drone_drift_mps)
+        return np.array([math.cos(angle), math.sin(angle), 0.0]) * speed
+    return np.zeros(3)
+
+
+def move_camera(shot: Shot, velocity: np.ndarray, seconds: float) -> Shot:
+    """``shot`` with every pose translated by ``velocity * seconds`` (orientation kept)."""
+    if seconds == 0 or not np.any(velocity):
+        return shot
+    poses = []
+    for pose in shot.camera.poses:
+        m = np.asarray(pose, dtype=np.float64).copy()
+        m[:3, 3] += velocity * seconds
+        poses.append(m.tolist())
+    camera = shot.camera.model_copy(update={"poses": poses})
+    focus = (shot.focus[0] + velocity[0] * seconds, shot.focus[1] + velocity[1] * seconds)
+    return replace(shot, camera=camera, focus=focus)
+
+
+def walked(
+    location: np.ndarray, yaw: float, activity: str, speed: float, seconds: float
+) -> np.ndarray:
+    """Where a person placed at ``location`` facing ``yaw`` is ``seconds`` later."""
+    if activity not in ("walk", "run") or seconds == 0:
+        return np.asarray(location, dtype=np.float64)
+    heading = rot_z(yaw) @ FORWARD
+    return np.asarray(location, dtype=np.float64) + heading * speed * seconds
