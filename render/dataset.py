@@ -273,6 +273,8 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         if mm_px:
             extra["mm_per_px"] = round(mm_px, 6)
         extra.update(sequence_fields)
+        if isinstance(spec.meta.get("conditions"), dict):  # a family's per-image conditions
+            extra["conditions"] = spec.meta["conditions"]
         if rel_flow:
             extra["flow_file"] = rel_flow
         if sequence_fields:  # the instance's id in its sequence (render.sequence)

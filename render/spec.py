@@ -116,6 +116,9 @@ class PersonInfo(Spec):
     gender: float = Field(ge=0, le=1, description="anny's gender: 0 male .. 1 female")
     height_m: float
     skin_tone: float = Field(ge=0, le=1, description="0 lightest .. 1 darkest")
+    weight: float | None = Field(
+        None, ge=0, le=1, description="anny's weight phenotype (0.5: the middle): the body build"
+    )
     activity: str
     clothing: list[str] = Field(default_factory=list)
     accessories: list[str] = Field(default_factory=list)

@@ -238,3 +238,48 @@ def test_street_generator_parts() -> None:
         4.0
     )
     assert parts["markings"].vertices[:, 2].max() == pytest.approx(0.003)
+
+
+@pytest.mark.parametrize(
+    "people",
+    [
+        {},  # the preset's weights
+        {"age_groups": {"child": 1, "teen": 1, "adult": 1, "senior": 1}, "female_share": 0.3,
+         "monk_steps": dict.fromkeys(range(1, 11), 1.0),
+         "builds": {"slim": 1, "average": 2, "heavy": 1},
+         "activities": {"walk": 1, "stand": 1, "run": 0, "sit": 0}},
+    ],
+)  # fmt: skip
+def test_1000_sampled_people_meet_the_coverage_targets(people: dict[str, Any]) -> None:
+    """Draw 1,000 people as the sampler does (no rendering) and check each attribute's
+    group shares against the coverage targets (within 4 binomial sigmas)."""
+    from render.families.pedestrians.coverage import targets, within
+    from render.families.pedestrians.sampler import draw_people
+    from render.groups import activity, age_group, build_group, monk, sex_group
+    from render.report.coverage import ATTRIBUTES
+
+    cfg = load_config(CONFIG, [f"scene.people.{k}={v!r}".replace("'", '"') for k, v in
+                               {k: v for k, v in people.items()}.items()])  # fmt: skip
+    scene = cfg.scene.model_dump(mode="json")
+    goal = targets(scene)
+    n = 1000
+    drawn = draw_people(cfg.scene, n, np.random.default_rng(7))
+    of = {"age": age_group, "sex": sex_group, "Monk step": monk, "build": build_group,
+          "activity": activity}  # fmt: skip
+    assert set(of) | {"occlusion"} == set(ATTRIBUTES)
+    checked = 0
+    for name, group_of in of.items():
+        if goal[name] is None:
+            continue
+        counts: dict[str, int] = {}
+        for attrs in drawn:
+            g = group_of(attrs)
+            counts[g] = counts.get(g, 0) + 1
+        shares = {g: c / n for g, c in counts.items()}
+        assert not within(shares, goal[name], n), (name, within(shares, goal[name], n))
+        checked += 1
+    assert checked == (4 if not people else 5)
+    if people:  # uniform over the 10 Monk steps, where a uniform tone gives the ends half
+        assert goal["Monk step"]["Monk 1"] == pytest.approx(0.1)
+    else:
+        assert goal["Monk step"]["Monk 1"] == pytest.approx(1 / 18)

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from render.cli import main
-from render.training.recall import found, recall_tables, skin_group
+from render.groups import skin_group
+from render.training.recall import found, recall_tables
 
 PEOPLE = [
     # id, image, bbox, visibility, amodal height, age, skin_tone, gender, detection score (None: none)

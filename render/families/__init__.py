@@ -61,6 +61,7 @@ FAMILIES: dict[str, Family] = {
             needs="1-6 minutes and ~2 GB of memory once per machine",
         ),
         sequences=True,
+        coverage="render.families.pedestrians.coverage:targets",
     ),
 }
 

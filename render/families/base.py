@@ -121,6 +121,9 @@ class Family:
     assets: Assets | None = None
     complete: str | None = None
     sequences: bool = False
+    coverage: str | None = None
+    """``"module:function"``: scene section JSON -> attribute -> group -> target share
+    (the report's coverage card), or None."""
     """Whether its sampler renders ``render.frames > 1`` (frames of a sequence)."""
 
     def sample(self, job: Job, scene_index: int) -> SceneSpec:

@@ -30,6 +30,9 @@ table.card tr:nth-child(odd){background:#fafafa}
 table.classes{border-collapse:collapse;background:#fff;font-size:13px}
 table.classes th,table.classes td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
 table.classes th:first-child,table.classes td:first-child{text-align:left}
+table.coverage{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0 12px}
+table.coverage th,table.coverage td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
+table.coverage th:first-child,table.coverage td:first-child{text-align:left}
 .warn{background:#fff3cd;border:1px solid #e0c46c;padding:8px 12px;margin:12px 0}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
 figure{margin:0;background:#fff;border:1px solid #e2e2e2;padding:10px}
@@ -224,9 +227,11 @@ def page(
     mosaics: Sequence[Mosaic],
     meta: Any,
     footer: str,
+    coverage: str = "",
 ) -> str:
     """The whole HTML document; ``source``: the full path of the annotations, shown
-    only in the fold-out (the header names the folder)."""
+    only in the fold-out (the header names the folder); ``coverage``: the coverage
+    card's HTML (:mod:`render.report.coverage`), "" for none."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -264,6 +269,8 @@ def page(
             f"<figcaption><b>{esc(c.title)}.</b> {esc(c.caption)}</figcaption></figure>"
         )
     parts.append("</div>")
+    if coverage:
+        parts.append(coverage)
     if mosaics:
         parts.append('<h2 id="mosaics">Examples per class</h2><div class="mosaics">')
     for m in mosaics:

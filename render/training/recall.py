@@ -12,16 +12,16 @@ tall the person is), else the visible box's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from render.groups import GROUPS
+
 IOU = 0.5
 VISIBILITY_BINS = ((0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0))
 HEIGHT_BINS = ((0, 32), (32, 64), (64, 128), (128, 256), (256, float("inf")))
-AGE_GROUPS = (("child", 0, 13), ("teen", 13, 20), ("adult", 20, 65), ("senior", 65, 200))
-"""Age in years: [lo, hi)."""
 
 
 def _iou(box: Sequence[float], boxes: np.ndarray) -> np.ndarray:
@@ -60,37 +60,6 @@ def found(
 def _height(a: Mapping[str, Any]) -> float:
     box = a.get("bbox_amodal") or a["bbox"]
     return float(box[3])
-
-
-def age_group(attrs: Mapping[str, Any]) -> str | None:
-    age = attrs.get("age_years")
-    if not isinstance(age, int | float):
-        return None
-    return next((name for name, lo, hi in AGE_GROUPS if lo <= age < hi), None)
-
-
-def skin_group(attrs: Mapping[str, Any]) -> str | None:
-    """Monk scale group of ``skin_tone`` (0..1 over Monk 1..10): 1-3, 4-7, 8-10."""
-    tone = attrs.get("skin_tone")
-    if not isinstance(tone, int | float):
-        return None
-    monk = 1 + int(round(9 * float(tone)))
-    return "Monk 1-3" if monk <= 3 else "Monk 4-7" if monk <= 7 else "Monk 8-10"
-
-
-def sex_group(attrs: Mapping[str, Any]) -> str | None:
-    """anny's ``gender`` (0 male .. 1 female), split at 0.5."""
-    g = attrs.get("gender")
-    if not isinstance(g, int | float):
-        return None
-    return "female" if g >= 0.5 else "male"
-
-
-GROUPS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
-    "age": age_group,
-    "skin_tone": skin_group,
-    "sex": sex_group,
-}
 
 
 def _row(n: int, hits: int) -> dict[str, Any]:

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from render.families.common import srgb_to_linear, uniform, weighted_choice
-from render.families.pedestrians.config import AGE_YEARS, ClothingConfig, PeopleConfig
+from render.families.pedestrians.config import (
+    AGE_YEARS,
+    ClothingConfig,
+    PeopleConfig,
+    monk_interval,
+)
+from render.groups import BUILDS
 from render.spec import MaterialSpec
 
 MONK = (
@@ -66,10 +72,37 @@ def sample_phenotype(cfg: PeopleConfig, rng: np.random.Generator) -> tuple[dict[
     traits = _calibration()["female" if female else "male"]
     values = {"gender": gender, "age": age}
     for trait, (anchors, alphas, betas) in traits.items():
-        a = float(np.interp(age, anchors, alphas))
-        b = float(np.interp(age, anchors, betas))
-        values[trait] = float(np.clip(rng.beta(max(a, 1e-3), max(b, 1e-3)), 0.0, 1.0))
+        a = max(float(np.interp(age, anchors, alphas)), 1e-3)
+        b = max(float(np.interp(age, anchors, betas)), 1e-3)
+        if trait == "weight" and cfg.builds is not None:
+            values[trait] = _weight_of_build(weighted_choice(rng, cfg.builds), a, b, rng)
+        else:
+            values[trait] = float(np.clip(rng.beta(a, b), 0.0, 1.0))
     return values, years
+
+
+def _weight_of_build(build: str, a: float, b: float, rng: np.random.Generator) -> float:
+    """anny's weight phenotype within ``build``'s interval, from the calibrated
+    Beta(a, b) restricted to it (inverse CDF); uniform in the interval where the
+    calibration puts (almost) nothing there."""
+    from scipy.stats import beta
+
+    lo, hi = next((lo, hi) for name, lo, hi in BUILDS if name == build)
+    hi = min(hi, 1.0)
+    f_lo, f_hi = (float(v) for v in beta.cdf([lo, hi], a, b))
+    if f_hi - f_lo < 1e-6:
+        return float(rng.uniform(lo, hi))
+    return float(np.clip(beta.ppf(rng.uniform(f_lo, f_hi), a, b), lo, np.nextafter(hi, lo)))
+
+
+def sample_tone(cfg: PeopleConfig, rng: np.random.Generator) -> float:
+    """A skin tone: uniform over ``skin_tone``, or by ``monk_steps`` (a step, then
+    uniform over its interval within ``skin_tone``)."""
+    if cfg.monk_steps is None:
+        return uniform(rng, cfg.skin_tone)
+    step = weighted_choice(rng, cfg.monk_steps)
+    lo, hi = monk_interval(step)
+    return uniform(rng, (max(lo, cfg.skin_tone[0]), min(hi, cfg.skin_tone[1])))
 
 
 def skin_color(tone: float) -> list[float]:

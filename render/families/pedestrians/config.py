@@ -25,6 +25,8 @@ Fabric = Literal["plain", "stripes", "denim", "print"]
 GearKind = Literal["backpack", "shoulder_bag", "handbag", "hat", "umbrella"]
 Rig = Literal["dashcam", "cctv", "drone"]
 TimeOfDay = Literal["day", "overcast", "dusk"]
+Build = Literal["slim", "average", "heavy"]
+Occlusion = Literal["0-25%", "25-50%", "50-75%", "75-100%"]
 
 AGE_YEARS: dict[AgeGroup, tuple[float, float]] = {
     "child": (3.0, 12.0),
@@ -59,6 +61,23 @@ class PeopleConfig(Model):
     )
     female_share: float = Field(0.5, ge=0, le=1, description="share of people drawn female")
     skin_tone: FloatRange = Field((0.0, 1.0), description="Monk scale position, 0..1")
+    monk_steps: dict[int, float] | None = Field(
+        None,
+        description="Monk step (1..10) -> weight: skin tones drawn step by step (all 1: uniform "
+        "over the scale's 10 steps; the 1st and 10th are then no longer half as common); "
+        "null: uniform over skin_tone",
+    )
+    builds: dict[Build, float] | None = Field(
+        None,
+        description="body build -> weight; keys: slim, average, heavy (anny's weight phenotype "
+        "below 0.35, 0.35-0.65, above); null: anny's calibrated distribution for age and sex",
+    )
+    occlusion_target: dict[Occlusion, float] | None = Field(
+        None,
+        description="visible share of people the dataset should reach, bin -> weight; keys: "
+        "0-25%, 25-50%, 50-75%, 75-100%. Not sampled (occlusion follows from placement): "
+        "synthcv report shows the rendered shares against it",
+    )
     activities: dict[Activity, float] = Field(
         default_factory=_activities,
         description="activity -> weight; keys: walk, run, stand, sit (at most 2 sitters per "
@@ -87,7 +106,30 @@ class PeopleConfig(Model):
                 raise ValueError(f"{name}: weights must be >= 0 with one > 0, got {weights}")
         if not 0 <= self.skin_tone[0] <= self.skin_tone[1] <= 1:
             raise ValueError(f"skin_tone: must lie in [0, 1], got {list(self.skin_tone)}")
+        for name, table in (
+            ("monk_steps", self.monk_steps),
+            ("builds", self.builds),
+            ("occlusion_target", self.occlusion_target),
+        ):
+            if table is not None and (
+                not any(w > 0 for w in table.values()) or any(w < 0 for w in table.values())
+            ):
+                raise ValueError(f"{name}: weights must be >= 0 with one > 0, got {table}")
+        if self.monk_steps is not None:
+            for step, w in self.monk_steps.items():
+                if not 1 <= step <= 10:
+                    raise ValueError(f"monk_steps: steps are 1..10, got {step}")
+                lo, hi = monk_interval(step)
+                if w > 0 and (hi <= self.skin_tone[0] or lo >= self.skin_tone[1]):
+                    raise ValueError(
+                        f"monk_steps: step {step} lies outside skin_tone {list(self.skin_tone)}"
+                    )
         return self
+
+
+def monk_interval(step: int) -> tuple[float, float]:
+    """The ``skin_tone`` interval of Monk step ``step`` (1..10): tones round to it."""
+    return max((step - 1.5) / 9, 0.0), min((step - 0.5) / 9, 1.0)
 
 
 def _tops() -> dict[TopKind, float]:

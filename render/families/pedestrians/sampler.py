@@ -91,7 +91,7 @@ def _draft(sc: PedestriansScene, sitting_ok: bool, rng: np.random.Generator) -> 
         arm_side=1,  # the handbag hangs on the left hand
         weight_shift=uniform(rng, (-1.0, 1.0)),
     )
-    tone = uniform(rng, cfg.skin_tone)
+    tone = look.sample_tone(cfg, rng)
     fabrics = sc.clothing.fabrics
     materials = [
         look.skin_material(tone, rng),
@@ -112,6 +112,19 @@ def _draft(sc: PedestriansScene, sitting_ok: bool, rng: np.random.Generator) -> 
         gear=tuple(gear),  # type: ignore[arg-type]
     )
     return Draft(person, years, tone, umbrella, materials)
+
+
+def draw_people(sc: PedestriansScene, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The attributes of ``n`` people as the sampler drafts them (before placement,
+    no rendering): what the coverage targets govern."""
+    out = []
+    for _ in range(n):
+        d = _draft(sc, True, rng)
+        out.append({
+            "age_years": d.years, "gender": d.person.phenotype[0], "skin_tone": d.tone,
+            "weight": d.person.phenotype[3], "activity": f"{d.person.pose.activity}/x",
+        })  # fmt: skip
+    return out
 
 
 # --------------------------------------------------------------------------- placement
@@ -261,6 +274,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                     gender=round(d.person.phenotype[0], 3),
                     height_m=round(heights[p.index], 3),
                     skin_tone=round(d.tone, 3),
+                    weight=round(d.person.phenotype[3], 3),
                     activity=f"{pose.activity}/{pose.arms}",
                     clothing=[d.person.outfit.top, d.person.outfit.bottom, d.person.outfit.hair],
                     accessories=list(d.person.gear) + (["umbrella"] if d.umbrella else []),
@@ -305,6 +319,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             "wet": street.wet,
             "people_drafted": len(drafts),
             "people_placed": len(placed),
+            "conditions": {"rig": shot.rig, "time_of_day": when, "wet": street.wet},
             **({"sequence": frame.meta()} if frame else {}),
         },
     )
