@@ -15,6 +15,14 @@ Part 2 samples one scene with 30 people and renders it with only its first n
 people (``--crowds``): same street, camera and light, so the difference is the
 people; it reports seconds per image, amodal passes and a linear fit per person.
 
+Part 3 (``--frames N``) compares N stills with one sequence of N frames
+(``render.frames``) and with the same sequence plus optical flow (``render.flow``),
+same settings: seconds per image and per stage. A sequence's frames are separate
+scenes sharing the sequence's choices, so each frame is sampled (people posed
+again at its time), built and rendered like a still.
+
+``--parts`` picks the parts (default all: preset,crowds,sequences).
+
 Prints one JSON object. Process start-up is reported apart (paid once per worker).
 """
 
@@ -38,7 +46,9 @@ from render.families.pedestrians import people
 from render.sampling import sample_scene
 from render.spec import PersonInfo, SceneSpec
 
-STAGES = ("build_s", "render_s", "amodal_s", "readback_s", "annotate_s", "encode_s", "write_s")
+STAGES = (
+    "build_s", "render_s", "amodal_s", "flow_s", "readback_s", "annotate_s", "encode_s", "write_s",
+)  # fmt: skip
 
 
 def _body_time(cfg: Config, scenes: list[int]) -> tuple[float, float, int]:
@@ -103,14 +113,65 @@ def _per_image(out: dict[str, Any], sampling_s: float) -> dict[str, float]:
     return stages
 
 
+def _sequences(config: str, frames: int, sets: list[str]) -> dict[str, Any]:
+    """N stills vs a sequence of N frames vs the sequence with optical flow."""
+    runs = {
+        "stills": [f"num_scenes={frames}"],
+        "sequence": [f"num_scenes={frames}", f"render.frames={frames}"],
+        "sequence_with_flow": [
+            f"num_scenes={frames}",
+            f"render.frames={frames}",
+            "render.flow=true",
+        ],
+    }
+    out: dict[str, Any] = {"frames": frames}
+    for name, extra in runs.items():
+        cfg = load_config(config, ["render.views_per_scene=1", *extra, *sets])
+        t0 = time.perf_counter()
+        for i in range(frames):
+            sample_scene(cfg, i)
+        t_sample = time.perf_counter() - t0
+        result, wall = _render(cfg)
+        stage = _per_image(result, t_sample)
+        out[name] = {
+            "seconds_per_image": round(stage["total_s"], 3),
+            "per_image_s": {k: round(v, 4) for k, v in stage.items()},
+            "wall_s_including_startup": round(wall, 2),
+        }
+    base = out["stills"]["seconds_per_image"]
+    out["frame_vs_still"] = round(out["sequence"]["seconds_per_image"] / base, 3)
+    out["flow_frame_vs_still"] = round(out["sequence_with_flow"]["seconds_per_image"] / base, 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/pedestrians.yaml")
     ap.add_argument("-n", type=int, default=3, help="scenes for part 1")
     ap.add_argument("--crowds", default="1,5,10,20,30", help="people per scene for part 2")
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
+    ap.add_argument("--frames", type=int, default=8, help="frames for part 3 (sequences)")
+    ap.add_argument("--parts", default="preset,crowds,sequences", help="parts to run")
     args = ap.parse_args(argv)
+    parts = set(args.parts.split(","))
+    result: dict[str, Any] = {
+        "benchmark": "pedestrians_preset",
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+    }
+    if parts & {"preset", "crowds"}:
+        result.update(_preset_and_crowds(args, parts))
+    if "sequences" in parts:
+        people.load_model()
+        result["sequences"] = _sequences(args.config, args.frames, args.set)
+    print(json.dumps(result, indent=2))
+    return 0
 
+
+def _preset_and_crowds(args: argparse.Namespace, parts: set[str]) -> dict[str, Any]:
+    """Parts 1 and 2 (part 2 only when ``crowds`` is in ``parts``)."""
     cfg = load_config(args.config, [f"num_scenes={args.n}", "render.views_per_scene=1", *args.set])
     people.load_model()  # model load is per process start-up, not per image
     t_sample, t_build, persons = _body_time(cfg, list(range(args.n)))
@@ -134,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s_including_startup": round(wall, 2),
     }
 
+    if "crowds" not in parts:
+        return {"resolution": list(cfg.render.resolution), "samples": cfg.render.samples,
+                "denoiser": cfg.render.denoiser, "preset": preset}  # fmt: skip
     # part 2: the same street, camera and light; the first n of 30 sampled people
     full_cfg = load_config(
         args.config,
@@ -166,12 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("seconds_per_image", "render_s", "amodal_s", "people_mesh_build_s")
     }
 
-    result = {
-        "benchmark": "pedestrians_preset",
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+    return {
         "resolution": list(cfg.render.resolution),
         "samples": cfg.render.samples,
         "denoiser": cfg.render.denoiser,
@@ -179,8 +238,6 @@ def main(argv: list[str] | None = None) -> int:
         "crowds": crowds,
         "per_person_s_linear_fit": slope,
     }
-    print(json.dumps(result, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ furniture keeps the clearance :data:`render.families.pedestrians.street.FOOTPRIN
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -167,14 +168,21 @@ def _seat(
 # --------------------------------------------------------------------------- objects
 
 
-def clear_view(street: Street, shot: Shot) -> Street:
+def clear_view(street: Street, shot: Shot, path: Sequence[np.ndarray] = ()) -> Street:
     """The street without the items a camera would sit inside or right against (a
     CCTV camera in a tree crown, a dashcam behind a car): nothing within 3 m of a
-    camera horizontally, or within a tree's crown reach."""
+    camera horizontally, or within a tree's crown reach. ``path``: further camera
+    positions (x, y, ...) it passes through in a sequence (a dashcam driving on)."""
     eyes = [np.asarray(p)[:2, 3] for p in shot.camera.poses]
+    route = [np.asarray(e)[:2] for e in path]
     keep = []
     for it in street.items:
         reach = 3.0 + (float(it.params.get("crown", 0.0)) if it.kind == "tree" else 0.0)
-        if all(math.hypot(it.x - e[0], it.y - e[1]) > reach for e in eyes):
+        # on its route a dashcam's car (half width 0.9 m) passes a parked car's side
+        # (half width 0.9 m) or a pole with 0.3 m to spare
+        passing = 2.1 if it.kind == "car" else 1.2
+        if all(math.hypot(it.x - e[0], it.y - e[1]) > reach for e in eyes) and all(
+            math.hypot(it.x - e[0], it.y - e[1]) > passing for e in route
+        ):
             keep.append(it)
     return replace(street, items=keep)

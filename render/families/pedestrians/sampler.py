@@ -177,7 +177,15 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     key = frame.video if frame else scene_index  # a sequence's frames share every choice
     street = sample_street(sc.street, stream(cfg.seed, key, "street"))
     shot = sample_shot(sc.camera, cfg.render, street, stream(cfg.seed, key, "camera"))
-    street = clear_view(street, shot)
+    v_cam = np.zeros(3)
+    path: list[np.ndarray] = []
+    if frame is not None:  # nothing in the way of the camera over the whole sequence
+        v_cam = motion.camera_velocity(shot, sc.camera, stream(cfg.seed, key, "sequence"))
+        eye = np.asarray(shot.camera.poses[0])[:3, 3]
+        seconds = (frame.frames + 1) / frame.fps
+        metres = float(np.linalg.norm(v_cam)) * seconds
+        path = [eye + v_cam * t for t in np.linspace(0.0, seconds, 2 + int(metres))]
+    street = clear_view(street, shot, path)
     lights, world, when = sample_light(sc.sky, street, stream(cfg.seed, key, "light"))
     r_people = stream(cfg.seed, key, "people")
     benches_seen = sum(
@@ -202,7 +210,6 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     first = (drafts, rotations, bodies, zero, meshes, placed, shot)
     nxt = None
     if frame is not None:  # the sequence's first frame, t seconds on
-        v_cam = motion.camera_velocity(shot, sc.camera, stream(cfg.seed, key, "sequence"))
         if frame.index > 0:
             drafts, rotations, bodies, zero, meshes, placed, shot = _at_time(
                 first, heights, v_cam, frame.time_s, model
