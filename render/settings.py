@@ -152,6 +152,31 @@ class RenderConfig(Model):
         return v
 
 
+class SensorConfig(Model):
+    """A camera's exposure (render/sensor.py). ``fixed``: Blender's view transform at
+    a fixed exposure, as every render before; ``auto``: the camera meters each frame
+    and sets shutter and gain within its limits, adds the gain's sensor noise and
+    applies its tone curve; images record ``exposure`` (stops, gain, noise)."""
+
+    exposure: Literal["fixed", "auto"] = Field(
+        "fixed", description="fixed: Blender's view transform; auto: meter, shutter, gain, noise"
+    )
+    metering: Literal["frame", "center"] = Field(
+        "center", description="auto: average the whole frame, or weight its middle half 3x"
+    )
+    target: float = Field(0.18, gt=0, le=1, description="auto: linear grey the meter aims for")
+    max_shutter_stops: float = Field(
+        5.0, ge=0, le=20, description="auto: the longest shutter, in stops above daylight's"
+    )
+    max_gain_db: float = Field(30.0, ge=0, le=60, description="auto: the highest gain, dB")
+    full_well: float = Field(
+        10000.0,
+        gt=0,
+        description="auto: electrons a pixel holds at linear 1.0, gain 1 (shot noise)",
+    )
+    read_noise_e: float = Field(3.0, ge=0, description="auto: read noise, electrons")
+
+
 class Category(Model):
     """A COCO category. ``keypoints`` (names, in order) and ``skeleton`` (1-based
     index pairs) make it a keypoint category; ``keypoints: coco`` is shorthand for

@@ -20,7 +20,7 @@ from render.spec_material import LayerSpec, MaterialSpec, Spec, WearSpec
 
 __all__ = [  # the material part lives in render/spec_material.py; it is part of the spec
     "LayerSpec", "MaterialSpec", "Spec", "WearSpec", "CameraSpec", "GeometrySpec", "ObjectSpec",
-    "RenderSpec", "SceneSpec", "TileSpec", "NextPose",
+    "RenderSpec", "SceneSpec", "TileSpec", "NextPose", "SensorSpec",
 ]  # fmt: skip
 
 SPEC_VERSION = 2
@@ -331,6 +331,21 @@ class CameraSpec(Spec):
         return [(i, None) for i in range(len(self.poses))]
 
 
+class SensorSpec(Spec):
+    """A camera's auto exposure, noise and tone curve (:mod:`render.sensor`), applied
+    to the render's linear light instead of Blender's fixed view transform."""
+
+    metering: Literal["frame", "center"] = "center"
+    target: float = Field(0.18, gt=0, description="linear grey the meter aims for")
+    max_shutter_stops: float = Field(
+        5.0, ge=0, description="longest shutter: stops above daylight's"
+    )
+    max_gain_db: float = Field(30.0, ge=0, description="highest gain, dB (6.02 dB a stop)")
+    full_well: float = Field(10000.0, gt=0, description="electrons at linear 1.0 at gain 1")
+    read_noise_e: float = Field(3.0, ge=0, description="read noise, electrons")
+    seed: int = Field(0, ge=0, description="the noise's seed")
+
+
 class RenderSpec(Spec):
     """Cycles settings of one scene (see :class:`render.settings.RenderConfig`)."""
 
@@ -360,6 +375,10 @@ class RenderSpec(Spec):
         description="Blender's dither when storing 8-bit images; it depends on the pixel's place "
         "in the rendered buffer, so a tile equals the crop of the whole frame exactly only at 0 "
         "(at 1: within 2 levels)",
+    )
+    sensor: SensorSpec | None = Field(
+        None,
+        description="auto exposure, noise and tone curve (render.sensor); None: Blender's view",
     )
     flow: bool = Field(
         False,

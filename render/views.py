@@ -23,6 +23,7 @@ class ViewResult:
     of those objects, occluded or not); empty when the scene has none.
     flow: float32 (H, W, 2) forward optical flow to the next frame in pixels (x
     right, y down; :data:`render.blender.flow.UNKNOWN` where no surface), or None.
+    exposure: the camera's exposure record (:mod:`render.sensor`), or None.
     """
 
     rgb: np.ndarray
@@ -31,6 +32,7 @@ class ViewResult:
     timings: dict[str, float] = field(default_factory=dict)
     amodal: list[np.ndarray] = field(default_factory=list)
     flow: np.ndarray | None = None
+    exposure: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         h, w = self.instance.shape[:2]

@@ -2,7 +2,8 @@
 
 Usage: python tests/blender_runner.py OUT.npz SPEC.json [SPEC.json ...]
 Saves rgb_i_v, depth_i_v, instance_i_v (and amodal_i_v_k, the k-th amodal pass;
-flow_i_v with render.flow) for spec i, view v, and the worker info.
+flow_i_v with render.flow; exposure_i_v, JSON, with a sensor) for spec i, view v, and
+the worker info.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main(argv: list[str]) -> int:
             arrays[f"rgb_{i}_{v}"] = view.rgb
             arrays[f"depth_{i}_{v}"] = view.depth
             arrays[f"instance_{i}_{v}"] = view.instance
+            if view.exposure is not None:
+                arrays[f"exposure_{i}_{v}"] = np.array(json.dumps(view.exposure))
             if view.flow is not None:
                 arrays[f"flow_{i}_{v}"] = view.flow
             for k, amodal in enumerate(view.amodal):

@@ -27,6 +27,7 @@ from render.blender.passes import (
 )
 from render.blender.shading import build_light, setup_world
 from render.errors import RenderError
+from render.sensor import develop
 from render.spec import ObjectSpec, SceneSpec
 from render.views import SceneRender, ViewResult
 
@@ -154,9 +155,14 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     t2 = time.perf_counter()
     views = []
     for data in loaded:
-        rgb = np.ascontiguousarray(data["colors"][..., :3]).astype(np.uint8, copy=False)
+        colors = np.ascontiguousarray(data["colors"][..., :3])
+        record = None
+        if spec.render.sensor is not None:  # linear light from the EXR: the camera develops it
+            rgb, record = develop(colors.astype(np.float32), spec.render.sensor)
+        else:
+            rgb = colors.astype(np.uint8, copy=False)
         depth = depth_map(data, spec.camera.clip_end)
-        views.append(ViewResult(rgb=rgb, depth=depth, instance=instance_map(data)))
+        views.append(ViewResult(rgb=rgb, depth=depth, instance=instance_map(data), exposure=record))
     t_read = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -336,6 +342,7 @@ def _setup_render(spec: SceneSpec) -> None:
     cy.caustics_reflective = cy.caustics_refractive = r.caustics
     cy.use_light_tree = r.light_tree
     cy.seed = r.cycles_seed
+    _color_output("OPEN_EXR" if r.sensor is not None else "PNG")
     scene.render.use_persistent_data = r.persistent_data
     scene.render.dither_intensity = r.dither
     scene.render.use_border = r.border is not None
@@ -343,6 +350,25 @@ def _setup_render(spec: SceneSpec) -> None:
     if r.border is not None:
         (scene.render.border_min_x, scene.render.border_min_y,
          scene.render.border_max_x, scene.render.border_max_y) = r.border  # fmt: skip
+
+
+def _color_output(file_format: str) -> None:
+    """Colours as 8-bit PNG through Blender's view transform, or (a scene with a
+    sensor) as 32-bit EXR: scene-linear light for :func:`render.sensor.develop`.
+    BlenderProc refuses a second ``colors`` output at another path, so the old entry
+    goes when the format changes."""
+    from blenderproc.python.utility.GlobalStorage import GlobalStorage
+
+    settings = bpy.context.scene.render.image_settings
+    if settings.file_format == file_format:
+        return
+    if GlobalStorage.is_in_storage("output"):
+        outputs = GlobalStorage.get("output")
+        outputs[:] = [o for o in outputs if o.get("key") != "colors"]
+    bproc = bootstrap.import_blenderproc()
+    bproc.renderer.set_output_format(
+        file_format=file_format, color_depth=32 if file_format == "OPEN_EXR" else 8
+    )
 
 
 # --------------------------------------------------------------------------- objects

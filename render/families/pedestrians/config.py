@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from render.cfgtypes import FloatRange, IntRange, Model
 from render.families.base import SceneModel
 from render.keypoints import COCO_KEYPOINTS
+from render.settings import SensorConfig
 
 AgeGroup = Literal["child", "teen", "adult", "senior"]
 Activity = Literal["walk", "run", "stand", "sit"]
@@ -277,6 +278,11 @@ class StreetCamera(Model):
         description="share of scenes in which walking and running people move during the exposure",
     )
     exposure_s: FloatRange = Field((1 / 250, 1 / 30), description="shutter time when blurred")
+    sensor: SensorConfig = Field(
+        default_factory=SensorConfig,
+        description="exposure: fixed (Blender's view) or auto (metering, gain, sensor noise; "
+        "docs/pedestrians.md, Exposure)",
+    )
 
 
 class CrowdConfig(Model):

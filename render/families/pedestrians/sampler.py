@@ -30,7 +30,7 @@ from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import Shot, sample_light, sample_shot
 from render.families.pedestrians.street import sample_street
 from render.geometry.rotations import rot_z
-from render.seeding import stream
+from render.seeding import derive_int, stream
 from render.sequence import frame_of
 from render.spec import (
     GeometrySpec,
@@ -40,6 +40,7 @@ from render.spec import (
     ObjectSpec,
     PersonInfo,
     SceneSpec,
+    SensorSpec,
 )
 
 
@@ -308,6 +309,14 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                         ),
                     )
                 )
+    rspec = render_spec(cfg, scene_index)
+    if sc.camera.sensor.exposure == "auto":
+        fields = sc.camera.sensor.model_dump(exclude={"exposure"})
+        rspec = rspec.model_copy(
+            update={
+                "sensor": SensorSpec(**fields, seed=derive_int(cfg.seed, scene_index, "sensor"))
+            }
+        )
     camera = shot.camera
     if nxt is not None:
         camera = camera.model_copy(update={"next_poses": nxt[6].camera.poses})
@@ -319,7 +328,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         lights=lights,
         world=world,
         camera=camera,
-        render=render_spec(cfg, scene_index),
+        render=rspec,
         meta={
             "rig": shot.rig,
             "time_of_day": when,
