@@ -271,12 +271,25 @@ class SkySpec(Spec):
 class WorldSpec(Spec):
     """World light: a uniform ``color`` x ``strength`` background, or, with ``sky``,
     the sky texture x ``strength`` mixed towards ``color`` by ``overcast`` (0 = clear
-    sky, 1 = uniform grey-ish overcast)."""
+    sky, 1 = uniform grey-ish overcast); ``fog_density`` fills the world with fog."""
 
     color: list[float] = Field(min_length=3, max_length=3)
     strength: float = 0.5
     sky: SkySpec | None = None
     overcast: float = Field(0.0, ge=0, le=1)
+    fog_density: float = Field(
+        0.0,
+        ge=0,
+        description="fog: a homogeneous scattering volume, extinction per metre (3.912 / "
+        "visibility: 2 % contrast left at the visibility distance); 0: none",
+    )
+    fog_box: list[float] | None = Field(
+        None,
+        min_length=6,
+        max_length=6,
+        description="the fog's extent [x0, y0, z0, x1, y1, z1], metres: a box, so sunlight and "
+        "the sky enter it from outside (a fog filling the whole world would absorb them)",
+    )
 
 
 class TileSpec(Spec):

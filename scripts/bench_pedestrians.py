@@ -21,7 +21,11 @@ same settings: seconds per image and per stage. A sequence's frames are separate
 scenes sharing the sequence's choices, so each frame is sampled (people posed
 again at its time), built and rendered like a still.
 
-``--parts`` picks the parts (default all: preset,crowds,sequences).
+Part 4 renders the same ``n`` scenes (street, people, camera) by day, at dusk,
+at night, by day in fog and by day on wet ground: seconds per image and the ratio
+to day.
+
+``--parts`` picks the parts (default all: preset,crowds,sequences,conditions).
 
 Prints one JSON object. Process start-up is reported apart (paid once per worker).
 """
@@ -144,6 +148,41 @@ def _sequences(config: str, frames: int, sets: list[str]) -> dict[str, Any]:
     return out
 
 
+CONDITIONS = {
+    "day": ["scene.sky.time_of_day={day: 1}", "scene.street.wet_probability=0"],
+    "dusk": ["scene.sky.time_of_day={dusk: 1}", "scene.street.wet_probability=0"],
+    "night": ["scene.sky.time_of_day={night: 1}", "scene.street.wet_probability=0"],
+    "fog": ["scene.sky.time_of_day={day: 1}", "scene.sky.fog_probability=1",
+            "scene.street.wet_probability=0"],
+    "wet": ["scene.sky.time_of_day={day: 1}", "scene.street.wet_probability=1"],
+}  # fmt: skip
+
+
+def _conditions(config: str, n: int, sets: list[str]) -> dict[str, Any]:
+    """The same n scenes (street, people, camera) under each condition: s per image."""
+    out: dict[str, Any] = {"scenes": n}
+    for name, extra in CONDITIONS.items():
+        cfg = load_config(
+            config, [f"num_scenes={n}", "render.views_per_scene=1", "scene.sky.fog_probability=0",
+                     *extra, *sets],
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        for i in range(n):
+            sample_scene(cfg, i)
+        t_sample = time.perf_counter() - t0
+        result, _ = _render(cfg)
+        stage = _per_image(result, t_sample)
+        out[name] = {
+            "seconds_per_image": round(stage["total_s"], 3),
+            "render_s": round(stage["render_s"], 3),
+            "build_s": round(stage["build_s"], 3),
+        }
+    base = out["day"]["seconds_per_image"]
+    for name in CONDITIONS:
+        out[name]["vs_day"] = round(out[name]["seconds_per_image"] / base, 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/pedestrians.yaml")
@@ -151,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crowds", default="1,5,10,20,30", help="people per scene for part 2")
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
     ap.add_argument("--frames", type=int, default=8, help="frames for part 3 (sequences)")
-    ap.add_argument("--parts", default="preset,crowds,sequences", help="parts to run")
+    ap.add_argument("--parts", default="preset,crowds,sequences,conditions", help="parts to run")
     args = ap.parse_args(argv)
     parts = set(args.parts.split(","))
     result: dict[str, Any] = {
@@ -166,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     if "sequences" in parts:
         people.load_model()
         result["sequences"] = _sequences(args.config, args.frames, args.set)
+    if "conditions" in parts:
+        people.load_model()
+        result["conditions"] = _conditions(args.config, args.n, args.set)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -25,7 +25,7 @@ from render.blender.passes import (
     instance_map,
     render_views,
 )
-from render.blender.shading import build_light, setup_world
+from render.blender.shading import build_fog, build_light, setup_world
 from render.errors import RenderError
 from render.sensor import develop
 from render.spec import ObjectSpec, SceneSpec
@@ -134,6 +134,7 @@ def render_spec(spec: SceneSpec) -> SceneRender:
     for light in spec.lights:
         build_light(light)
     setup_world(spec.world)
+    build_fog(spec.world)
     _rest_objects(objects)
     settled = spec.meta.get("settled_poses") if isinstance(spec.meta, dict) else None
     if spec.physics and any(o.physics == "active" for o in spec.objects):

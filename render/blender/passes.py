@@ -6,9 +6,10 @@ no denoiser; only the object-index (and depth) passes are read.
 - :func:`geometric_pass`: with depth of field or motion blur, Cycles writes the
   index and depth passes from one random lens point and shutter time per pixel,
   so a defocused or moving object's mask comes out speckled over its blur (a
-  defocused 2 mm droplet: a cloud of dots). This pass renders them again through
-  the pinhole, each moving object at its recorded pose (mid-exposure): masks and
-  depth are the scene's geometry, the image keeps its blur.
+  defocused 2 mm droplet: a cloud of dots); in fog, from paths that may scatter
+  before they reach a surface. This pass renders them again through the pinhole,
+  without the fog, each moving object at its recorded pose (mid-exposure): masks
+  and depth are the scene's geometry, the image keeps its blur and its fog.
 - :func:`amodal_passes`: objects with ``amodal: true`` a few at a time, nothing
   else in the scene (see :mod:`render.amodal`).
 """
@@ -85,16 +86,19 @@ def _annotation_settings() -> None:
 
 
 def geometric_pass(spec: SceneSpec, views: list[ViewResult]) -> bool:
-    """With depth of field or motion blur on, replace every view's ``instance`` and
-    ``depth`` by a pinhole render with each moving object at its recorded pose (the
-    middle of its exposure), and leave both off for the passes after it. Returns
-    whether it rendered."""
+    """With depth of field, motion blur or fog, replace every view's ``instance`` and
+    ``depth`` by a pinhole render without fog, each moving object at its recorded
+    pose (the middle of its exposure), and leave all three off for the passes after
+    it. Returns whether it rendered."""
     scene = bpy.context.scene
     cam = scene.camera.data
-    if not (cam.dof.use_dof or scene.render.use_motion_blur):
+    fog = bpy.data.objects.get("fog")
+    if not (cam.dof.use_dof or scene.render.use_motion_blur or fog is not None):
         return False
     cam.dof.use_dof = False
     scene.render.use_motion_blur = False
+    if fog is not None:  # fog is light, not geometry: a path that scatters in it misses surfaces
+        fog.hide_render = True
     for o in spec.objects:
         if o.velocity is not None:  # its keys run over the exposure; the pose is the middle
             obj = bpy.data.objects[o.name]

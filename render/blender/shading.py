@@ -228,8 +228,8 @@ def build_light(light: LightSpec) -> None:
 
 def setup_world(w: WorldSpec) -> None:
     """A uniform background (``color`` x ``strength``), or a Nishita sky mixed
-    towards ``color`` by ``overcast``. Nodes from an earlier scene are removed;
-    the "Background" node BlenderProc expects is kept."""
+    towards ``color`` by ``overcast`` (fog: :func:`build_fog`). Nodes from an
+    earlier scene are removed; the "Background" node BlenderProc expects is kept."""
     bproc = bootstrap.import_blenderproc()
     world = bpy.context.scene.world
     world.use_nodes = True
@@ -255,3 +255,31 @@ def setup_world(w: WorldSpec) -> None:
     links.new(sky.outputs["Color"], _socket(mix.inputs, "A_Color"))
     _socket(mix.inputs, "B_Color").default_value = (*w.color, 1.0)
     links.new(_socket(mix.outputs, "Result_Color"), nodes["Background"].inputs["Color"])
+
+
+def build_fog(w: WorldSpec) -> None:
+    """Fog: a box (``w.fog_box``) of homogeneous scattering volume, extinction
+    ``w.fog_density`` per metre, no surface: light is scattered and dimmed with the
+    distance it travels inside, so far things fade into the fog's glow. Not an
+    annotated object (instance 0): masks and depth keep the first surface."""
+    if w.fog_density <= 0 or w.fog_box is None:
+        return
+    x0, y0, z0, x1, y1, z1 = w.fog_box
+    mesh = bpy.data.meshes.new("fog")
+    verts = [(x, y, z) for x in (x0, x1) for y in (y0, y1) for z in (z0, z1)]
+    faces = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    mesh.from_pydata(verts, [], faces)
+    obj = bpy.data.objects.new("fog", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.pass_index = 0
+    mat = bpy.data.materials.new("fog")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    for node in list(nodes):
+        if node.bl_idname != "ShaderNodeOutputMaterial":
+            nodes.remove(node)
+    scatter = nodes.new("ShaderNodeVolumeScatter")
+    scatter.inputs["Density"].default_value = w.fog_density
+    out = next(n for n in nodes if n.bl_idname == "ShaderNodeOutputMaterial")
+    links.new(scatter.outputs["Volume"], out.inputs["Volume"])
+    mesh.materials.append(mat)

@@ -25,7 +25,7 @@ HairKind = Literal["short", "long", "bald"]
 Fabric = Literal["plain", "stripes", "denim", "print"]
 GearKind = Literal["backpack", "shoulder_bag", "handbag", "hat", "umbrella"]
 Rig = Literal["dashcam", "cctv", "drone"]
-TimeOfDay = Literal["day", "overcast", "dusk"]
+TimeOfDay = Literal["day", "overcast", "dusk", "night"]
 Build = Literal["slim", "average", "heavy"]
 Occlusion = Literal["0-25%", "25-50%", "50-75%", "75-100%"]
 
@@ -216,7 +216,8 @@ class SkyConfig(Model):
 
     time_of_day: dict[TimeOfDay, float] = Field(
         default_factory=_times,
-        description="time of day -> weight; keys: day, overcast, dusk (street lights on)",
+        description="time of day -> weight; keys: day, overcast, dusk (street lights on), night "
+        "(street lights, lit windows, a dashcam's headlights; use camera.sensor.exposure: auto)",
     )
     sun_elevation_deg: FloatRange = Field(
         (15.0, 65.0), description="day, overcast: sun angle above the horizon, degrees"
@@ -225,7 +226,30 @@ class SkyConfig(Model):
         (-2.0, 5.0), description="dusk: sun angle above the horizon, degrees (no sunlight at <= 0)"
     )
     street_light_power_w: FloatRange = Field(
-        (400.0, 1000.0), description="dusk: watts per street light (a spot at each lamp head)"
+        (400.0, 1000.0),
+        description="dusk: watts per street light (a spot at each lamp head)",
+    )
+    night_street_light_power_w: FloatRange = Field(
+        (0.4, 1.2),
+        description="night: watts per street light, on the scale where the sun is 3-4.5 W/m^2 "
+        "(~1 W/m^2 per 28,000 lux): 10-30 lux on the road below, about 12 stops under "
+        "daylight, as at a real night (auto exposure makes up what the sensor can)",
+    )
+    headlight_power_w: float = Field(
+        4.0, ge=0, description="night: watts per headlight of the dashcam's car (~25 lux at 20 m)"
+    )
+    lit_window_share: float = Field(
+        0.6, ge=0, le=1, description="night: share of buildings whose windows are lit (~100 cd/m^2)"
+    )
+    fog_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of scenes in fog (a scattering volume: it thickens with distance)",
+    )
+    fog_visibility_m: FloatRange = Field(
+        (40.0, 300.0),
+        description="fog: meteorological visibility, metres (2 % contrast left that far)",
     )
 
 

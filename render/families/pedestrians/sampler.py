@@ -27,7 +27,13 @@ from render.families.pedestrians.placement import clear_view, place_people, visi
 from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams, advance
 from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
-from render.families.pedestrians.setting import Shot, sample_light, sample_shot
+from render.families.pedestrians.setting import (
+    Shot,
+    fog_density,
+    headlights,
+    sample_light,
+    sample_shot,
+)
 from render.families.pedestrians.street import sample_street
 from render.geometry.rotations import rot_z
 from render.seeding import derive_int, stream
@@ -219,8 +225,16 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model)
 
     objects = street_objects(
-        street, seats, when == "dusk", stream(cfg.seed, key, "street_materials")
-    )
+        street, seats, when in ("dusk", "night"), stream(cfg.seed, key, "street_materials"),
+        lit_windows=sc.sky.lit_window_share if when == "night" else 0.0,
+    )  # fmt: skip
+    if when == "night":
+        lights = [*lights, *headlights(shot, sc.sky.headlight_power_w)]
+    fog = fog_density(sc.sky, stream(cfg.seed, key, "fog"))
+    if fog > 0:  # the street and 60 m beyond each end, 40 m up
+        half_x, half_y = street.length / 2 + 60.0, street.facade + 15.0
+        box = [-half_x, -half_y, -1.0, half_x, half_y, 40.0]
+        world = world.model_copy(update={"fog_density": fog, "fog_box": box})
     params = {
         "people": [
             ppl.person_to_params(drafts[p.index].person, rotations[p.index], model.bones)
@@ -335,7 +349,12 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             "wet": street.wet,
             "people_drafted": len(drafts),
             "people_placed": len(placed),
-            "conditions": {"rig": shot.rig, "time_of_day": when, "wet": street.wet},
+            "conditions": {
+                "rig": shot.rig,
+                "time_of_day": when,
+                "wet": street.wet,
+                "fog_visibility_m": round(3.912 / fog, 1) if fog > 0 else None,
+            },  # fmt: skip
             **({"sequence": frame.meta()} if frame else {}),
         },
     )

@@ -55,9 +55,15 @@ def _facade_colour(rng: np.random.Generator) -> list[float]:
 
 
 def street_objects(
-    street: Street, seats: dict[int, float], lit: bool, rng: np.random.Generator
+    street: Street,
+    seats: dict[int, float],
+    lit: bool,
+    rng: np.random.Generator,
+    lit_windows: float = 0.0,
 ) -> list[ObjectSpec]:
-    """Road, sidewalks, markings, buildings, furniture and parked cars (instance 0)."""
+    """Road, sidewalks, markings, buildings, furniture and parked cars (instance 0).
+    ``lit``: lamps glow (dusk, night); ``lit_windows``: share of buildings whose
+    windows (shop windows too) glow, warm and a little blue-white (night)."""
     wet = street.wet
     asphalt = uniform(rng, (0.025, 0.06)) * (0.6 if wet else 1.0)
     objs = [
@@ -133,6 +139,11 @@ def street_objects(
         glass = plain_material(
             [0.02, 0.025, 0.03], 0.05, texture="none", inputs={"Specular IOR Level": 0.8}
         )
+        if lit_windows > 0 and rng.random() < lit_windows:
+            glass = plain_material(
+                [1.0, 0.78, 0.5], 0.2, texture="none",
+                inputs={"Emission Strength": uniform(rng, (0.003, 0.012))},
+            )  # fmt: skip
         objs.append(
             ObjectSpec(
                 name=f"building_{k}_windows",

@@ -116,16 +116,23 @@ def sample_light(
     """Sun, sky and (at dusk) street lights. Returns lights, world, time of day."""
     when = weighted_choice(rng, cfg.time_of_day)
     elev = math.radians(
-        uniform(rng, cfg.dusk_sun_elevation_deg if when == "dusk" else cfg.sun_elevation_deg)
+        uniform(
+            rng,
+            {"dusk": cfg.dusk_sun_elevation_deg, "night": (-18.0, -8.0)}.get(
+                when, cfg.sun_elevation_deg
+            ),
+        )
     )
     azim = uniform(rng, (0.0, 2 * math.pi))
     toward = np.array(
         [math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim), math.sin(elev)]
     )
     sun_at = 100.0 * toward
-    temp = {"day": (5200.0, 6200.0), "overcast": (6000.0, 7000.0), "dusk": (2300.0, 3200.0)}[when]
-    strength = {"day": (3.0, 4.5), "overcast": (0.3, 0.8), "dusk": (1.0, 2.5)}[when]
-    angle = {"day": 0.02, "overcast": 0.35, "dusk": 0.05}[when]
+    temp = {"day": (5200.0, 6200.0), "overcast": (6000.0, 7000.0), "dusk": (2300.0, 3200.0),
+            "night": (4000.0, 4100.0)}[when]  # fmt: skip
+    strength = {"day": (3.0, 4.5), "overcast": (0.3, 0.8), "dusk": (1.0, 2.5),
+                "night": (0.0, 0.0)}[when]  # fmt: skip
+    angle = {"day": 0.02, "overcast": 0.35, "dusk": 0.05, "night": 0.05}[when]
     lights = [
         LightSpec(
             type="SUN",
@@ -149,11 +156,17 @@ def sample_light(
             "day": uniform(rng, (0.25, 0.4)),
             "overcast": uniform(rng, (0.5, 0.9)),
             "dusk": uniform(rng, (0.06, 0.15)),
+            "night": uniform(rng, (0.002, 0.008)),  # a city's night sky: nearly black
         }[when],
         sky=sky,
-        overcast={"day": 0.0, "overcast": uniform(rng, (0.6, 0.9)), "dusk": 0.1}[when],
+        overcast={"day": 0.0, "overcast": uniform(rng, (0.6, 0.9)), "dusk": 0.1, "night": 0.6}[
+            when
+        ],  # fmt: skip
     )
-    if when == "dusk":
+    if when == "night":  # no sky texture: a dark, faintly blue city sky
+        world = WorldSpec(color=[0.02, 0.025, 0.045], strength=uniform(rng, (0.0005, 0.002)))
+    power = cfg.night_street_light_power_w if when == "night" else cfg.street_light_power_w
+    if when in ("dusk", "night"):
         for item in street.items:
             if item.kind != "streetlight":
                 continue
@@ -165,10 +178,45 @@ def sample_light(
                     type="SPOT",
                     location=at.tolist(),
                     rotation_euler=[0.0, 0.0, 0.0],
-                    energy=uniform(rng, cfg.street_light_power_w),
+                    energy=uniform(rng, power),
                     color=kelvin_to_rgb(uniform(rng, (2700.0, 4000.0))),
                     size=0.15,
                     spot_angle=math.radians(130),
                 )
             )
     return lights, world, when
+
+
+def headlights(shot: Shot, power_w: float) -> list[LightSpec]:
+    """Low beams of the dashcam's car: two spots 0.6 m below the camera and 0.7 m to
+    either side, aimed along its view, 3 degrees down (none for other rigs)."""
+    if shot.rig != "dashcam" or power_w <= 0:
+        return []
+    pose = np.asarray(shot.camera.poses[0], dtype=np.float64)
+    eye, ahead = pose[:3, 3], pose[:3, 2].copy()
+    ahead[2] = 0.0
+    ahead /= np.linalg.norm(ahead)
+    side = np.cross(ahead, [0.0, 0.0, 1.0])
+    aim = ahead * math.cos(math.radians(3)) - np.array([0.0, 0.0, math.sin(math.radians(3))])
+    out = []
+    for s in (-0.7, 0.7):
+        at = eye + s * side - np.array([0.0, 0.0, 0.6])
+        out.append(
+            LightSpec(
+                type="SPOT",
+                location=at.tolist(),
+                rotation_euler=aim_neg_z(at, at + aim),
+                energy=power_w,
+                color=kelvin_to_rgb(4300.0),
+                size=0.1,
+                spot_angle=math.radians(50),
+            )
+        )
+    return out
+
+
+def fog_density(cfg: SkyConfig, rng: np.random.Generator) -> float:
+    """A scene's fog: extinction per metre (3.912 / visibility), 0 without."""
+    if rng.random() >= cfg.fog_probability:
+        return 0.0
+    return 3.912 / uniform(rng, cfg.fog_visibility_m)
