@@ -2,8 +2,7 @@
 people are ``t`` seconds after a sequence's first frame (pure numpy).
 
 People who walk or run keep their heading and speed (the gait phase advances at
-the rate :func:`~render.families.pedestrians.pose.advance` gives, so feet do not
-slide); people standing or sitting stay. The dashcam drives straight ahead along
+the rate :func:`advance` gives, so feet do not slide); people standing or sitting stay. The dashcam drives straight ahead along
 its view's ground direction at a speed drawn per sequence, a drone drifts, a
 CCTV camera stays put. See :mod:`render.sequence`.
 """
@@ -17,7 +16,8 @@ import numpy as np
 
 from render.families.common import uniform
 from render.families.pedestrians.config import StreetCamera
-from render.families.pedestrians.pose import FORWARD
+from render.families.pedestrians.gait import stride_length
+from render.families.pedestrians.pose import FORWARD, PoseParams
 from render.families.pedestrians.setting import Shot
 from render.geometry.rotations import rot_z
 
@@ -58,3 +58,12 @@ def walked(
         return np.asarray(location, dtype=np.float64)
     heading = rot_z(yaw) @ FORWARD
     return np.asarray(location, dtype=np.float64) + heading * speed * seconds
+
+
+def advance(params: PoseParams, seconds: float, height_m: float) -> PoseParams:
+    """``params`` ``seconds`` later: the gait phase moved on by ``speed / stride``
+    cycles per second (:func:`~render.families.pedestrians.gait.stride_length`)."""
+    stride = stride_length(params.activity, params.speed, height_m)
+    if stride <= 0 or seconds == 0:
+        return params
+    return replace(params, phase=(params.phase + seconds * params.speed / stride) % 1.0)

@@ -20,10 +20,12 @@ sampler widens the arm until it stays within tolerance.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from render.families.pedestrians.gait import gait_amplitude, gait_angles
 
 Activity = Literal["walk", "run", "stand", "sit"]
 ArmAction = Literal[
@@ -205,55 +207,6 @@ class _Pose:
 # --------------------------------------------------------------------------- legs
 
 
-def gait_amplitude(run: bool, speed: float) -> float:
-    """Hip swing (radians) of the gait: grows with walking speed, fixed when running."""
-    return math.radians(32 if run else 10 + 9 * min(speed, 2.0))
-
-
-def stride_length(activity: str, speed: float, height_m: float) -> float:
-    """Metres the body moves in one gait cycle (two steps) of :func:`pose_rotations`:
-    each step spans the chord between the feet at the hip swing's extremes,
-    ``2 * leg * sin(amplitude)``, with the leg 0.53 x the body's height. A sequence
-    advances the gait phase by ``speed / stride`` cycles per second, so the feet do
-    not slide over the ground (0 for people standing or sitting)."""
-    if activity not in ("walk", "run"):
-        return 0.0
-    amp = gait_amplitude(activity == "run", speed)
-    return 4.0 * 0.53 * height_m * math.sin(amp)
-
-
-def advance(params: PoseParams, seconds: float, height_m: float) -> PoseParams:
-    """``params`` ``seconds`` later: the gait phase moved on at the walking speed."""
-    stride = stride_length(params.activity, params.speed, height_m)
-    if stride <= 0 or seconds == 0:
-        return params
-    return replace(params, phase=(params.phase + seconds * params.speed / stride) % 1.0)
-
-
-def _gait(phase: float, run: bool, amplitude: float) -> tuple[float, float, float]:
-    """(hip flexion, knee flexion, ankle plantarflexion) at gait ``phase`` [0, 1),
-    0 = heel strike of this leg; ``amplitude`` scales the hip swing with speed."""
-
-    def bump(centre: float, width: float) -> float:
-        d = (phase - centre + 0.5) % 1.0 - 0.5
-        return math.exp(-0.5 * (d / width) ** 2)
-
-    w = 2 * math.pi * phase
-    if run:
-        hip = amplitude * math.cos(w) + math.radians(12)
-        knee = math.radians(35) * bump(0.2, 0.1) + math.radians(105) * bump(0.7, 0.14)
-        ankle = math.radians(18) * bump(0.45, 0.08) - math.radians(10) * bump(0.05, 0.08)
-    else:
-        hip = amplitude * math.cos(w) + math.radians(4)
-        knee = (
-            math.radians(5)
-            + math.radians(15) * bump(0.15, 0.07)
-            + math.radians(58) * bump(0.72, 0.1)
-        )
-        ankle = math.radians(15) * bump(0.6, 0.06) - math.radians(8) * bump(0.35, 0.12)
-    return hip, knee, ankle
-
-
 def _leg(p: _Pose, side: str, hip: float, knee: float, ankle: float, abduct: float) -> None:
     """Thigh swung ``hip`` forward and ``abduct`` outward, knee flexed ``knee``, foot
     pitched so it stays parallel to the ground when the shin is vertical, then
@@ -400,7 +353,7 @@ def pose_rotations(rig: Rig, params: PoseParams) -> np.ndarray:
         run = act == "run"
         amp = gait_amplitude(run, params.speed)
         for side, phase in (("L", params.phase), ("R", (params.phase + 0.5) % 1.0)):
-            hip, knee, ankle = _gait(phase, run, amp)
+            hip, knee, ankle = gait_angles(phase, run, amp)
             _leg(p, side, hip, knee, ankle, math.radians(2))
         lean = math.radians(9 if run else 2)
         pelvis_yaw = math.radians(5 if run else 4) * math.cos(2 * math.pi * params.phase)

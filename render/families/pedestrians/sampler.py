@@ -24,7 +24,7 @@ from render.families.pedestrians import people as ppl
 from render.families.pedestrians.body import load_model
 from render.families.pedestrians.config import PedestriansScene
 from render.families.pedestrians.placement import clear_view, place_people, visible_height
-from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams, advance
+from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams
 from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import (
@@ -155,7 +155,8 @@ def _at_time(
     on along their heading with their gait phase advanced (:mod:`.motion`)."""
     drafts, _, _, _, _, placed, shot = first
     moved = [
-        replace(d.person, pose=advance(d.person.pose, t, heights[i])) for i, d in enumerate(drafts)
+        replace(d.person, pose=motion.advance(d.person.pose, t, heights[i]))
+        for i, d in enumerate(drafts)
     ]
     people, rotations, bodies, zero = ppl.pose_people(moved, model=model)
     drafts = [replace(d, person=p) for d, p in zip(drafts, people, strict=True)]

@@ -1,0 +1,185 @@
+"""Benchmark: person AP per render-hour. Which images teach a detector most for the
+CPU time spent rendering them? (issue 24)
+
+    python scripts/bench_learn.py --out runs/learn [--budget-hours 1.0] [--steps 2000]
+        [--seeds 0,1] [--test-images 60] [--settings default_640,draft_640,draft_320]
+        [--set k=v ...]
+
+For each setting (``--settings``; see SETTINGS) it renders configs/pedestrians.yaml
+until ``--budget-hours`` of render time are spent (in chunks, ``synthcv render
+--resume``: wall-clock hours on this machine; CPU-hours = wall x the render's
+threads), so cheaper settings get proportionally more images. It trains the same
+person detector (Faster R-CNN, MobileNetV3-Large-FPN, the pedestrians recipe's
+model at 320x240 input) on each for about ``--steps`` steps (whole epochs: the
+steps actually taken are reported), once per seed of ``--seeds``, and scores each on
+one held-out set of ``--test-images`` images rendered at ``final`` quality
+(another seed). Reports per setting: images rendered, render hours, train seconds,
+box AP and AP50 per seed, their mean and spread.
+
+Resumable: every stage records itself in OUT/state.json and is skipped when done;
+an interrupted render or training continues (``--resume``). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "pedestrians.yaml"
+RECIPE = ROOT / "configs" / "train" / "pedestrians_cpu.yaml"
+SETTINGS = {
+    "default_640": ["render.quality=default", "render.resolution=[640, 480]"],
+    "draft_640": ["render.quality=draft", "render.resolution=[640, 480]"],
+    "draft_320": ["render.quality=draft", "render.resolution=[320, 240]"],
+    "final_640": ["render.quality=final", "render.resolution=[640, 480]"],
+}
+TEST_SEED = 9000
+
+
+def _run(args: list[str]) -> float:
+    """Run ``synthcv ARGS``; returns wall seconds; exits with its message on failure."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "render.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(f"synthcv {' '.join(args[:3])} ...: {proc.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - t0
+
+
+def _sets(extra: list[str]) -> list[str]:
+    return [a for kv in extra for a in ("--set", kv)]
+
+
+class State:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2))
+        tmp.replace(self.path)
+
+
+def render_budget(name: str, out: Path, budget_s: float, chunk: int, extra: list[str],
+                  state: State) -> dict[str, Any]:  # fmt: skip
+    """Render setting ``name`` in chunks until ``budget_s`` seconds are spent."""
+    rec = state.data.setdefault(f"render_{name}", {"scenes": 0, "seconds": 0.0, "done": False})
+    while not rec["done"]:
+        n = rec["scenes"] + chunk
+        args = ["render", str(CONFIG), "--out", str(out / "data" / name), "-n", str(n),
+                "--no-progress", *_sets([*SETTINGS[name], *extra])]  # fmt: skip
+        if rec["scenes"]:
+            args.append("--resume")
+        rec["seconds"] += _run(args)
+        rec["scenes"] = n
+        rec["done"] = rec["seconds"] >= budget_s
+        state.save()
+    return rec
+
+
+def _epochs(images: int, steps: int, batch: int) -> int:
+    return max(1, math.ceil(steps / max(1, math.ceil(images / batch))))
+
+
+def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, extra: list[str],
+                    state: State) -> dict[str, Any]:  # fmt: skip
+    key = f"train_{name}_seed{seed}"
+    rec = state.data.setdefault(key, {})
+    data = out / "data" / name
+    run = out / "runs" / f"{name}_seed{seed}"
+    if "train_s" not in rec:
+        images = len(json.loads((data / "annotations.json").read_text())["images"])
+        epochs = _epochs(images, steps, batch)
+        args = ["train", str(RECIPE), "--out", str(run), "--no-progress",
+                *_sets([f"data.train={data}", "data.split=null", "model.arch=faster_rcnn",
+                        f"train.epochs={epochs}", f"train.batch_size={batch}",
+                        f"train.seed={seed}", f"augment.seed={seed}", "data.workers=1",
+                        *extra])]  # fmt: skip
+        if (run / "checkpoints" / "last.pt").exists():
+            args = ["train", str(RECIPE), "--out", str(run), "--resume", "--no-progress"]
+        _run(args)
+        record = json.loads((run / "train.json").read_text())  # wall_s: its last session
+        rec.update(images=images, epochs=epochs, steps=record["steps"],
+                   train_s=round(float(record["wall_s"]), 1))  # fmt: skip
+        state.save()
+    if "AP50" not in rec:
+        ev = run / "eval-test"
+        _run(["evaluate", str(run / "model.pt"), str(out / "data" / "test"), "--out", str(ev),
+              "--no-progress"])  # fmt: skip
+        stats = json.loads((ev / "metrics.json").read_text())["metrics"]["bbox"]["stats"]
+        rec["AP"], rec["AP50"] = round(stats["AP"], 4), round(stats["AP50"], 4)
+        state.save()
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--budget-hours", type=float, default=1.0)
+    ap.add_argument("--chunk", type=int, default=4, help="scenes per render call")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--test-images", type=int, default=60)
+    ap.add_argument("--settings", default="default_640,draft_640,draft_320")
+    ap.add_argument("--set", action="append", default=[], help="render override, all settings")
+    ap.add_argument("--train-set", action="append", default=[], help="recipe override")
+    args = ap.parse_args(argv)
+    names = args.settings.split(",")
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        sys.exit(f"--settings: unknown {unknown}; valid: {', '.join(SETTINGS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    state = State(args.out / "state.json")
+    test = state.data.setdefault("render_test", {})
+    if "seconds" not in test:
+        test["seconds"] = round(_run(
+            ["render", str(CONFIG), "--out", str(args.out / "data" / "test"), "-n",
+             str(args.test_images), "--seed", str(TEST_SEED), "--no-progress",
+             *_sets([*SETTINGS["final_640"], *args.set])]), 1)  # fmt: skip
+        state.save()
+    result: dict[str, Any] = {
+        "benchmark": "learn",
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },  # fmt: skip
+        "budget_render_hours": args.budget_hours,
+        "steps": args.steps,
+        "test": {
+            "images": args.test_images,
+            "seed": TEST_SEED,
+            "quality": "final",
+            "render_s": test["seconds"],
+        },  # fmt: skip
+        "settings": {},
+    }
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for name in names:
+        rec = render_budget(name, args.out, args.budget_hours * 3600, args.chunk, args.set, state)
+        runs = [train_and_score(name, s, args.out, args.steps, args.batch, args.train_set, state)
+                for s in seeds]  # fmt: skip
+        ap50 = [r["AP50"] for r in runs]
+        result["settings"][name] = {
+            "scenes": rec["scenes"],
+            "render_hours": round(rec["seconds"] / 3600, 3),
+            "runs": runs,
+            "AP50_mean": round(statistics.mean(ap50), 4),
+            "AP50_spread": round(max(ap50) - min(ap50), 4),
+        }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
