@@ -17,12 +17,15 @@ one held-out set of ``--test-images`` images rendered at ``final`` quality
 box AP and AP50 per seed, their mean and spread.
 
 Resumable: every stage records itself in OUT/state.json and is skipped when done;
-an interrupted render or training continues (``--resume``). Prints one JSON object.
+an interrupted render or training continues (``--resume``); one process per OUT
+(a lock). ``train_s`` is the last training session's wall time. Prints one JSON
+object.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import math
 import platform
@@ -140,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         sys.exit(f"--settings: unknown {unknown}; valid: {', '.join(SETTINGS)}")
     args.out.mkdir(parents=True, exist_ok=True)
+    lock = (args.out / ".lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        sys.exit(f"{args.out}: another bench_learn.py is running on it")
     state = State(args.out / "state.json")
     test = state.data.setdefault("render_test", {})
     if "seconds" not in test:
