@@ -117,6 +117,17 @@ def _per_image(out: dict[str, Any], sampling_s: float) -> dict[str, float]:
     return stages
 
 
+def _sampled_and_rendered(cfg: Config, n: int) -> tuple[dict[str, float], float]:
+    """Per-image stage seconds of scenes 0..n-1 (their sampling timed alone in this
+    process, then the render), and the render's wall time with start-up."""
+    t0 = time.perf_counter()
+    for i in range(n):
+        sample_scene(cfg, i)
+    t_sample = time.perf_counter() - t0
+    result, wall = _render(cfg)
+    return _per_image(result, t_sample), wall
+
+
 def _sequences(config: str, frames: int, sets: list[str]) -> dict[str, Any]:
     """N stills vs a sequence of N frames vs the sequence with optical flow."""
     runs = {
@@ -130,13 +141,9 @@ def _sequences(config: str, frames: int, sets: list[str]) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"frames": frames}
     for name, extra in runs.items():
-        cfg = load_config(config, ["render.views_per_scene=1", *extra, *sets])
-        t0 = time.perf_counter()
-        for i in range(frames):
-            sample_scene(cfg, i)
-        t_sample = time.perf_counter() - t0
-        result, wall = _render(cfg)
-        stage = _per_image(result, t_sample)
+        stage, wall = _sampled_and_rendered(
+            load_config(config, ["render.views_per_scene=1", *extra, *sets]), frames
+        )
         out[name] = {
             "seconds_per_image": round(stage["total_s"], 3),
             "per_image_s": {k: round(v, 4) for k, v in stage.items()},
@@ -166,12 +173,7 @@ def _conditions(config: str, n: int, sets: list[str]) -> dict[str, Any]:
             config, [f"num_scenes={n}", "render.views_per_scene=1", "scene.sky.fog_probability=0",
                      *extra, *sets],
         )  # fmt: skip
-        t0 = time.perf_counter()
-        for i in range(n):
-            sample_scene(cfg, i)
-        t_sample = time.perf_counter() - t0
-        result, _ = _render(cfg)
-        stage = _per_image(result, t_sample)
+        stage, _ = _sampled_and_rendered(cfg, n)
         out[name] = {
             "seconds_per_image": round(stage["total_s"], 3),
             "render_s": round(stage["render_s"], 3),
