@@ -336,10 +336,40 @@ def resolve_assets(cfg: Config, config_dir: Path | None, source: str) -> Config:
     return Config.model_validate(data)
 
 
+def _merged(base: Any, over: Any) -> Any:
+    """``over`` on top of ``base``: mappings key by key (recursively), anything else
+    replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merged(base.get(key), value) if key in base else value
+        return out
+    return over
+
+
+def read_config_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's mapping, with ``base: OTHER.yaml`` (relative to the file)
+    resolved: the other file's mapping with this one's keys merged on top. Mappings
+    merge key by key, so a preset narrows a weight table by giving the keys it does
+    not want 0 (``rigs: {dashcam: 1, cctv: 0, drone: 0}``)."""
+    data = read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base: expected a config file path, got {base!r}")
+    target = (path.parent / base).resolve()
+    if target in _seen or target == path.resolve():
+        raise ConfigError(f"{path}: base: {base} includes itself")
+    if not target.is_file():
+        raise ConfigError(f"{path}: base: no such config file: {base}")
+    return _merged(read_config_file(target, (*_seen, path.resolve())), data)  # type: ignore[no-any-return]
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Load, override, validate and resolve a config file."""
+    """Load (with its ``base``), override, validate and resolve a config file."""
     path = Path(path)
-    data = apply_overrides(read_yaml(path), overrides or [])
+    data = apply_overrides(read_config_file(path), overrides or [])
     cfg = validate_config(data, source=str(path))
     return resolve_assets(cfg, path.parent.resolve(), str(path))
 

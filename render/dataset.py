@@ -273,8 +273,9 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
         if mm_px:
             extra["mm_per_px"] = round(mm_px, 6)
         extra.update(sequence_fields)
-        if isinstance(spec.meta.get("conditions"), dict):  # a family's per-image conditions
-            extra["conditions"] = spec.meta["conditions"]
+        for key in ("conditions", "scenario"):  # a family's per-image records
+            if isinstance(spec.meta.get(key), dict):
+                extra[key] = spec.meta[key]
         if rel_flow:
             extra["flow_file"] = rel_flow
         if view.exposure is not None:

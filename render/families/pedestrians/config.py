@@ -318,6 +318,36 @@ class CrowdConfig(Model):
     max_height_px: float = Field(24.0, gt=0, description="people shorter than this join the crowd")
 
 
+class ActorConfig(Model):
+    """One actor, or a group of them side by side."""
+
+    age_group: AgeGroup = Field("adult", description="child, teen, adult or senior")
+    count: IntRange = Field((1, 1), description="people in the group")
+    activity: Literal["walk", "run"] = Field("walk", description="walk or run")
+    speed_mps: FloatRange = Field((1.0, 1.6), description="crossing speed, m/s")
+    ahead_m: FloatRange = Field(
+        (8.0, 20.0), description="start: metres ahead of the camera along the street"
+    )
+    start: Literal["kerb", "parked_cars", "crossing"] = Field(
+        "kerb",
+        description="kerb: on the sidewalk's edge; parked_cars: in the parking lane between "
+        "parked cars; crossing: at the zebra crossing (the street gets one)",
+    )
+    side: Literal["left", "right", "either"] = Field(
+        "either", description="which side of the street the actor starts on, as the camera looks"
+    )
+    spacing_m: float = Field(0.8, gt=0, description="between group members, along the kerb")
+
+
+class ScenarioConfig(Model):
+    """A named situation: actors, and the rig and time of day it needs (None: sampled)."""
+
+    name: str = Field(min_length=1, description="recorded on every image")
+    rig: Rig | None = Field(None, description="the camera rig (None: as sampled)")
+    time_of_day: TimeOfDay | None = Field(None, description="None: as sampled")
+    actors: list[ActorConfig] = Field(min_length=1)
+
+
 class PedestriansScene(SceneModel):
     """Pedestrians family: people in a street, with COCO keypoints and amodal masks."""
 
@@ -336,6 +366,10 @@ class PedestriansScene(SceneModel):
     )
     amodal: bool = Field(
         True, description="render amodal masks (one 1-sample pass per group of people)"
+    )
+    scenario: ScenarioConfig | None = Field(
+        None,
+        description="actors placed relative to the camera (configs/scenarios/; docs/pedestrians.md)",
     )
 
     def category_names(self) -> list[str]:

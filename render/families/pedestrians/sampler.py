@@ -19,12 +19,17 @@ from scipy.spatial import cKDTree
 from render.families.base import Job
 from render.families.common import integer, render_spec, uniform, weighted_choice
 from render.families.pedestrians import appearance as look
-from render.families.pedestrians import motion
+from render.families.pedestrians import motion, scenario
 from render.families.pedestrians import people as ppl
 from render.families.pedestrians.body import load_model
-from render.families.pedestrians.config import PedestriansScene
-from render.families.pedestrians.placement import clear_view, place_people, visible_height
-from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams
+from render.families.pedestrians.config import ActorConfig, PedestriansScene
+from render.families.pedestrians.placement import (
+    Placed,
+    clear_view,
+    place_people,
+    visible_height,
+)
+from render.families.pedestrians.pose import ARM_ACTIONS, FORWARD, PoseParams
 from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import (
@@ -177,9 +182,11 @@ def _at_time(
 
 def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     """Every random choice of scene ``scene_index`` of a ``family: pedestrians`` config."""
-    sc = cfg.scene
-    if not isinstance(sc, PedestriansScene):
-        raise ValueError(f"sample_pedestrians needs scene.family 'pedestrians', got {sc.family!r}")
+    if not isinstance(cfg.scene, PedestriansScene):
+        raise ValueError(
+            f"sample_pedestrians needs scene.family 'pedestrians', got {cfg.scene.family!r}"
+        )
+    sc = scenario.scene_for(cfg.scene)
     model = load_model()
     frame = frame_of(cfg.render.frames, cfg.render.fps, scene_index)
     key = frame.video if frame else scene_index  # a sequence's frames share every choice
@@ -195,6 +202,18 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         path = [eye + v_cam * t for t in np.linspace(0.0, seconds, 2 + int(metres))]
     street = clear_view(street, shot, path)
     lights, world, when = sample_light(sc.sky, street, stream(cfg.seed, key, "light"))
+    starts: list[tuple[ActorConfig, np.ndarray, float]] = []  # scenario actors
+    if sc.scenario is not None:
+        r_act = stream(cfg.seed, key, "scenario")
+        pose0 = np.asarray(shot.camera.poses[0])
+        forward = 1.0 if pose0[0, 2] >= 0 else -1.0
+        for actor in sc.scenario.actors:
+            points, yaw = scenario.start_points(
+                actor, integer(r_act, actor.count), pose0[:3, 3], forward, street.edge,
+                street.crossing, r_act,
+            )  # fmt: skip
+            starts += [(actor, p, yaw) for p in points]
+        street = scenario.without_items_at(street, [p for _, p, _ in starts])
     r_people = stream(cfg.seed, key, "people")
     benches_seen = sum(
         1
@@ -206,14 +225,27 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     for _ in range(integer(r_people, sc.people.count)):
         sitting_ok = sum(d.person.pose.activity == "sit" for d in drafts) < 2 * benches_seen
         drafts.append(_draft(sc, sitting_ok, r_people))
+    ambient = len(drafts)
+    if starts:
+        r_look = stream(cfg.seed, key, "scenario_people")
+        drafts += [_draft(scenario.actor_scene(sc, a), False, r_look) for a, _, _ in starts]
     people, rotations, bodies, zero = ppl.pose_people([d.person for d in drafts], model=model)
     drafts = [replace(d, person=p) for d, p in zip(drafts, people, strict=True)]
     meshes = [
         ppl.person_mesh(model, bodies, i, p, rotations[i], zero) for i, p in enumerate(people)
     ]
     placed, seats = place_people(
-        sc, street, shot, drafts, meshes, stream(cfg.seed, key, "placement")
+        sc, street, shot, drafts[:ambient], meshes[:ambient], stream(cfg.seed, key, "placement")
     )
+    if starts:  # the actors, last; nobody else stands where one starts
+        placed = [
+            p for p in placed
+            if all(np.hypot(*(p.location[:2] - q)) > 1.0 for _, q, _ in starts)
+        ]  # fmt: skip
+        placed += [
+            Placed(ambient + j, np.array([q[0], q[1], street.ground_z(q[1])]), yaw)
+            for j, (_, q, yaw) in enumerate(starts)
+        ]
     heights = [float(np.ptp(m.vertices[:, 2])) for m in meshes]
     first = (drafts, rotations, bodies, zero, meshes, placed, shot)
     nxt = None
@@ -324,6 +356,16 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                         ),
                     )
                 )
+    if sc.scenario is not None:
+        eye = np.asarray(shot.camera.poses[0])[:3, 3]
+        first_actor = len(placed) - len(starts)
+        rows = []
+        for k, p in enumerate(placed[first_actor:], first_actor):
+            pose = drafts[p.index].person.pose
+            vel = rot_z(p.yaw) @ FORWARD * pose.speed
+            rows.append((k + 1, np.asarray(p.location), vel))
+        moving = frame is not None and shot.rig == "dashcam"
+        scenario_meta = scenario.record(sc.scenario.name, rows, eye, v_cam if moving else None)
     rspec = render_spec(cfg, scene_index)
     if sc.camera.sensor.exposure == "auto":
         fields = sc.camera.sensor.model_dump(exclude={"exposure"})
@@ -350,6 +392,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             "wet": street.wet,
             "people_drafted": len(drafts),
             "people_placed": len(placed),
+            **({"scenario": scenario_meta} if sc.scenario is not None else {}),
             "conditions": {
                 "rig": shot.rig,
                 "time_of_day": when,

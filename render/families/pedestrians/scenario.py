@@ -1,0 +1,127 @@
+"""Scenarios: actors placed and moved relative to the camera (``scene.scenario``),
+the rare, dangerous situations fleets seldom record (pure Python).
+
+An actor (or a group of ``count``) starts ``ahead_m`` metres ahead of the camera
+along the street at the first frame, at the kerb, between the parked cars or at
+the zebra crossing, on the ``side`` asked for, and crosses the road at
+``speed_mps`` (walking or running): with ``render.frames`` the sequence shows them
+step into the lane. Everything else in the scene (street, light, other people) is
+sampled as usual; parked cars and people where an actor starts are left out.
+
+Each frame records the scenario's name and, per actor, its ``instance_id``, its
+distance to the camera (``distance_m``, on the ground) and, for a moving camera,
+``ttc_s``: the time to the closest approach of actor and camera at the current
+speeds when they would come within 1.2 m of each other (a car's half width and a
+person's), else None.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from render.families.pedestrians.config import ActorConfig, PedestriansScene
+from render.families.pedestrians.street import Street
+
+COLLISION_M = 1.2
+
+
+def start_points(
+    actor: ActorConfig,
+    n: int,
+    eye: np.ndarray,
+    forward: float,
+    edge: float,
+    crossing: tuple[float, float] | None,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], float]:
+    """Ground points (x, y) where ``n`` members of ``actor`` start, and the yaw that
+    makes them cross the road. ``eye``: the camera's (x, y); ``forward``: +1 or -1,
+    the direction along X the camera looks; ``edge``: |y| of the kerb."""
+    if actor.side == "either":
+        side = 1.0 if rng.random() < 0.5 else -1.0
+    else:  # left of a camera looking along +X is +Y
+        side = (1.0 if actor.side == "left" else -1.0) * forward
+    if actor.start == "crossing" and crossing is not None:
+        x = (crossing[0] + crossing[1]) / 2
+    else:
+        x = float(eye[0]) + forward * float(rng.uniform(*actor.ahead_m))
+    y = side * {"kerb": edge + 0.4, "parked_cars": edge - 1.1, "crossing": edge + 0.4}[actor.start]
+    points = [np.array([x + (k - (n - 1) / 2) * actor.spacing_m, y]) for k in range(n)]
+    yaw = 0.0 if side > 0 else math.pi  # bodies face -Y at yaw 0: towards the other side
+    return points, yaw
+
+
+def ttc(
+    actor_xy: np.ndarray, actor_v: np.ndarray, cam_xy: np.ndarray, cam_v: np.ndarray
+) -> float | None:
+    """Seconds to the closest approach at constant velocities, when it comes within
+    :data:`COLLISION_M`; None when they never come that close (or it is past)."""
+    p = np.asarray(actor_xy, float) - np.asarray(cam_xy, float)
+    v = np.asarray(actor_v, float) - np.asarray(cam_v, float)
+    vv = float(v @ v)
+    if vv < 1e-12:
+        return None
+    t = -float(p @ v) / vv
+    if t <= 0 or float(np.linalg.norm(p + v * t)) > COLLISION_M:
+        return None
+    return t
+
+
+def scene_for(sc: PedestriansScene) -> PedestriansScene:
+    """``sc`` as its scenario needs it: the scenario's rig and time of day (the
+    weighted draws then have one choice), a zebra crossing when an actor starts at
+    one. Unchanged without a scenario."""
+    s = sc.scenario
+    if s is None:
+        return sc
+    camera, sky, street = sc.camera, sc.sky, sc.street
+    if s.rig is not None:
+        camera = camera.model_copy(update={"rigs": {s.rig: 1.0}})
+    if s.time_of_day is not None:
+        sky = sky.model_copy(update={"time_of_day": {s.time_of_day: 1.0}})
+    if any(a.start == "crossing" for a in s.actors):
+        street = street.model_copy(update={"crossing_probability": 1.0})
+    return sc.model_copy(update={"camera": camera, "sky": sky, "street": street})
+
+
+def actor_scene(sc: PedestriansScene, actor: ActorConfig) -> PedestriansScene:
+    """``sc`` whose people are all like ``actor``: its age group, activity, speed."""
+    speeds = {"walk_speed_mps": actor.speed_mps} if actor.activity == "walk" else {
+        "run_speed_mps": actor.speed_mps}  # fmt: skip
+    people = sc.people.model_copy(
+        update={"age_groups": {actor.age_group: 1.0}, "activities": {actor.activity: 1.0}, **speeds}
+    )
+    return sc.model_copy(update={"people": people})
+
+
+def without_items_at(street: Street, points: list[np.ndarray], reach: float = 1.6) -> Street:
+    """``street`` without the parked cars and furniture an actor would start inside."""
+    keep = [
+        it for it in street.items
+        if all(math.hypot(it.x - p[0], it.y - p[1]) > reach for p in points)
+    ]  # fmt: skip
+    return replace(street, items=keep)
+
+
+def record(
+    name: str,
+    actors: list[tuple[int, np.ndarray, np.ndarray]],
+    eye: np.ndarray,
+    v_cam: np.ndarray | None,
+) -> dict[str, Any]:
+    """A frame's ``scenario`` record: ``actors`` are (instance id, location, velocity)."""
+    rows = []
+    for iid, loc, vel in actors:
+        row: dict[str, Any] = {
+            "instance_id": iid,
+            "distance_m": round(float(np.hypot(*(loc[:2] - eye[:2]))), 3),
+        }
+        if v_cam is not None:
+            t = ttc(loc[:2], vel[:2], eye[:2], v_cam[:2])
+            row["ttc_s"] = None if t is None else round(t, 3)
+        rows.append(row)
+    return {"name": name, "actors": rows}

@@ -1,0 +1,120 @@
+"""Scenarios (scene.scenario, configs/scenarios/): actors placed relative to the
+camera, crossing the road over a sequence, with distance and time to collision per
+frame; configs that build on the preset (base:)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from render.config import load_config
+from render.errors import ConfigError
+from render.export import export
+from render.families.pedestrians.scenario import ttc
+from render.formats.validate import validate_dataset
+from render.sampling import sample_scene
+from render.spec import SceneSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))
+SMALL = ["render.resolution=[160, 120]", "scene.people.count=[1, 3]"]
+
+
+def test_ttc() -> None:
+    # straight at a camera driving at 10 m/s, 20 m ahead: 2 s
+    assert ttc(np.array([20.0, 0.0]), np.zeros(2), np.zeros(2), np.array([10.0, 0.0])) == 2.0
+    # 2 m to the side of its path: never within 1.2 m
+    assert ttc(np.array([20.0, 2.0]), np.zeros(2), np.zeros(2), np.array([10.0, 0.0])) is None
+    # walking into its path at 0.5 m/s from 1 m to the side: they meet after 2 s
+    t = ttc(np.array([20.0, 1.0]), np.array([0.0, -0.5]), np.zeros(2), np.array([10.0, 0.0]))
+    assert t == pytest.approx(2.0)
+    assert ttc(np.array([-5.0, 0.0]), np.zeros(2), np.zeros(2), np.array([10.0, 0.0])) is None
+
+
+def test_a_config_builds_on_its_base(tmp_path: Path) -> None:
+    child = tmp_path / "child.yaml"
+    child.write_text(f"base: {ROOT / 'configs' / 'pedestrians.yaml'}\nscene:\n  camera:\n"
+                     "    rigs: {dashcam: 1, cctv: 0, drone: 0}\n")  # fmt: skip
+    cfg = load_config(child)
+    assert cfg.scene.camera.rigs == {"dashcam": 1, "cctv": 0, "drone": 0}
+    assert cfg.scene.people.count == (3, 20)  # from the base
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="includes itself"):
+        load_config(loop)
+    (tmp_path / "gone.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="no such config file: nowhere.yaml"):
+        load_config(tmp_path / "gone.yaml")
+
+
+def _actors(spec: SceneSpec) -> list[tuple[dict, object]]:  # type: ignore[type-arg]
+    rows = spec.meta["scenario"]["actors"]
+    return [(r, next(o for o in spec.objects if o.instance_id == r["instance_id"])) for r in rows]
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+def test_presets_place_actors_that_cross_ahead_of_the_dashcam(preset: Path) -> None:
+    cfg = load_config(preset, SMALL)
+    sc = cfg.scene.scenario
+    assert sc is not None and cfg.render.frames == 16
+    first, last = sample_scene(cfg, 0), sample_scene(cfg, 15)
+    edge = None
+    for spec in (first, last):
+        assert spec.meta["scenario"]["name"] == sc.name == preset.stem
+        assert spec.meta["conditions"]["rig"] == "dashcam"
+        if sc.time_of_day:
+            assert spec.meta["conditions"]["time_of_day"] == sc.time_of_day
+    eye = np.asarray(first.camera.poses[0])[:3, 3]
+    actors0, actors1 = _actors(first), _actors(last)
+    lo, hi = sc.actors[0].count
+    assert lo <= len(actors0) == len(actors1) <= hi
+    road = first.objects[0].geometry.params  # the street's layout
+    edge = float(road["road_width"]) / 2
+    for (row0, a0), (row1, a1) in zip(actors0, actors1, strict=True):
+        start = sc.actors[0].start
+        y0, y1 = a0.location[1], a1.location[1]
+        if start == "parked_cars":
+            assert edge - 2.0 < abs(y0) < edge
+        else:
+            assert abs(y0) > edge
+        assert abs(y1) < abs(y0) or np.sign(y1) != np.sign(y0)  # crossing towards the other side
+        speed = math.hypot(a1.location[0] - a0.location[0], y1 - y0) / 1.5  # 15 frames, 10 fps
+        assert sc.actors[0].speed_mps[0] - 1e-6 <= speed <= sc.actors[0].speed_mps[1] + 1e-6
+        assert abs(a1.location[0] - a0.location[0]) < 1e-6  # straight across the street
+        assert a0.location[0] > eye[0]  # ahead of the dashcam (it looks along +X here)
+        assert row0["distance_m"] == pytest.approx(
+            math.hypot(a0.location[0] - eye[0], a0.location[1] - eye[1]), abs=1e-3
+        )
+        assert "ttc_s" in row0
+        eye1 = np.asarray(last.camera.poses[0])[:3, 3]
+        assert row1["distance_m"] == pytest.approx(
+            math.hypot(a1.location[0] - eye1[0], a1.location[1] - eye1[1]), abs=1e-3
+        )
+        if sc.actors[0].age_group == "child":
+            assert a0.info.age_years < 13
+
+
+@pytest.mark.blender
+def test_each_preset_renders_validates_and_exports_to_mot(tmp_path: Path) -> None:
+    import motmetrics as mm
+
+    for preset in PRESETS:
+        out = tmp_path / preset.stem
+        cfg = load_config(preset, ["render.resolution=[64, 48]", "render.samples=1",
+                                   "render.denoiser=none", "render.frames=2", "num_scenes=2",
+                                   "scene.people.count=[1, 2]", "scene.min_person_pixels=4",
+                                   "annotation.min_pixels=4"])  # fmt: skip
+        from render.driver import run_render
+
+        run_render(cfg, out, progress=False)
+        assert validate_dataset(out) == []
+        doc = json.loads((out / "annotations.json").read_text())
+        assert all(i["scenario"]["name"] == preset.stem for i in doc["images"])
+        export(out, "mot", tmp_path / f"{preset.stem}_mot", fractions={"train": 1.0})
+        (gt,) = (tmp_path / f"{preset.stem}_mot").glob("train/*/gt/gt.txt")
+        frames = mm.io.loadtxt(str(gt), fmt="mot15-2D", min_confidence=1)
+        assert len(frames) == sum(1 for a in doc["annotations"] if not a.get("iscrowd"))
