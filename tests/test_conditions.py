@@ -90,8 +90,8 @@ def test_fog_and_night_are_sampled_and_recorded() -> None:
 
         beam = -euler_matrix(rx, ry, rz)[:, 2]
         assert float(beam @ ahead) > math.cos(math.radians(4)) and beam[2] < 0
-    assert headlights(type("S", (), {"rig": "cctv"})(), 4.0) == []  # type: ignore[arg-type]
+    assert headlights(type("S", (), {"rig": "cctv"})(), 1.5) == []  # type: ignore[arg-type]
 
 
 def headlights_of(spec):  # type: ignore[no-untyped-def]
-    return [lt for lt in spec.lights if lt.type == "SPOT" and lt.energy == 4.0]
+    return [lt for lt in spec.lights if lt.type == "SPOT" and lt.energy == 1.5]

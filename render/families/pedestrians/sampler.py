@@ -207,6 +207,11 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         r_act = stream(cfg.seed, key, "scenario")
         pose0 = np.asarray(shot.camera.poses[0])
         forward = 1.0 if pose0[0, 2] >= 0 else -1.0
+        at_crossing = [a for a in sc.scenario.actors if a.start == "crossing"]
+        if at_crossing:
+            street = scenario.crossing_ahead(
+                street, at_crossing[0].ahead_m, float(pose0[0, 3]), forward, r_act
+            )
         for actor in sc.scenario.actors:
             points, yaw = scenario.start_points(
                 actor, integer(r_act, actor.count), pose0[:3, 3], forward, street.edge,

@@ -98,6 +98,22 @@ def actor_scene(sc: PedestriansScene, actor: ActorConfig) -> PedestriansScene:
     return sc.model_copy(update={"people": people})
 
 
+def crossing_ahead(
+    street: Street,
+    ahead: tuple[float, float],
+    eye_x: float,
+    forward: float,
+    rng: np.random.Generator,
+) -> Street:
+    """``street`` with its zebra crossing moved ``ahead`` metres ahead of the camera
+    (an actor starting at the crossing must be seen), 3-5 m wide; parked cars and
+    furniture on or next to it are left out, as the street keeps them off a crossing."""
+    x0 = eye_x + forward * float(rng.uniform(*ahead))
+    x1 = x0 + float(rng.uniform(3.0, 5.0))
+    keep = [it for it in street.items if not x0 - 4.0 < it.x < x1 + 4.0 or it.kind == "streetlight"]
+    return replace(street, crossing=(x0, x1), items=keep)
+
+
 def without_items_at(street: Street, points: list[np.ndarray], reach: float = 1.6) -> Street:
     """``street`` without the parked cars and furniture an actor would start inside."""
     keep = [

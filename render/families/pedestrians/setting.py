@@ -188,8 +188,10 @@ def sample_light(
 
 
 def headlights(shot: Shot, power_w: float) -> list[LightSpec]:
-    """Low beams of the dashcam's car: two spots 0.6 m below the camera and 0.7 m to
-    either side, aimed along its view, 3 degrees down (none for other rigs)."""
+    """Low beams of the dashcam's car: two 30 degree spots 0.6 m below the camera and
+    0.7 m to either side, aimed along its view, 2 degrees down (none for other rigs).
+    A spot is a point source, so the road just ahead of the car still gets more light
+    than a real low beam's cut-off gives it."""
     if shot.rig != "dashcam" or power_w <= 0:
         return []
     pose = np.asarray(shot.camera.poses[0], dtype=np.float64)
@@ -197,7 +199,7 @@ def headlights(shot: Shot, power_w: float) -> list[LightSpec]:
     ahead[2] = 0.0
     ahead /= np.linalg.norm(ahead)
     side = np.cross(ahead, [0.0, 0.0, 1.0])
-    aim = ahead * math.cos(math.radians(3)) - np.array([0.0, 0.0, math.sin(math.radians(3))])
+    aim = ahead * math.cos(math.radians(2)) - np.array([0.0, 0.0, math.sin(math.radians(2))])
     out = []
     for s in (-0.7, 0.7):
         at = eye + s * side - np.array([0.0, 0.0, 0.6])
@@ -209,7 +211,7 @@ def headlights(shot: Shot, power_w: float) -> list[LightSpec]:
                 energy=power_w,
                 color=kelvin_to_rgb(4300.0),
                 size=0.1,
-                spot_angle=math.radians(50),
+                spot_angle=math.radians(30),
             )
         )
     return out
