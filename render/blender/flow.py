@@ -22,7 +22,7 @@ import mathutils
 import numpy as np
 
 from render import camera as cam_math
-from render.blender.passes import _annotation_settings, render_views
+from render.blender.passes import annotation_settings, render_views
 from render.errors import RenderError
 from render.families import build_geometry
 from render.spec import ObjectSpec, SceneSpec
@@ -115,7 +115,7 @@ def flow_pass(spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]]) -> list[np
     scene = bpy.context.scene
     scene.render.use_motion_blur = False
     scene.camera.data.dof.use_dof = False
-    _annotation_settings()
+    annotation_settings()
     scene.frame_set(0)
     later = c.next_poses[0] if c.next_poses else c.poses[0]
     _key_transform(

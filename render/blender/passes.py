@@ -74,7 +74,7 @@ def render_views(
     return out
 
 
-def _annotation_settings() -> None:
+def annotation_settings() -> None:
     """1 sample, no denoiser, no bounces: only the data passes matter."""
     bproc = bootstrap.import_blenderproc()
     bproc.renderer.set_max_amount_of_samples(1)
@@ -104,7 +104,7 @@ def geometric_pass(spec: SceneSpec, views: list[ViewResult]) -> bool:
             obj = bpy.data.objects[o.name]
             obj.animation_data_clear()
             obj.location = tuple(o.location)
-    _annotation_settings()
+    annotation_settings()
     for view, data in zip(views, render_views(spec, {"depth", "instance"}), strict=True):
         view.instance = instance_map(data)
         view.depth = depth_map(data, spec.camera.clip_end)
@@ -178,7 +178,7 @@ def amodal_passes(
     if not groups:
         return 0
     scene = bpy.context.scene
-    _annotation_settings()
+    annotation_settings()
     everything = list(scene.objects)
     hidden = {ob.name: ob.hide_render for ob in everything}
     try:

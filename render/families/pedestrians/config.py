@@ -236,8 +236,10 @@ class SkyConfig(Model):
         "daylight, as at a real night (auto exposure makes up what the sensor can)",
     )
     headlight_power_w: float = Field(
-        1.5, ge=0, description="night: watts per headlight of the dashcam's car (a 30 degree "
-        "spot aimed 2 degrees down: ~10 lux at 20 m)"
+        1.5,
+        ge=0,
+        description="night: watts per headlight of the dashcam's car (a 30 degree "
+        "spot aimed 2 degrees down: ~10 lux at 20 m)",
     )
     lit_window_share: float = Field(
         0.6, ge=0, le=1, description="night: share of buildings whose windows are lit (~100 cd/m^2)"
