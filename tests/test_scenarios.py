@@ -60,42 +60,65 @@ def _actors(spec: SceneSpec) -> list[tuple[dict, object]]:  # type: ignore[type-
 def test_presets_place_actors_that_cross_ahead_of_the_dashcam(preset: Path) -> None:
     cfg = load_config(preset, SMALL)
     sc = cfg.scene.scenario
-    assert sc is not None and cfg.render.frames == 16
-    first, last = sample_scene(cfg, 0), sample_scene(cfg, 15)
-    edge = None
-    for spec in (first, last):
+    n, fps = cfg.render.frames, cfg.render.fps
+    assert sc is not None and n >= 16
+    first, prev, last = (sample_scene(cfg, i) for i in (0, n - 2, n - 1))
+    for spec in (first, prev, last):
         assert spec.meta["scenario"]["name"] == sc.name == preset.stem
         assert spec.meta["conditions"]["rig"] == "dashcam"
         if sc.time_of_day:
             assert spec.meta["conditions"]["time_of_day"] == sc.time_of_day
     eye = np.asarray(first.camera.poses[0])[:3, 3]
-    actors0, actors1 = _actors(first), _actors(last)
-    lo, hi = sc.actors[0].count
-    assert lo <= len(actors0) == len(actors1) <= hi
-    road = first.objects[0].geometry.params  # the street's layout
-    edge = float(road["road_width"]) / 2
-    for (row0, a0), (row1, a1) in zip(actors0, actors1, strict=True):
-        start = sc.actors[0].start
-        y0, y1 = a0.location[1], a1.location[1]
-        if start == "parked_cars":
+    actor = sc.actors[0]
+    rows = [_actors(s) for s in (first, prev, last)]
+    lo, hi = actor.count
+    assert lo <= len(rows[0]) == len(rows[1]) == len(rows[2]) <= hi
+    edge = float(first.objects[0].geometry.params["road_width"]) / 2
+    for (row0, a0), (_, a1), (row2, a2) in zip(*rows, strict=True):
+        y0, y2 = a0.location[1], a2.location[1]
+        if actor.start == "parked_cars":
             assert edge - 2.0 < abs(y0) < edge
         else:
             assert abs(y0) > edge
-        assert abs(y1) < abs(y0) or np.sign(y1) != np.sign(y0)  # crossing towards the other side
-        speed = math.hypot(a1.location[0] - a0.location[0], y1 - y0) / 1.5  # 15 frames, 10 fps
-        assert sc.actors[0].speed_mps[0] - 1e-6 <= speed <= sc.actors[0].speed_mps[1] + 1e-6
-        assert abs(a1.location[0] - a0.location[0]) < 1e-6  # straight across the street
         assert a0.location[0] > eye[0]  # ahead of the dashcam (it looks along +X here)
         assert row0["distance_m"] == pytest.approx(
             math.hypot(a0.location[0] - eye[0], a0.location[1] - eye[1]), abs=1e-3
         )
-        assert "ttc_s" in row0
-        eye1 = np.asarray(last.camera.poses[0])[:3, 3]
-        assert row1["distance_m"] == pytest.approx(
-            math.hypot(a1.location[0] - eye1[0], a1.location[1] - eye1[1]), abs=1e-3
+        eye2 = np.asarray(last.camera.poses[0])[:3, 3]
+        assert row2["distance_m"] == pytest.approx(
+            math.hypot(a2.location[0] - eye2[0], a2.location[1] - eye2[1]), abs=1e-3
         )
-        if sc.actors[0].age_group == "child":
+        assert "ttc_s" in row0 and row0["moving"] == (actor.trigger_m is None)
+        assert row2["moving"]  # every preset's actor is on its way by the last frame
+        assert abs(y2) < abs(y0) or np.sign(y2) != np.sign(y0)  # crossing to the other side
+        speed = math.hypot(a2.location[0] - a1.location[0], y2 - a1.location[1]) * fps
+        assert actor.speed_mps[0] - 1e-6 <= speed <= actor.speed_mps[1] + 1e-6
+        assert abs(a2.location[0] - a0.location[0]) < 1e-6  # straight across the street
+        if actor.age_group == "child":
             assert a0.info.age_years < 13
+
+
+def test_a_triggered_actor_waits_for_the_camera() -> None:
+    """child_runs_out: the child stands between the cars until the dashcam is 10 m
+    away (along the street), then runs: still before, moving from the first frame
+    the car is within 10 m plus one frame's drive."""
+    cfg = load_config(ROOT / "configs" / "scenarios" / "child_runs_out.yaml", SMALL)
+    trigger = cfg.scene.scenario.actors[0].trigger_m
+    seen_moving = False
+    start = None
+    for i in range(cfg.render.frames):
+        spec = sample_scene(cfg, i)
+        ((row, child),) = _actors(spec)
+        eye = np.asarray(spec.camera.poses[0])[:3, 3]
+        gap = abs(child.location[0] - eye[0])
+        start = child.location if start is None else start
+        if not row["moving"]:
+            assert not seen_moving and child.location == start
+            assert child.info.activity.startswith("stand") and gap > trigger - 1e-6
+        else:
+            seen_moving = True
+            assert child.info.activity.startswith("run") and gap <= trigger + 1e-6
+    assert seen_moving
 
 
 @pytest.mark.blender

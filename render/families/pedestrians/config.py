@@ -340,6 +340,12 @@ class ActorConfig(Model):
         "either", description="which side of the street the actor starts on, as the camera looks"
     )
     spacing_m: float = Field(0.8, gt=0, description="between group members, along the kerb")
+    trigger_m: float | None = Field(
+        None,
+        gt=0,
+        description="the actor stands still until the camera is this close (metres along the "
+        "street; a driving dashcam's sequences), then sets off; None: moving from the first frame",
+    )
 
 
 class ScenarioConfig(Model):

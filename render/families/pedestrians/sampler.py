@@ -154,15 +154,25 @@ _State = tuple[list[Draft], np.ndarray, Any, Any, list[Any], list[Any], Shot]
 
 
 def _at_time(
-    first: _State, heights: list[float], v_cam: np.ndarray, t: float, model: Any
+    first: _State,
+    heights: list[float],
+    v_cam: np.ndarray,
+    t: float,
+    model: Any,
+    waits: dict[int, float],
 ) -> _State:
     """A sequence's first frame ``t`` seconds later: the camera moved, walkers moved
-    on along their heading with their gait phase advanced (:mod:`.motion`)."""
+    on along their heading with their gait phase advanced (:mod:`.motion`); a
+    person in ``waits`` (draft index -> seconds) stands until then, then sets off."""
     drafts, _, _, _, _, placed, shot = first
-    moved = [
-        replace(d.person, pose=motion.advance(d.person.pose, t, heights[i]))
-        for i, d in enumerate(drafts)
-    ]
+    moved = []
+    for i, d in enumerate(drafts):
+        pose, wait = d.person.pose, waits.get(i, 0.0)
+        if t < wait:
+            pose = replace(pose, activity="stand", arms="hang")
+        else:
+            pose = motion.advance(pose, t - wait, heights[i])
+        moved.append(replace(d.person, pose=pose))
     people, rotations, bodies, zero = ppl.pose_people(moved, model=model)
     drafts = [replace(d, person=p) for d, p in zip(drafts, people, strict=True)]
     meshes = [
@@ -172,8 +182,12 @@ def _at_time(
         replace(
             p,
             location=motion.walked(
-                p.location, p.yaw, people[p.index].pose.activity, people[p.index].pose.speed, t
-            ),
+                p.location,
+                p.yaw,
+                people[p.index].pose.activity,
+                people[p.index].pose.speed,
+                max(0.0, t - waits.get(p.index, 0.0)),
+            ),  # fmt: skip
         )
         for p in placed
     ]
@@ -253,14 +267,22 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         ]
     heights = [float(np.ptp(m.vertices[:, 2])) for m in meshes]
     first = (drafts, rotations, bodies, zero, meshes, placed, shot)
+    waits: dict[int, float] = {}  # actors with a trigger: seconds until the camera is near
+    speed_cam = float(np.linalg.norm(v_cam))
+    if frame is not None and speed_cam > 0:
+        eye_x = float(np.asarray(shot.camera.poses[0])[0, 3])
+        for j, (actor, q, _) in enumerate(starts):
+            if actor.trigger_m is not None:
+                gap = abs(float(q[0]) - eye_x) - actor.trigger_m
+                waits[ambient + j] = max(0.0, gap / speed_cam)
     nxt = None
     if frame is not None:  # the sequence's first frame, t seconds on
-        if frame.index > 0:
+        if frame.index > 0 or waits:
             drafts, rotations, bodies, zero, meshes, placed, shot = _at_time(
-                first, heights, v_cam, frame.time_s, model
+                first, heights, v_cam, frame.time_s, model, waits
             )
         if cfg.render.flow:
-            nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model)
+            nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model, waits)
 
     objects = street_objects(
         street, seats, when in ("dusk", "night"), stream(cfg.seed, key, "street_materials"),
@@ -367,7 +389,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         rows = []
         for k, p in enumerate(placed[first_actor:], first_actor):
             pose = drafts[p.index].person.pose
-            vel = rot_z(p.yaw) @ FORWARD * pose.speed
+            vel = rot_z(p.yaw) @ FORWARD * (pose.speed if pose.activity in ("walk", "run") else 0.0)
             rows.append((k + 1, np.asarray(p.location), vel))
         moving = frame is not None and shot.rig == "dashcam"
         scenario_meta = scenario.record(sc.scenario.name, rows, eye, v_cam if moving else None)

@@ -8,8 +8,10 @@ the zebra crossing, on the ``side`` asked for, and crosses the road at
 step into the lane. Everything else in the scene (street, light, other people) is
 sampled as usual; parked cars and people where an actor starts are left out.
 
-Each frame records the scenario's name and, per actor, its ``instance_id``, its
-distance to the camera (``distance_m``, on the ground) and, for a moving camera,
+An actor with ``trigger_m`` stands still until a driving dashcam is that close
+(along the street), then sets off. Each frame records the scenario's name and,
+per actor, its ``instance_id``, whether it is ``moving``, its distance to the
+camera (``distance_m``, on the ground) and, for a moving camera,
 ``ttc_s``: the time to the closest approach of actor and camera at the current
 speeds when they would come within 1.2 m of each other (a car's half width and a
 person's), else None.
@@ -135,6 +137,7 @@ def record(
         row: dict[str, Any] = {
             "instance_id": iid,
             "distance_m": round(float(np.hypot(*(loc[:2] - eye[:2]))), 3),
+            "moving": bool(np.any(vel[:2] != 0)),
         }
         if v_cam is not None:
             t = ttc(loc[:2], vel[:2], eye[:2], v_cam[:2])
