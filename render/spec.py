@@ -332,6 +332,13 @@ class CameraSpec(Spec):
     mm_per_px: float | None = Field(
         None, description="millimetres one pixel spans at the look-at distance (optics)"
     )
+    velocity: list[float] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="metres per frame: with motion_blur > 0 and one pose, the camera moves this "
+        "far per frame during the exposure, centred on its pose (a driving dashcam)",
+    )
     next_poses: list[list[list[float]]] | None = Field(
         None, description="each pose one frame later (sequences with render.flow; None: static)"
     )

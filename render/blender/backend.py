@@ -283,7 +283,8 @@ def _setup_motion_blur(spec: SceneSpec) -> None:
     """Views are animation frames 0..n-1. The shutter opens at each view frame f
     (position START) and stays open for s < 1 frames; the camera holds each view's
     pose over [f, f + 1) (CONSTANT keys), so views never blend into each other.
-    Objects with a velocity move linearly over [f, f + s], centred on their pose."""
+    Objects with a velocity move linearly over [f, f + s], centred on their pose; so
+    does a one-view camera with a ``velocity`` (a driving dashcam)."""
     scene = bpy.context.scene
     s = spec.camera.motion_blur
     scene.render.use_motion_blur = s > 0
@@ -292,6 +293,15 @@ def _setup_motion_blur(spec: SceneSpec) -> None:
     scene.render.motion_blur_shutter = s
     scene.render.motion_blur_position = "START"
     _set_interpolation(scene.camera, "CONSTANT")
+    cam_v = spec.camera.velocity
+    if cam_v is not None and len(spec.camera.poses) == 1:  # the camera itself moves
+        cam = scene.camera
+        base = np.asarray(cam.location, dtype=np.float64)
+        for t in (0.0, s):
+            cam.location = tuple(base + np.asarray(cam_v) * (t - s / 2))
+            cam.keyframe_insert(data_path="location", frame=t)
+        _set_interpolation(cam, "LINEAR")
+        cam.location = tuple(base)
     for o in spec.objects:
         if o.velocity is None:
             continue

@@ -19,8 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
+import mathutils
 import numpy as np
 
+from render import camera as cam_math
 from render.amodal import plan_groups, projected_box, projected_extent
 from render.blender import bootstrap
 from render.errors import RenderError
@@ -99,6 +101,11 @@ def geometric_pass(spec: SceneSpec, views: list[ViewResult]) -> bool:
     scene.render.use_motion_blur = False
     if fog is not None:  # fog is light, not geometry: a path that scatters in it misses surfaces
         fog.hide_render = True
+    if spec.camera.velocity is not None and len(spec.camera.poses) == 1:
+        # the camera's keys run over the exposure; its pose is the middle
+        scene.camera.animation_data_clear()
+        blender = cam_math.opencv_to_blender(np.asarray(spec.camera.poses[0]))
+        scene.camera.matrix_world = mathutils.Matrix(blender.tolist())
     for o in spec.objects:
         if o.velocity is not None:  # its keys run over the exposure; the pose is the middle
             obj = bpy.data.objects[o.name]

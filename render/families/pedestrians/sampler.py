@@ -402,6 +402,9 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             }
         )
     camera = shot.camera
+    if frame is not None and camera.motion_blur > 0 and np.any(v_cam):  # the car's own motion
+        per_frame = v_cam * exposure / camera.motion_blur
+        camera = camera.model_copy(update={"velocity": [float(c) for c in per_frame]})
     if nxt is not None:
         camera = camera.model_copy(update={"next_poses": nxt[6].camera.poses})
     return SceneSpec(
