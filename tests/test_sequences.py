@@ -64,12 +64,12 @@ def test_frames_share_the_scene_and_move_time_on() -> None:
     cfg = load_config(
         PEDESTRIANS,
         ["render.resolution=[320, 240]", f"render.frames={n}", f"num_scenes={n}",
-         f"render.fps={fps}", "scene.camera.rigs={dashcam: 1}", "scene.people.count=[6, 6]",
+         f"render.fps={fps}", "scene.camera.rigs={dashcam: 1}", "scene.people.count=[5, 5]",
          "scene.people.activities={walk: 2, run: 1, stand: 1}"],
     )  # fmt: skip
     specs = [sample_scene(cfg, i) for i in range(n)]
     still = sample_scene(load_config(PEDESTRIANS, ["render.resolution=[320, 240]",
-                         "scene.camera.rigs={dashcam: 1}", "scene.people.count=[6, 6]",
+                         "scene.camera.rigs={dashcam: 1}", "scene.people.count=[5, 5]",
                          "scene.people.activities={walk: 2, run: 1, stand: 1}"]), 0)  # fmt: skip
     # frame 0 of sequence 0 is still scene 0 (but for street items on the dashcam's route)
     people0 = [o.model_dump() for o in specs[0].objects if isinstance(o.info, PersonInfo)]
@@ -145,8 +145,8 @@ def _scores(export_dir: Path, swap_in_frame: int | None = None) -> list[dict[str
 def test_a_pedestrian_sequence_renders_tracks_and_exports_to_mot(tmp_path: Path) -> None:
     out, mot_dir = tmp_path / "seq", tmp_path / "mot"
     proc = _run_cli(
-        "render", str(PEDESTRIANS), "--out", str(out), "-n", "8", "--resolution", "128x96",
-        "--samples", "2", "--set", "render.denoiser=none", "--set", "render.frames=4",
+        "render", str(PEDESTRIANS), "--out", str(out), "-n", "6", "--resolution", "112x84",
+        "--samples", "2", "--set", "render.denoiser=none", "--set", "render.frames=3",
         "--set", "scene.people.count=[5,5]", "--set", "scene.camera.rigs={cctv: 1}",
         "--set", "scene.min_person_pixels=8", "--set", "annotation.min_pixels=8",
     )  # fmt: skip
@@ -154,7 +154,7 @@ def test_a_pedestrian_sequence_renders_tracks_and_exports_to_mot(tmp_path: Path)
     assert validate_dataset(out) == []
     doc = json.loads((out / "annotations.json").read_text())
     frames = {i["id"]: (i["video_id"], i["frame_index"]) for i in doc["images"]}
-    assert sorted(frames.values()) == [(v, f) for v in range(2) for f in range(4)]
+    assert sorted(frames.values()) == [(v, f) for v in range(2) for f in range(3)]
     names: dict[tuple[int, int], str] = {}
     for a in doc["annotations"]:  # a track id is one person of its sequence, in every frame
         key = (frames[a["image_id"]][0], a["track_id"])
@@ -167,8 +167,8 @@ def test_a_pedestrian_sequence_renders_tracks_and_exports_to_mot(tmp_path: Path)
     seqs = sorted(mot_dir.glob("train/*/seqinfo.ini"))
     assert len(seqs) == 2
     info = seqs[0].read_text()
-    assert "seqLength=4" in info and "imWidth=128" in info and "frameRate=10" in info
-    assert len(list(seqs[0].parent.glob("img1/00000[1-4].png"))) == 4
+    assert "seqLength=3" in info and "imWidth=112" in info and "frameRate=10" in info
+    assert len(list(seqs[0].parent.glob("img1/00000[1-3].png"))) == 3
     scores = _scores(mot_dir)
     assert sum(s["num_objects"] for s in scores) == len(doc["annotations"])
     assert all(s["mota"] == 1.0 and s["idf1"] == 1.0 for s in scores), scores
