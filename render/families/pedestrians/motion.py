@@ -50,14 +50,19 @@ def move_camera(shot: Shot, velocity: np.ndarray, seconds: float) -> Shot:
     return replace(shot, camera=camera, focus=focus)
 
 
+def velocity(yaw: float, activity: str, speed: float) -> np.ndarray:
+    """World velocity (m/s) of a person facing ``yaw``: ``speed`` along their heading
+    when they walk or run, else zero."""
+    if activity not in ("walk", "run"):
+        return np.zeros(3)
+    return rot_z(yaw) @ FORWARD * speed
+
+
 def walked(
     location: np.ndarray, yaw: float, activity: str, speed: float, seconds: float
 ) -> np.ndarray:
     """Where a person placed at ``location`` facing ``yaw`` is ``seconds`` later."""
-    if activity not in ("walk", "run") or seconds == 0:
-        return np.asarray(location, dtype=np.float64)
-    heading = rot_z(yaw) @ FORWARD
-    return np.asarray(location, dtype=np.float64) + heading * speed * seconds
+    return np.asarray(location, dtype=np.float64) + velocity(yaw, activity, speed) * seconds
 
 
 def advance(params: PoseParams, seconds: float, height_m: float) -> PoseParams:

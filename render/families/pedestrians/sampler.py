@@ -29,7 +29,7 @@ from render.families.pedestrians.placement import (
     place_people,
     visible_height,
 )
-from render.families.pedestrians.pose import ARM_ACTIONS, FORWARD, PoseParams
+from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams
 from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import (
@@ -317,8 +317,8 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         pose = d.person.pose
         velocity = None
         if shot.camera.motion_blur > 0 and pose.activity in ("walk", "run"):
-            heading = r @ np.array([0.0, -1.0, 0.0])
-            velocity = [float(c) for c in heading * pose.speed * exposure / shot.camera.motion_blur]
+            v = motion.velocity(p.yaw, pose.activity, pose.speed)
+            velocity = [float(c) for c in v * exposure / shot.camera.motion_blur]
         objects.append(
             ObjectSpec(
                 name=f"person_{k}",
@@ -389,7 +389,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         rows = []
         for k, p in enumerate(placed[first_actor:], first_actor):
             pose = drafts[p.index].person.pose
-            vel = rot_z(p.yaw) @ FORWARD * (pose.speed if pose.activity in ("walk", "run") else 0.0)
+            vel = motion.velocity(p.yaw, pose.activity, pose.speed)
             rows.append((k + 1, np.asarray(p.location), vel))
         moving = frame is not None and shot.rig == "dashcam"
         scenario_meta = scenario.record(sc.scenario.name, rows, eye, v_cam if moving else None)
