@@ -280,6 +280,8 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
             extra["flow_file"] = rel_flow
         if view.exposure is not None:
             extra["exposure"] = view.exposure
+        if view.weather is not None:
+            extra["weather"] = view.weather
         if sequence_fields:  # the instance's id in its sequence (render.sequence)
             for a in anns:
                 if "scene_instance" in a:  # not the iscrowd region of far-away people

@@ -17,9 +17,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from render.spec_material import LayerSpec, MaterialSpec, Spec, WearSpec
+from render.spec_world import LensDropletsSpec, LightSpec, RainSpec, SkySpec, WorldSpec
 
-__all__ = [  # the material part lives in render/spec_material.py; it is part of the spec
-    "LayerSpec", "MaterialSpec", "Spec", "WearSpec", "CameraSpec", "GeometrySpec", "ObjectSpec",
+__all__ = [  # materials live in render/spec_material.py, light and weather in
+    # render/spec_world.py; both are part of the spec
+    "LayerSpec", "MaterialSpec", "Spec", "WearSpec", "LensDropletsSpec", "LightSpec", "RainSpec",
+    "SkySpec", "WorldSpec", "CameraSpec", "GeometrySpec", "ObjectSpec",
     "RenderSpec", "SceneSpec", "TileSpec", "NextPose", "SensorSpec",
 ]  # fmt: skip
 
@@ -234,61 +237,6 @@ class ObjectSpec(Spec):
     info: ObjectInfo | None = Field(None, description="family data copied to annotations")
     next: NextPose | None = Field(
         None, description="its pose one frame later, for the optical-flow pass (render.flow)"
-    )
-
-
-class LightSpec(Spec):
-    type: Literal["POINT", "AREA", "SUN", "SPOT"]
-    location: list[float] = Field(min_length=3, max_length=3)
-    rotation_euler: list[float] = Field(
-        default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3
-    )
-    energy: float = Field(description="watts for POINT/AREA/SPOT; W/m^2 for SUN")
-    color: list[float] = Field(min_length=3, max_length=3)
-    size: float = 0.1
-    spot_angle: float = 1.0
-    shape: Literal["SQUARE", "DISK", "RECTANGLE", "ELLIPSE"] = "SQUARE"
-    size_y: float | None = None
-
-
-class SkySpec(Spec):
-    """Blender's Nishita sky (physically based daylight) as the world background.
-
-    Angles in radians: ``sun_elevation`` above the horizon, ``sun_rotation`` about
-    world +Z (Blender's convention: 0 puts the sun towards -Y... measured by the
-    backend exactly as Blender's sky texture node takes it). The sun disc is off:
-    direct sunlight comes from a SUN light in ``lights``, so shadows are sharp and
-    sampled efficiently."""
-
-    sun_elevation: float
-    sun_rotation: float
-    altitude: float = Field(0.0, ge=0, description="metres above sea level")
-    air_density: float = Field(1.0, ge=0)
-    dust_density: float = Field(1.0, ge=0)
-    ozone_density: float = Field(1.0, ge=0)
-
-
-class WorldSpec(Spec):
-    """World light: a uniform ``color`` x ``strength`` background, or, with ``sky``,
-    the sky texture x ``strength`` mixed towards ``color`` by ``overcast`` (0 = clear
-    sky, 1 = uniform grey-ish overcast); ``fog_density`` fills the world with fog."""
-
-    color: list[float] = Field(min_length=3, max_length=3)
-    strength: float = 0.5
-    sky: SkySpec | None = None
-    overcast: float = Field(0.0, ge=0, le=1)
-    fog_density: float = Field(
-        0.0,
-        ge=0,
-        description="fog: a homogeneous scattering volume, extinction per metre (3.912 / "
-        "visibility: 2 % contrast left at the visibility distance); 0: none",
-    )
-    fog_box: list[float] | None = Field(
-        None,
-        min_length=6,
-        max_length=6,
-        description="the fog's extent [x0, y0, z0, x1, y1, z1], metres: a box, so sunlight and "
-        "the sky enter it from outside (a fog filling the whole world would absorb them)",
     )
 
 

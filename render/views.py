@@ -24,6 +24,7 @@ class ViewResult:
     flow: float32 (H, W, 2) forward optical flow to the next frame in pixels (x
     right, y down; :data:`render.blender.flow.UNKNOWN` where no surface), or None.
     exposure: the camera's exposure record (:mod:`render.sensor`), or None.
+    weather: rain and lens droplets drawn into the view (:mod:`render.weather`), or None.
     """
 
     rgb: np.ndarray
@@ -33,6 +34,7 @@ class ViewResult:
     amodal: list[np.ndarray] = field(default_factory=list)
     flow: np.ndarray | None = None
     exposure: dict[str, Any] | None = None
+    weather: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         h, w = self.instance.shape[:2]

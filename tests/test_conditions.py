@@ -1,5 +1,6 @@
 """Conditions of the pedestrians family: fog (a scattering volume that thickens
-with distance, leaving masks and depth alone), night (dark sky, weak street
+with distance, leaving masks and depth alone; rain and lens droplets leave them
+alone too), night (dark sky, weak street
 lights, headlights, lit windows) and their per-image records."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 from render.config import load_config
 from render.families.pedestrians.setting import fog_density, headlights
 from render.sampling import sample_scene
-from render.spec import GeometrySpec, ObjectSpec
+from render.spec import GeometrySpec, LensDropletsSpec, ObjectSpec, RainSpec
 from tests.blender_helpers import cube_scene, render_specs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +45,17 @@ def test_fog_thickens_with_distance_and_leaves_masks_alone(tmp_path: Path) -> No
         update={"fog_density": 3.912 / 40.0, "fog_box": [-50, -50, -1, 50, 50, 20]}
     )
     foggy = clear.model_copy(update={"world": world})
-    data = render_specs([clear, foggy], tmp_path)
+    rain = RainSpec(rate_mm_h=25.0, shutter_s=0.5, drop_brightness=3.0, seed=2)
+    rainy = clear.model_copy(
+        update={"world": clear.world.model_copy(
+            update={"rain": rain, "lens_droplets": LensDropletsSpec(count=(3, 3), radius_frac=(0.2, 0.25), seed=1)})}
+    )  # fmt: skip
+    data = render_specs([clear, foggy, rainy], tmp_path)
     for key in ("instance", "depth"):
         assert np.array_equal(data[f"{key}_0_0"], data[f"{key}_1_0"]), key
+        assert np.array_equal(data[f"{key}_0_0"], data[f"{key}_2_0"]), key
+    # rain and droplets change the light, in the backend's readback, not the geometry
+    assert np.abs(data["rgb_2_0"].astype(int) - data["rgb_0_0"].astype(int)).max() > 20
     shift = {}
     for iid in (1, 2):
         m = data["instance_0_0"] == iid
@@ -95,3 +104,27 @@ def test_fog_and_night_are_sampled_and_recorded() -> None:
 
 def headlights_of(spec):  # type: ignore[no-untyped-def]
     return [lt for lt in spec.lights if lt.type == "SPOT" and lt.energy == 1.5]
+
+
+def test_car_lights_glow_at_night_for_their_share_of_cars() -> None:
+    from render.families.pedestrians.street import furniture_parts
+
+    parts = furniture_parts({"kind": "car", "length": 4.2, "width": 1.8, "height": 1.45})
+    body = parts["item"].vertices
+    rear, front = parts["lamps_rear"].vertices, parts["lamps_front"].vertices
+    assert rear[:, 0].max() < body[:, 0].min() + 0.05 < front[:, 0].min()  # at the tail, the nose
+    assert 0.3 < rear[:, 2].min() < rear[:, 2].max() < 1.0
+    base = ["render.resolution=[320, 240]", "scene.sky.time_of_day={night: 1}",
+            "scene.people.count=[1, 1]"]  # fmt: skip
+    for share in (0.0, 1.0):
+        spec = sample_scene(
+            load_config(PEDESTRIANS, [*base, f"scene.sky.car_lights_share={share}"]), 0
+        )
+        lamps = [o for o in spec.objects if "_lamps_" in o.name]
+        assert lamps and len(lamps) % 2 == 0
+        lit = [(o.material.inputs or {}).get("Emission Strength", 0) > 0 for o in lamps]
+        assert all(lit) if share else not any(lit)
+    day = sample_scene(load_config(PEDESTRIANS, [*base[:1], "scene.sky.time_of_day={day: 1}",
+                                                 "scene.sky.car_lights_share=1"]), 0)  # fmt: skip
+    assert not any((o.material.inputs or {}).get("Emission Strength", 0) for o in day.objects
+                   if "_lamps_" in o.name)  # fmt: skip

@@ -30,6 +30,7 @@ from render.errors import RenderError
 from render.sensor import develop
 from render.spec import ObjectSpec, SceneSpec
 from render.views import SceneRender, ViewResult
+from render.weather import weather_view
 
 _DEVICE_TYPES = {"auto": ["OPTIX", "CUDA", "HIP"], "cuda": ["CUDA"], "optix": ["OPTIX"], "cpu": []}
 _state: dict[str, Any] = {"outputs": False, "device": None}
@@ -155,15 +156,20 @@ def render_spec(spec: SceneSpec) -> SceneRender:
 
     t2 = time.perf_counter()
     views = []
-    for data in loaded:
+    for i, data in enumerate(loaded):
         colors = np.ascontiguousarray(data["colors"][..., :3])
+        depth = depth_map(data, spec.camera.clip_end)
+        colors, weather = weather_view(colors, depth, spec, i)  # rain, lens droplets
         record = None
         if spec.render.sensor is not None:  # linear light from the EXR: the camera develops it
             rgb, record = develop(colors.astype(np.float32), spec.render.sensor)
         else:
             rgb = colors.astype(np.uint8, copy=False)
-        depth = depth_map(data, spec.camera.clip_end)
-        views.append(ViewResult(rgb=rgb, depth=depth, instance=instance_map(data), exposure=record))
+        views.append(
+            ViewResult(
+                rgb=rgb, depth=depth, instance=instance_map(data), exposure=record, weather=weather
+            )
+        )
     t_read = time.perf_counter() - t2
 
     t3 = time.perf_counter()

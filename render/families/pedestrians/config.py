@@ -254,6 +254,31 @@ class SkyConfig(Model):
         (40.0, 300.0),
         description="fog: meteorological visibility, metres (2 % contrast left that far)",
     )
+    rain_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of wet scenes (street.wet_probability) in which rain is falling: "
+        "streaks of drops drawn into the light (render/weather.py)",
+    )
+    rain_rate_mm_h: FloatRange = Field(
+        (2.0, 25.0), description="rain rate, mm/h: 2 light, 10 moderate, 25 heavy"
+    )
+    wind_mps: float = Field(3.0, ge=0, description="rain: wind up to this speed slants the drops")
+    lens_droplet_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of rainy scenes with water drops on the lens or windscreen "
+        "(out of focus; each image records them: masks are the geometry's)",
+    )
+    car_lights_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="dusk and night: share of parked cars with their lights on (red tail lights, "
+        "white front lamps)",
+    )
 
 
 class StreetCamera(Model):

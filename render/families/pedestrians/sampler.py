@@ -34,10 +34,10 @@ from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import (
     Shot,
-    fog_density,
     headlights,
     sample_light,
     sample_shot,
+    weather,
 )
 from render.families.pedestrians.street import sample_street
 from render.geometry.rotations import rot_z
@@ -284,17 +284,22 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         if cfg.render.flow:
             nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model, waits)
 
+    r_cars = stream(cfg.seed, key, "car_lights")
+    lights_on = frozenset(
+        k for k, it in enumerate(street.items)
+        if it.kind == "car" and when in ("dusk", "night") and r_cars.random() < sc.sky.car_lights_share
+    )  # fmt: skip
     objects = street_objects(
         street, seats, when in ("dusk", "night"), stream(cfg.seed, key, "street_materials"),
-        lit_windows=sc.sky.lit_window_share if when == "night" else 0.0,
+        lit_windows=sc.sky.lit_window_share if when == "night" else 0.0, lights_on=lights_on,
     )  # fmt: skip
     if when == "night":
         lights = [*lights, *headlights(shot, sc.sky.headlight_power_w)]
-    fog = fog_density(sc.sky, stream(cfg.seed, key, "fog"))
-    if fog > 0:  # the street and 60 m beyond each end, 40 m up
-        half_x, half_y = street.length / 2 + 60.0, street.facade + 15.0
-        box = [-half_x, -half_y, -1.0, half_x, half_y, 40.0]
-        world = world.model_copy(update={"fog_density": fog, "fog_box": box})
+    exposure = uniform(stream(cfg.seed, key, "motion"), sc.camera.exposure_s)
+    world, weathered = weather(
+        sc.sky, street, world, v_cam, exposure, stream(cfg.seed, key, "fog"),
+        derive_int(cfg.seed, scene_index, "weather"),
+    )  # fmt: skip
     params = {
         "people": [
             ppl.person_to_params(drafts[p.index].person, rotations[p.index], model.bones)
@@ -309,7 +314,6 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                 for p in nxt[5]
             ]
         }
-    exposure = uniform(stream(cfg.seed, key, "motion"), sc.camera.exposure_s)
     for k, p in enumerate(placed):
         d = drafts[p.index]
         r = rot_z(p.yaw)
@@ -427,7 +431,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                 "rig": shot.rig,
                 "time_of_day": when,
                 "wet": street.wet,
-                "fog_visibility_m": round(3.912 / fog, 1) if fog > 0 else None,
+                **weathered,
             },  # fmt: skip
             **({"sequence": frame.meta()} if frame else {}),
         },

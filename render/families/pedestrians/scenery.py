@@ -25,6 +25,16 @@ _EXTRA_MATERIALS = {
         [0.015, 0.017, 0.02], 0.04, texture="none", inputs={"Coat Weight": 1.0}
     ),
     "tyres": lambda rng: plain_material([0.015, 0.015, 0.015], 0.7, texture="none"),
+    "lamps_rear": lambda rng: plain_material([0.35, 0.01, 0.01], 0.1, texture="none"),
+    "lamps_front": lambda rng: plain_material([0.7, 0.7, 0.68], 0.05, texture="none"),
+    # lights on: a tail light ~ 30x a lit window's luminance (~3,000 cd/m^2), a front
+    # position lamp brighter still; the road they light is left to the street lights
+    "lamps_rear_lit": lambda rng: plain_material(
+        [1.0, 0.02, 0.01], 0.1, texture="none", inputs={"Emission Strength": 0.3}
+    ),
+    "lamps_front_lit": lambda rng: plain_material(
+        [1.0, 0.93, 0.85], 0.05, texture="none", inputs={"Emission Strength": 1.5}
+    ),
     "crown": lambda rng: plain_material(
         [0.03 + 0.04 * float(rng.random()), 0.07 + 0.07 * float(rng.random()), 0.02],
         0.8,
@@ -60,10 +70,12 @@ def street_objects(
     lit: bool,
     rng: np.random.Generator,
     lit_windows: float = 0.0,
+    lights_on: frozenset[int] = frozenset(),
 ) -> list[ObjectSpec]:
     """Road, sidewalks, markings, buildings, furniture and parked cars (instance 0).
     ``lit``: lamps glow (dusk, night); ``lit_windows``: share of buildings whose
-    windows (shop windows too) glow, warm and a little blue-white (night)."""
+    windows (shop windows too) glow, warm and a little blue-white (night);
+    ``lights_on``: the street items (cars) whose tail and front lamps glow."""
     wet = street.wet
     asphalt = uniform(rng, (0.025, 0.06)) * (0.6 if wet else 1.0)
     objs = [
@@ -191,9 +203,13 @@ def street_objects(
                 **pose,
             )
         )  # type: ignore[arg-type]
-        for extra in {"streetlight": ("lamp",), "car": ("glass", "tyres"), "tree": ("crown",)}.get(
-            it.kind, ()
-        ):
+        extras = {
+            "streetlight": ("lamp",),
+            "car": ("glass", "tyres", "lamps_rear", "lamps_front"),
+            "tree": ("crown",),
+        }
+        for extra in extras.get(it.kind, ()):
+            on = (extra == "lamp" and lit) or (extra.startswith("lamps_") and k in lights_on)
             objs.append(
                 ObjectSpec(
                     name=f"{it.kind}_{k}_{extra}",
@@ -201,9 +217,7 @@ def street_objects(
                     geometry=GeometrySpec(
                         kind="procedural", generator="furniture", params=params, part=extra
                     ),
-                    material=_EXTRA_MATERIALS["lamp_lit" if extra == "lamp" and lit else extra](
-                        rng
-                    ),
+                    material=_EXTRA_MATERIALS[f"{extra}_lit" if on else extra](rng),
                     **pose,  # type: ignore[arg-type]
                 )
             )

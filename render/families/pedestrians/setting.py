@@ -19,8 +19,9 @@ from render.families.common import kelvin_to_rgb, uniform, weighted_choice
 from render.families.pedestrians.config import SkyConfig, StreetCamera
 from render.families.pedestrians.street import Street
 from render.geometry.rotations import aim_neg_z
+from render.seeding import derive_int
 from render.settings import RenderConfig
-from render.spec import CameraSpec, LightSpec, SkySpec, WorldSpec
+from render.spec import CameraSpec, LensDropletsSpec, LightSpec, RainSpec, SkySpec, WorldSpec
 
 
 @dataclass(frozen=True)
@@ -222,3 +223,43 @@ def fog_density(cfg: SkyConfig, rng: np.random.Generator) -> float:
     if rng.random() >= cfg.fog_probability:
         return 0.0
     return 3.912 / uniform(rng, cfg.fog_visibility_m)
+
+
+def weather(
+    cfg: SkyConfig,
+    street: Street,
+    world: WorldSpec,
+    v_cam: np.ndarray,
+    shutter_s: float,
+    rng: np.random.Generator,
+    frame_seed: int,
+) -> tuple[WorldSpec, dict[str, float | int | None]]:
+    """``world`` with the scene's fog (a box of the street and 60 m beyond each end,
+    40 m up) and, in a wet scene, falling rain and drops on the lens; and the
+    conditions they add to the image record. The rain's drops are new in every
+    frame (``frame_seed``); the rate, wind and droplets' presence are the scene's."""
+    update: dict[str, object] = {}
+    fog = fog_density(cfg, rng)
+    if fog > 0:
+        half_x, half_y = street.length / 2 + 60.0, street.facade + 15.0
+        update |= {"fog_density": fog, "fog_box": [-half_x, -half_y, -1.0, half_x, half_y, 40.0]}
+    rain = street.wet and rng.random() < cfg.rain_probability
+    rate = uniform(rng, cfg.rain_rate_mm_h)
+    wind = rng.uniform(-cfg.wind_mps, cfg.wind_mps, 2)
+    droplets = rain and rng.random() < cfg.lens_droplet_probability
+    if rain:
+        update["rain"] = RainSpec(
+            rate_mm_h=rate,
+            wind_mps=[float(c) for c in wind],
+            shutter_s=shutter_s,
+            camera_velocity_mps=[float(c) for c in v_cam],
+            seed=derive_int(frame_seed, 0, "rain"),
+        )
+    if droplets:
+        update["lens_droplets"] = LensDropletsSpec(seed=derive_int(frame_seed, 0, "droplets"))
+    record = {
+        "fog_visibility_m": round(3.912 / fog, 1) if fog > 0 else None,
+        "rain_mm_h": round(rate, 1) if rain else None,
+        "lens_droplets": bool(droplets),
+    }
+    return world.model_copy(update=update), record

@@ -267,7 +267,7 @@ def _wheel(radius: float, width: float, x: float, y: float) -> Piece:
 def furniture_parts(params: dict[str, Any]) -> dict[str, Mesh]:
     """Generator ``furniture``: one item of ``kind`` at its local origin on the ground,
     its long side along local X. Parts: ``item``; streetlights also ``lamp`` (the
-    emitter); cars also ``glass`` and ``tyres``; trees also ``crown``; umbrellas
+    emitter); cars also ``glass``, ``tyres``, ``lamps_rear`` and ``lamps_front``; trees also ``crown``; umbrellas
     also ``canopy``."""
     kind = params["kind"]
     pieces: list[Piece] = []
@@ -336,6 +336,15 @@ def furniture_parts(params: dict[str, Any]) -> dict[str, Mesh]:
         pieces += [prism_piece(np.array(body), -width / 2, width / 2)]
         pieces += [prism_piece(np.array(roof), -width / 2 + 0.1, width / 2 - 0.1)]
         extra["glass"] = [prism_piece(np.array(cabin), -width / 2 + 0.08, width / 2 - 0.08)]
+        lamp_z = (belt - 0.32, belt - 0.18)  # rear lamps at the tail, front lamps at the nose
+        for name, x0, x1 in (
+            ("lamps_rear", -hl - 0.012, -hl + 0.02),
+            ("lamps_front", hl - 0.02, hl + 0.012),
+        ):
+            extra[name] = [
+                _box((x0, y - 0.13, lamp_z[0]), (x1, y + 0.13, lamp_z[1]))
+                for y in (-width / 2 + 0.25, width / 2 - 0.25)
+            ]
         extra["tyres"] = [
             _wheel(r, 0.22, x, y)
             for x in (-hl + 0.75, hl - 0.8)
