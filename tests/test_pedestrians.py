@@ -254,7 +254,7 @@ def test_1000_sampled_people_meet_the_coverage_targets(people: dict[str, Any]) -
     """Draw 1,000 people as the sampler does (no rendering) and check each attribute's
     group shares against the coverage targets (within 4 binomial sigmas)."""
     from render.families.pedestrians.coverage import targets, within
-    from render.families.pedestrians.sampler import draw_people
+    from render.families.pedestrians.drafting import draw_people
     from render.groups import activity, age_group, build_group, monk, sex_group
     from render.report.coverage import ATTRIBUTES
 

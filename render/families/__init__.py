@@ -53,6 +53,7 @@ FAMILIES: dict[str, Family] = {
             "street": f"{_STREET}:street_parts",
             "building": f"{_STREET}:building_parts",
             "furniture": f"{_STREET}:furniture_parts",
+            "vehicle": "render.families.pedestrians.vehicles:vehicle_parts",
         },
         assets=Assets(
             name="anny body model",

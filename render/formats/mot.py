@@ -11,7 +11,8 @@ A gt line is ``frame, id, left, top, width, height, conf, class, visibility``:
   origin, ``left``/``top`` 1-based as MOT's are;
 - ``conf`` 1 (evaluated); ``iscrowd`` regions are left out;
 - ``class``: MOT17's number for the category names it knows (person/pedestrian 1,
-  rider 2, car 3, bicycle 4, motorbike 5), else ``100 + category_id``;
+  rider 2, car 3, bicycle 4, motorbike 5, wheelchair and stroller 6: non motorized
+  vehicle), else ``100 + category_id``;
 - ``visibility``: the annotation's ``visibility`` (visible share of the amodal
   mask), 1 where it has none.
 """
@@ -22,7 +23,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-MOT_CLASSES = {"person": 1, "pedestrian": 1, "rider": 2, "car": 3, "bicycle": 4, "motorbike": 5}
+MOT_CLASSES = {
+    "person": 1, "pedestrian": 1, "rider": 2, "car": 3, "bicycle": 4, "motorbike": 5,
+    "wheelchair": 6, "stroller": 6,  # MOT17's "non motorized vehicle"
+}  # fmt: skip
 
 
 def class_of(category: Mapping[str, Any]) -> int:

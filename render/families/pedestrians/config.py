@@ -352,6 +352,11 @@ class ActorConfig(Model):
     age_group: AgeGroup = Field("adult", description="child, teen, adult or senior")
     count: IntRange = Field((1, 1), description="people in the group")
     activity: Literal["walk", "run"] = Field("walk", description="walk or run")
+    vehicle: Literal["none", "bicycle", "wheelchair", "stroller"] = Field(
+        "none",
+        description="bicycle: a cyclist (categories rider and bicycle); wheelchair: a "
+        "wheelchair user (person, wheelchair); stroller: pushing a stroller (person, stroller)",
+    )
     speed_mps: FloatRange = Field((1.0, 1.6), description="crossing speed, m/s")
     ahead_m: FloatRange = Field(
         (8.0, 20.0), description="start: metres ahead of the camera along the street"
@@ -406,11 +411,25 @@ class PedestriansScene(SceneModel):
         description="actors placed relative to the camera (configs/scenarios/; docs/pedestrians.md)",
     )
 
+    rider_category: str = Field(
+        "rider", description="COCO category of cyclists (keypoints: coco; scenarios with bicycles)"
+    )
+
+    def vehicles(self) -> list[str]:
+        """The vehicles of the scenario's actors, in a fixed order."""
+        used = {a.vehicle for a in self.scenario.actors} if self.scenario else set()
+        return [v for v in ("bicycle", "wheelchair", "stroller") if v in used]
+
     def category_names(self) -> list[str]:
-        return [self.category]
+        vehicles = self.vehicles()
+        riders = [self.rider_category] if "bicycle" in vehicles else []
+        return [self.category, *riders, *vehicles]
 
     def keypoint_categories(self) -> dict[str, tuple[str, ...]]:
-        return {self.category: COCO_KEYPOINTS}
+        out = {self.category: COCO_KEYPOINTS}
+        if "bicycle" in self.vehicles():
+            out[self.rider_category] = COCO_KEYPOINTS
+        return out
 
     def memory_estimate(self) -> tuple[float, float]:
         # Measured 2026-12-06 (peak RSS): sampling one scene with count = [n, n] takes

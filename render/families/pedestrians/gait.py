@@ -20,7 +20,12 @@ def gait_amplitude(run: bool, speed: float) -> float:
 def stride_length(activity: str, speed: float, height_m: float) -> float:
     """Metres the body moves in one gait cycle (two steps): each step spans the
     chord between the feet at the hip swing's extremes, ``2 * leg * sin(amplitude)``,
-    with the leg 0.53 x the body's height (0 for people standing or sitting)."""
+    with the leg 0.53 x the body's height; a cyclist's crank revolution (its gear's
+    development); 0 for people standing or sitting, wheelchair users included."""
+    if activity == "cycle":  # one crank revolution per cycle
+        from render.families.pedestrians.riding import metres_per_revolution
+
+        return metres_per_revolution(height_m)
     if activity not in ("walk", "run"):
         return 0.0
     amp = gait_amplitude(activity == "run", speed)

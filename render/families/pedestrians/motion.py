@@ -21,6 +21,8 @@ from render.families.pedestrians.pose import FORWARD, PoseParams
 from render.families.pedestrians.setting import Shot
 from render.geometry.rotations import rot_z
 
+MOVING = ("walk", "run", "cycle", "wheelchair")
+
 
 def camera_velocity(shot: Shot, cfg: StreetCamera, rng: np.random.Generator) -> np.ndarray:
     """World velocity (m/s) of the camera over a sequence, drawn once per sequence."""
@@ -52,8 +54,8 @@ def move_camera(shot: Shot, velocity: np.ndarray, seconds: float) -> Shot:
 
 def velocity(yaw: float, activity: str, speed: float) -> np.ndarray:
     """World velocity (m/s) of a person facing ``yaw``: ``speed`` along their heading
-    when they walk or run, else zero."""
-    if activity not in ("walk", "run"):
+    when they walk, run, cycle or roll a wheelchair, else zero."""
+    if activity not in MOVING:
         return np.zeros(3)
     return rot_z(yaw) @ FORWARD * speed
 

@@ -120,7 +120,8 @@ def pose_people(
             break
         for i, sides in zip(todo, bad, strict=True):
             p = people[i].pose
-            if round_ == max_rounds // 2 and p.arms not in ("hang", "swing"):
+            holding = ("hang", "swing", "handlebar", "rims", "push")  # riders keep their grip
+            if round_ == max_rounds // 2 and p.arms not in holding:
                 relaxed: ArmAction = "swing" if p.activity in ("walk", "run") else "hang"
                 people[i] = replace(people[i], pose=replace(p, arms=relaxed, spread=(0.0, 0.0)))
                 continue

@@ -23,7 +23,7 @@ from render.geometry import Mesh
 from render.geometry.rotations import rot_z
 
 if TYPE_CHECKING:
-    from render.families.pedestrians.sampler import Draft
+    from render.families.pedestrians.drafting import Draft
 
 
 @dataclass(frozen=True)

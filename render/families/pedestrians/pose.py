@@ -1,4 +1,5 @@
-"""Procedural poses for anny bodies (pure numpy): gait, standing, sitting, arm actions.
+"""Procedural poses for anny bodies (pure numpy): gait, standing, sitting, riding
+(:mod:`.riding`: a bicycle, a wheelchair), arm actions.
 
 A pose is described by a few numbers (:class:`PoseParams`: activity, gait phase
 and speed, arm action, torso turn, head direction) and turned into anny's
@@ -27,17 +28,21 @@ import numpy as np
 
 from render.families.pedestrians.gait import gait_amplitude, gait_angles
 
-Activity = Literal["walk", "run", "stand", "sit"]
+Activity = Literal["walk", "run", "stand", "sit", "cycle", "wheelchair"]
 ArmAction = Literal[
-    "swing", "hang", "phone_call", "phone_text", "carry", "wave", "pockets", "crossed"
-]
+    "swing", "hang", "phone_call", "phone_text", "carry", "wave", "pockets", "crossed",
+    "handlebar", "rims", "push",
+]  # fmt: skip
 ARM_ACTIONS: dict[Activity, tuple[ArmAction, ...]] = {
     "walk": ("swing", "phone_call", "phone_text", "carry", "pockets"),
     "run": ("swing",),
     "stand": ("hang", "phone_call", "phone_text", "carry", "wave", "pockets", "crossed"),
     "sit": ("hang", "phone_text", "crossed"),
+    "cycle": ("handlebar",),
+    "wheelchair": ("rims",),
 }
-"""Which arm actions go with which activity ("hang" while sitting: hands on thighs)."""
+"""Which arm actions go with which activity ("hang" while sitting: hands on thighs;
+``push``, a stroller's handle, is given to walkers by a scenario, :mod:`.riding`)."""
 
 FORWARD = np.array([0.0, -1.0, 0.0])
 UP = np.array([0.0, 0.0, 1.0])
@@ -297,7 +302,12 @@ def _arm(p: _Pose, side: str, params: PoseParams, gait_phase: float) -> None:
     base_abduct = math.radians(7) + spread
     if action in ("phone_call", "carry", "wave", "umbrella") and not acting:
         action = "swing" if params.activity == "walk" else "hang"
-    if params.activity == "sit" and action == "hang":  # hands resting on the thighs
+    if action in ("handlebar", "rims", "push"):  # on a bicycle, a wheelchair, a stroller
+        from render.families.pedestrians.riding import arm_target
+
+        target, pole = arm_target(rig, side, action, out)
+        upper, fore = _reach(rig, side, target, pole)
+    elif params.activity == "sit" and action == "hang":  # hands resting on the thighs
         target = hip + np.array([s * (0.02 + out), -0.26, 0.1 + out])
         upper, fore = _reach(rig, side, target, np.array([s * 1.0, 0.6, -0.5]))
     elif action == "swing":
@@ -357,6 +367,11 @@ def pose_rotations(rig: Rig, params: PoseParams) -> np.ndarray:
             _leg(p, side, hip, knee, ankle, math.radians(2))
         lean = math.radians(9 if run else 2)
         pelvis_yaw = math.radians(5 if run else 4) * math.cos(2 * math.pi * params.phase)
+    elif act in ("cycle", "wheelchair"):
+        from render.families.pedestrians.riding import legs
+
+        lean = legs(p, params, _leg)
+        pelvis_yaw = 0.0
     elif act == "sit":
         for side in ("L", "R"):
             _leg(p, side, math.radians(88), math.radians(92), 0.0, math.radians(6))

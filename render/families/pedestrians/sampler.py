@@ -10,27 +10,25 @@ Blender backend rebuilds the same meshes from the stored pose rotations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from render.families.base import Job
-from render.families.common import integer, render_spec, uniform, weighted_choice
-from render.families.pedestrians import appearance as look
-from render.families.pedestrians import motion, scenario
+from render.families.common import integer, render_spec, uniform
+from render.families.pedestrians import motion, scenario, vehicles
 from render.families.pedestrians import people as ppl
 from render.families.pedestrians.body import load_model
 from render.families.pedestrians.config import ActorConfig, PedestriansScene
+from render.families.pedestrians.drafting import Draft, draft
 from render.families.pedestrians.placement import (
     Placed,
     clear_view,
     place_people,
     visible_height,
 )
-from render.families.pedestrians.pose import ARM_ACTIONS, PoseParams
-from render.families.pedestrians.regions import Outfit
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import (
     Shot,
@@ -46,98 +44,12 @@ from render.sequence import frame_of
 from render.spec import (
     GeometrySpec,
     KeypointsSpec,
-    MaterialSpec,
     NextPose,
     ObjectSpec,
     PersonInfo,
     SceneSpec,
     SensorSpec,
 )
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A person before placement: body and pose, what they look like."""
-
-    person: ppl.Person
-    years: float
-    tone: float
-    umbrella: bool
-    materials: list[MaterialSpec]
-
-
-def _draft(sc: PedestriansScene, sitting_ok: bool, rng: np.random.Generator) -> Draft:
-    cfg = sc.people
-    values, years = look.sample_phenotype(cfg, rng)
-    activities = dict(cfg.activities)
-    if not sitting_ok:
-        activities["sit"] = 0.0
-    if years < 13:
-        activities["run"] = activities.get("run", 0.0) * 2
-    activity = weighted_choice(rng, activities)
-    female = values["gender"] > 0.5
-    gear = [g for g, p in sc.people.gear.items() if rng.random() < p]
-    arms = str(rng.choice(ARM_ACTIONS[activity]))
-    umbrella = "umbrella" in gear and activity in ("walk", "stand")
-    if umbrella:
-        arms = "umbrella"
-    if "handbag" in gear and activity in ("walk", "stand") and not umbrella:
-        arms = "carry"
-    gear = [
-        g
-        for g in gear
-        if g in ("backpack", "shoulder_bag", "hat") or (g == "handbag" and arms == "carry")
-    ]
-    speed = uniform(rng, cfg.run_speed_mps if activity == "run" else cfg.walk_speed_mps)
-    outfit = look.sample_outfit(sc.clothing, years, female, rng)
-    if activity in ("run", "sit") and outfit["bottom"] == "skirt":
-        outfit["skirt_length"] = min(outfit["skirt_length"], 0.3)  # the shell does not stretch
-    pose = PoseParams(
-        activity=activity,
-        arms=arms,  # type: ignore[arg-type]
-        phase=float(rng.random()),
-        speed=speed,
-        turn=uniform(rng, (-0.25, 0.25)),
-        head_yaw=uniform(rng, (-0.5, 0.5)),
-        head_pitch=uniform(rng, (-0.1, 0.15)),
-        arm_side=1,  # the handbag hangs on the left hand
-        weight_shift=uniform(rng, (-1.0, 1.0)),
-    )
-    tone = look.sample_tone(cfg, rng)
-    fabrics = sc.clothing.fabrics
-    materials = [
-        look.skin_material(tone, rng),
-        look.garment_material(weighted_choice(rng, fabrics), rng),
-        look.garment_material(weighted_choice(rng, fabrics), rng),
-        look.shoe_material(rng),
-        look.hair_material(tone, years, rng),
-        look.eye_material(),
-        look.gear_material(rng),
-    ]
-    phenotype = tuple(
-        values[k] for k in ("gender", "age", "muscle", "weight", "height", "proportions")
-    )
-    person = ppl.Person(
-        phenotype=phenotype,
-        pose=pose,
-        outfit=Outfit(**outfit),
-        gear=tuple(gear),  # type: ignore[arg-type]
-    )
-    return Draft(person, years, tone, umbrella, materials)
-
-
-def draw_people(sc: PedestriansScene, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """The attributes of ``n`` people as the sampler drafts them (before placement,
-    no rendering): what the coverage targets govern."""
-    out = []
-    for _ in range(n):
-        d = _draft(sc, True, rng)
-        out.append({
-            "age_years": d.years, "gender": d.person.phenotype[0], "skin_tone": d.tone,
-            "weight": d.person.phenotype[3], "activity": f"{d.person.pose.activity}/x",
-        })  # fmt: skip
-    return out
-
 
 # --------------------------------------------------------------------------- placement
 
@@ -194,6 +106,13 @@ def _at_time(
     return drafts, rotations, bodies, zero, meshes, placed, motion.move_camera(shot, v_cam, t)
 
 
+def ground_z(street: Any, q: np.ndarray, mesh: Any, actor: ActorConfig) -> float:
+    """An actor's height: its feet on the ground at ``q``; one with a vehicle stays
+    at the ground, :func:`.vehicles.fit` lifts it onto its seat."""
+    z = street.ground_z(q[1])
+    return float(z if actor.vehicle != "none" else z - mesh.vertices[:, 2].min())
+
+
 def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     """Every random choice of scene ``scene_index`` of a ``family: pedestrians`` config."""
     if not isinstance(cfg.scene, PedestriansScene):
@@ -243,11 +162,18 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     drafts: list[Draft] = []
     for _ in range(integer(r_people, sc.people.count)):
         sitting_ok = sum(d.person.pose.activity == "sit" for d in drafts) < 2 * benches_seen
-        drafts.append(_draft(sc, sitting_ok, r_people))
+        drafts.append(draft(sc, sitting_ok, r_people))
     ambient = len(drafts)
     if starts:
         r_look = stream(cfg.seed, key, "scenario_people")
-        drafts += [_draft(scenario.actor_scene(sc, a), False, r_look) for a, _, _ in starts]
+        for a, _, _ in starts:
+            d = draft(scenario.actor_scene(sc, a), False, r_look)
+            riding = a.vehicle != "none"
+            drafts.append(
+                replace(
+                    d, person=scenario.ride(d.person, a.vehicle), umbrella=d.umbrella and not riding
+                )
+            )
     people, rotations, bodies, zero = ppl.pose_people([d.person for d in drafts], model=model)
     drafts = [replace(d, person=p) for d, p in zip(drafts, people, strict=True)]
     meshes = [
@@ -262,8 +188,12 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             if all(np.hypot(*(p.location[:2] - q)) > 1.0 for _, q, _ in starts)
         ]  # fmt: skip
         placed += [
-            Placed(ambient + j, np.array([q[0], q[1], street.ground_z(q[1])]), yaw)
-            for j, (_, q, yaw) in enumerate(starts)
+            Placed(
+                ambient + j,
+                np.array([q[0], q[1], ground_z(street, q, meshes[ambient + j], a)]),
+                yaw,
+            )
+            for j, (a, q, yaw) in enumerate(starts)
         ]
     heights = [float(np.ptp(m.vertices[:, 2])) for m in meshes]
     first = (drafts, rotations, bodies, zero, meshes, placed, shot)
@@ -284,6 +214,28 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         if cfg.render.flow:
             nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model, waits)
 
+    rides = {ambient + j: a.vehicle for j, (a, _, _) in enumerate(starts) if a.vehicle != "none"}
+    fits = vehicles.fit(
+        rides,
+        bodies.bone_poses,
+        meshes,
+        {i: drafts[i].person.pose.phase for i in rides},
+        heights,
+        model.bones,
+    )
+    next_fits = (
+        {}
+        if nxt is None
+        else vehicles.fit(
+            rides,
+            nxt[2].bone_poses,
+            nxt[4],
+            {i: nxt[0][i].person.pose.phase for i in rides},
+            heights,
+            model.bones,
+        )
+    )
+    lift = {i: np.array([0.0, 0.0, f[1]]) for i, f in fits.items()}
     r_cars = stream(cfg.seed, key, "car_lights")
     lights_on = frozenset(
         k for k, it in enumerate(street.items)
@@ -317,21 +269,24 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     for k, p in enumerate(placed):
         d = drafts[p.index]
         r = rot_z(p.yaw)
-        kp_world = bodies.keypoints[p.index] @ r.T + p.location
+        up = lift.get(p.index, np.zeros(3))
+        kp_world = bodies.keypoints[p.index] @ r.T + p.location + up
         pose = d.person.pose
         velocity = None
-        if shot.camera.motion_blur > 0 and pose.activity in ("walk", "run"):
+        if shot.camera.motion_blur > 0 and pose.activity in motion.MOVING:
             v = motion.velocity(p.yaw, pose.activity, pose.speed)
             velocity = [float(c) for c in v * exposure / shot.camera.motion_blur]
         objects.append(
             ObjectSpec(
                 name=f"person_{k}",
                 instance_id=k + 1,
-                category_id=cfg.category_id(sc.category),
+                category_id=cfg.category_id(
+                    sc.rider_category if rides.get(p.index) == "bicycle" else sc.category
+                ),
                 geometry=GeometrySpec(
                     kind="procedural", generator="people", params=params, part=f"person_{k}"
                 ),
-                location=[float(c) for c in p.location],
+                location=[float(c) for c in p.location + up],
                 rotation_euler=[0.0, 0.0, p.yaw],
                 material=d.materials[0],
                 material_slots=d.materials[1:],
@@ -346,7 +301,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                 next=None
                 if nxt is None
                 else NextPose(
-                    location=[float(c) for c in nxt[5][k].location],
+                    location=[float(c) for c in nxt[5][k].location + up],
                     rotation_euler=[0.0, 0.0, p.yaw],
                     geometry=GeometrySpec(
                         kind="procedural",
@@ -387,6 +342,26 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
                         ),
                     )
                 )
+    vehicle_ids = iter(range(len(placed) + 1, len(placed) + 1 + len(fits)))
+    by_name = {o.name: o for o in objects}
+    r_paint = stream(cfg.seed, key, "vehicles")
+    for k, p in enumerate(placed):  # bicycles, wheelchairs, strollers: after every person
+        if p.index not in fits:
+            continue
+        extra: dict[str, Any] = {"velocity": by_name[f"person_{k}"].velocity}
+        if nxt is not None:
+            geo = GeometrySpec(
+                kind="procedural", generator="vehicle", params=next_fits[p.index][0], part="body"
+            )
+            loc = [float(c) for c in nxt[5][k].location]
+            extra["next"] = NextPose(location=loc, rotation_euler=[0.0, 0.0, p.yaw], geometry=geo)
+        objects.append(
+            vehicles.vehicle_object(
+                f"person_{k}_{rides[p.index]}", next(vehicle_ids), cfg.category_id(rides[p.index]),
+                fits[p.index][0], [float(c) for c in p.location], p.yaw, r_paint,
+                min_pixels=sc.min_person_pixels, amodal=sc.amodal, **extra,
+            )
+        )  # fmt: skip
     if sc.scenario is not None:
         eye = np.asarray(shot.camera.poses[0])[:3, 3]
         first_actor = len(placed) - len(starts)

@@ -144,3 +144,21 @@ def record(
             row["ttc_s"] = None if t is None else round(t, 3)
         rows.append(row)
     return {"name": name, "actors": rows}
+
+
+RIDES: dict[str, tuple[str, str]] = {
+    "bicycle": ("cycle", "handlebar"),
+    "wheelchair": ("wheelchair", "rims"),
+    "stroller": ("walk", "push"),
+}
+"""A vehicle's pose: (activity, arm action); see :mod:`.riding`."""
+
+
+def ride(person: Any, vehicle: str) -> Any:
+    """``person`` (a :class:`~.people.Person`) on or with ``vehicle``: its activity and
+    grip; no bag or umbrella in the hands. Unchanged for ``none``."""
+    if vehicle == "none":
+        return person
+    activity, arms = RIDES[vehicle]
+    gear = tuple(g for g in person.gear if g in ("backpack", "hat"))
+    return replace(person, pose=replace(person.pose, activity=activity, arms=arms), gear=gear)
