@@ -22,8 +22,9 @@ scenes sharing the sequence's choices, so each frame is sampled (people posed
 again at its time), built and rendered like a still.
 
 Part 4 renders the same ``n`` scenes (street, people, camera) by day, at dusk,
-at night, by day in fog and by day on wet ground: seconds per image and the ratio
-to day.
+at night, by day in fog, by day on wet ground and by day in rain (wet ground,
+falling rain and lens droplets): seconds per image and the ratio to day
+(``--conditions`` picks some).
 
 ``--parts`` picks the parts (default all: preset,crowds,sequences,conditions).
 
@@ -161,14 +162,18 @@ CONDITIONS = {
     "night": ["scene.sky.time_of_day={night: 1}", "scene.street.wet_probability=0"],
     "fog": ["scene.sky.time_of_day={day: 1}", "scene.sky.fog_probability=1",
             "scene.street.wet_probability=0"],
-    "wet": ["scene.sky.time_of_day={day: 1}", "scene.street.wet_probability=1"],
+    "wet": ["scene.sky.time_of_day={day: 1}", "scene.street.wet_probability=1",
+            "scene.sky.rain_probability=0"],
+    "rain": ["scene.sky.time_of_day={day: 1}", "scene.street.wet_probability=1",
+             "scene.sky.rain_probability=1", "scene.sky.lens_droplet_probability=1"],
 }  # fmt: skip
 
 
-def _conditions(config: str, n: int, sets: list[str]) -> dict[str, Any]:
+def _conditions(config: str, n: int, sets: list[str], names: list[str]) -> dict[str, Any]:
     """The same n scenes (street, people, camera) under each condition: s per image."""
     out: dict[str, Any] = {"scenes": n}
-    for name, extra in CONDITIONS.items():
+    chosen = {k: v for k, v in CONDITIONS.items() if k in names or k == "day"}
+    for name, extra in chosen.items():
         cfg = load_config(
             config, [f"num_scenes={n}", "render.views_per_scene=1", "scene.sky.fog_probability=0",
                      *extra, *sets],
@@ -180,7 +185,7 @@ def _conditions(config: str, n: int, sets: list[str]) -> dict[str, Any]:
             "build_s": round(stage["build_s"], 3),
         }
     base = out["day"]["seconds_per_image"]
-    for name in CONDITIONS:
+    for name in chosen:
         out[name]["vs_day"] = round(out[name]["seconds_per_image"] / base, 3)
     return out
 
@@ -193,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
     ap.add_argument("--frames", type=int, default=8, help="frames for part 3 (sequences)")
     ap.add_argument("--parts", default="preset,crowds,sequences,conditions", help="parts to run")
+    ap.add_argument(
+        "--conditions", default=",".join(CONDITIONS), help="part 4's conditions (day always)"
+    )
     args = ap.parse_args(argv)
     parts = set(args.parts.split(","))
     result: dict[str, Any] = {
@@ -209,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         result["sequences"] = _sequences(args.config, args.frames, args.set)
     if "conditions" in parts:
         people.load_model()
-        result["conditions"] = _conditions(args.config, args.n, args.set)
+        result["conditions"] = _conditions(
+            args.config, args.n, args.set, args.conditions.split(",")
+        )
     print(json.dumps(result, indent=2))
     return 0
 
