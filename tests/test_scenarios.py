@@ -141,3 +141,19 @@ def test_each_preset_renders_validates_and_exports_to_mot(tmp_path: Path) -> Non
         (gt,) = (tmp_path / f"{preset.stem}_mot").glob("train/*/gt/gt.txt")
         frames = mm.io.loadtxt(str(gt), fmt="mot15-2D", min_confidence=1)
         assert len(frames) == sum(1 for a in doc["annotations"] if not a.get("iscrowd"))
+
+
+def test_a_bus_stop_actor_starts_in_front_of_a_shelter() -> None:
+    cfg = load_config(ROOT / "configs" / "scenarios" / "stepping_off_kerb.yaml", SMALL)
+    assert cfg.scene.scenario.actors[0].start == "bus_stop"
+    spec = sample_scene(cfg, 0)
+    ((_, actor),) = _actors(spec)
+    (shelter,) = [
+        o for o in spec.objects if o.name.startswith("shelter_") and "_glass" not in o.name
+    ]
+    edge = float(spec.objects[0].geometry.params["road_width"]) / 2
+    sx, sy = shelter.location[:2]
+    assert abs(sx - actor.location[0]) < 1e-6  # right behind the actor, further from the road
+    assert abs(sy) > abs(actor.location[1]) > edge and np.sign(sy) == np.sign(actor.location[1])
+    glass = next(o for o in spec.objects if o.name == f"{shelter.name}_glass")
+    assert glass.location == shelter.location

@@ -361,10 +361,11 @@ class ActorConfig(Model):
     ahead_m: FloatRange = Field(
         (8.0, 20.0), description="start: metres ahead of the camera along the street"
     )
-    start: Literal["kerb", "parked_cars", "crossing"] = Field(
+    start: Literal["kerb", "parked_cars", "crossing", "bus_stop"] = Field(
         "kerb",
         description="kerb: on the sidewalk's edge; parked_cars: in the parking lane between "
-        "parked cars; crossing: at the zebra crossing (the street gets one)",
+        "parked cars; crossing: at the zebra crossing (the street gets one); bus_stop: at the "
+        "kerb in front of a bus shelter (the street gets one there)",
     )
     side: Literal["left", "right", "either"] = Field(
         "either", description="which side of the street the actor starts on, as the camera looks"

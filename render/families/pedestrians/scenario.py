@@ -2,8 +2,8 @@
 the rare, dangerous situations fleets seldom record (pure Python).
 
 An actor (or a group of ``count``) starts ``ahead_m`` metres ahead of the camera
-along the street at the first frame, at the kerb, between the parked cars or at
-the zebra crossing, on the ``side`` asked for, and crosses the road at
+along the street at the first frame, at the kerb, between the parked cars, at
+the zebra crossing or at a bus stop (a shelter behind it), on the ``side`` asked for, and crosses the road at
 ``speed_mps`` (walking or running): with ``render.frames`` the sequence shows them
 step into the lane. Everything else in the scene (street, light, other people) is
 sampled as usual; parked cars and people where an actor starts are left out.
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from render.families.pedestrians.config import ActorConfig, PedestriansScene
-from render.families.pedestrians.street import Street
+from render.families.pedestrians.street import Item, Street
 
 COLLISION_M = 1.2
 
@@ -51,7 +51,8 @@ def start_points(
         x = (crossing[0] + crossing[1]) / 2
     else:
         x = float(eye[0]) + forward * float(rng.uniform(*actor.ahead_m))
-    y = side * {"kerb": edge + 0.4, "parked_cars": edge - 1.1, "crossing": edge + 0.4}[actor.start]
+    y = side * {"kerb": edge + 0.4, "parked_cars": edge - 1.1, "crossing": edge + 0.4,
+                "bus_stop": edge + 0.4}[actor.start]  # fmt: skip
     points = [np.array([x + (k - (n - 1) / 2) * actor.spacing_m, y]) for k in range(n)]
     yaw = 0.0 if side > 0 else math.pi  # bodies face -Y at yaw 0: towards the other side
     return points, yaw
@@ -123,6 +124,18 @@ def without_items_at(street: Street, points: list[np.ndarray], reach: float = 1.
         if all(math.hypot(it.x - p[0], it.y - p[1]) > reach for p in points)
     ]  # fmt: skip
     return replace(street, items=keep)
+
+
+def with_shelter(street: Street, at: np.ndarray) -> Street:
+    """``street`` with a bus shelter on the sidewalk behind the point ``at`` (an actor
+    at the kerb), open to the road; furniture it would stand in is left out."""
+    side = 1.0 if at[1] > 0 else -1.0
+    y = side * (street.edge + 1.5)
+    keep = [
+        it for it in street.items if not (abs(it.x - at[0]) < 2.6 and it.y * side > street.edge)
+    ]
+    shelter = Item("shelter", float(at[0]), y, 0.0 if side > 0 else math.pi)
+    return replace(street, items=[*keep, shelter])
 
 
 def record(

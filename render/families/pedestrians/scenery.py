@@ -206,6 +206,7 @@ def street_objects(
         extras = {
             "streetlight": ("lamp",),
             "car": ("glass", "tyres", "lamps_rear", "lamps_front"),
+            "shelter": ("glass",),
             "tree": ("crown",),
         }
         for extra in extras.get(it.kind, ()):

@@ -39,6 +39,7 @@ FOOTPRINT = {
     "car": 2.4,
     "tree": 0.45,
     "umbrella": 0.5,
+    "shelter": 1.7,
 }
 """Radius (metres) people keep clear of each item's position (benches: when not sitting)."""
 
@@ -267,7 +268,8 @@ def _wheel(radius: float, width: float, x: float, y: float) -> Piece:
 def furniture_parts(params: dict[str, Any]) -> dict[str, Mesh]:
     """Generator ``furniture``: one item of ``kind`` at its local origin on the ground,
     its long side along local X. Parts: ``item``; streetlights also ``lamp`` (the
-    emitter); cars also ``glass``, ``tyres``, ``lamps_rear`` and ``lamps_front``; trees also ``crown``; umbrellas
+    emitter); cars also ``glass``, ``tyres``, ``lamps_rear`` and ``lamps_front``;
+    bus shelters also ``glass``; trees also ``crown``; umbrellas
     also ``canopy``."""
     kind = params["kind"]
     pieces: list[Piece] = []
@@ -304,6 +306,35 @@ def furniture_parts(params: dict[str, Any]) -> dict[str, Mesh]:
             _box((0.4, -0.015, 0.34), (0.43, 0.015, 0.95)),
             _box((0.38, -0.25, 0.95), (0.45, 0.25, 0.98)),
             _box((-0.12, -0.015, 0.6), (0.43, 0.015, 0.63)),
+        ]
+    elif kind == "shelter":  # a bus stop: open to local -Y (the road), glass back, a sign
+        length, depth, high = 3.2, 1.4, 2.4
+        for x in (-length / 2, length / 2):
+            for y in (-depth / 2, depth / 2):
+                pieces.append(_box((x - 0.04, y - 0.04, 0.0), (x + 0.04, y + 0.04, high)))
+        pieces += [
+            _box(
+                (-length / 2 - 0.1, -depth / 2 - 0.2, high),
+                (length / 2 + 0.1, depth / 2 + 0.05, high + 0.12),
+            ),
+            _box((-1.2, depth / 2 - 0.35, 0.42), (1.2, depth / 2 - 0.05, 0.46)),  # the bench
+            _box((-1.15, depth / 2 - 0.3, 0.0), (-1.1, depth / 2 - 0.1, 0.42)),
+            _box((1.1, depth / 2 - 0.3, 0.0), (1.15, depth / 2 - 0.1, 0.42)),
+            cylinder_piece(0.04, 0.0, 2.8, 10, centre=(length / 2 + 0.6, -depth / 2 - 0.3)),
+            _box(
+                (length / 2 + 0.35, -depth / 2 - 0.33, 2.3),
+                (length / 2 + 0.85, -depth / 2 - 0.27, 2.8),
+            ),
+        ]
+        extra["glass"] = [
+            _box(
+                (-length / 2 + 0.05, depth / 2 - 0.02, 0.1),
+                (length / 2 - 0.05, depth / 2, high - 0.05),
+            ),
+            _box(
+                (-length / 2 - 0.02, -depth / 2 + 0.05, 0.1),
+                (-length / 2, depth / 2 - 0.05, high - 0.05),
+            ),
         ]
     elif kind == "umbrella":  # pole from the hand (origin) up, canopy on top
         r, pole = float(params.get("radius", 0.5)), float(params.get("pole", 0.85))
