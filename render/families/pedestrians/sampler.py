@@ -152,9 +152,9 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
             )  # fmt: skip
             starts += [(actor, p, yaw) for p in points]
         street = scenario.without_items_at(street, [p for _, p, _ in starts])
-        for a, p, _ in starts:
+        for a, q, _ in starts:
             if a.start == "bus_stop" and not any(it.kind == "shelter" for it in street.items):
-                street = scenario.with_shelter(street, p)
+                street = scenario.with_shelter(street, q)
     r_people = stream(cfg.seed, key, "people")
     benches_seen = sum(
         1
