@@ -108,8 +108,8 @@ def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, ext
                         f"train.epochs={epochs}", f"train.batch_size={batch}",
                         f"train.seed={seed}", f"augment.seed={seed}", "data.workers=1",
                         *extra])]  # fmt: skip
-        if (run / "checkpoints" / "last.pt").exists():
-            args = ["train", str(RECIPE), "--out", str(run), "--resume", "--no-progress"]
+        if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
+            args.append("--resume")
         _run(args)
         record = json.loads((run / "train.json").read_text())  # wall_s: its last session
         rec.update(images=images, epochs=epochs, steps=record["steps"],
