@@ -47,6 +47,9 @@ class RainSpec(Spec):
     rate_mm_h: float = Field(gt=0, description="rain rate, mm/h (Marshall-Palmer drop sizes)")
     near_m: float = Field(0.3, gt=0, description="drops from this distance to the camera")
     far_m: float = Field(20.0, gt=0, description="to this distance (beyond: unresolved)")
+    streaks_m: float = Field(
+        8.0, gt=0, description="drops nearer than this are drawn as streaks; farther, as a veil"
+    )
     min_diameter_mm: float = Field(0.5, gt=0, description="smaller drops are left out")
     wind_mps: list[float] = Field(
         default_factory=lambda: [0.0, 0.0], min_length=2, max_length=2, description="world x, y"

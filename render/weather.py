@@ -23,6 +23,12 @@ streaks ("Photorealistic rendering of rain streaks", SIGGRAPH 2006, simplified):
   percentile light, or the mean over a window a quarter of the frame wide where
   that is brighter (near a street light, drops glow).
 - Drops are hidden behind surfaces nearer than themselves (the depth map).
+- Only drops nearer than ``streaks_m`` (8 m) are drawn one by one: they are 6 %
+  of those out to 20 m (density grows as z^2) and make the visible streaks.
+  Farther drops are sub-pixel and faint; they are added as their mean, a veil of
+  the rain's optical depth from ``streaks_m`` to the surface or ``far_m``. On a
+  640x480 view at 25 mm/h that drew 0.39 instead of 6.1 million drops, 0.19 s
+  instead of 5.3 s, and left the mean change of light as it was (0.0444 both).
 
 So rain is faint where it is faint in a photograph (a few percent on a bright
 wall at 1/60 s) and shows against dark backgrounds and near lights.
@@ -60,6 +66,14 @@ def drops_per_m3(rate_mm_h: float, min_diameter_mm: float) -> float:
     return N0 / lam * math.exp(-lam * min_diameter_mm)
 
 
+def cross_section(rate_mm_h: float, min_diameter_mm: float) -> float:
+    """The drops' summed cross-section per cubic metre (m^2 / m^3): the optical depth
+    of rain per metre of path, integral of N(D) pi D^2 / 4 over D >= the minimum."""
+    lam, d0 = slope(rate_mm_h), min_diameter_mm
+    mm2 = N0 * math.pi / 4 * math.exp(-lam * d0) * (d0**2 / lam + 2 * d0 / lam**2 + 2 / lam**3)
+    return mm2 * 1e-6
+
+
 def terminal_velocity(d_mm: np.ndarray) -> np.ndarray:
     """Fall speed of drops of diameter ``d_mm``, m/s (Atlas et al. 1973), >= 0.5."""
     return np.maximum(9.65 - 10.3 * np.exp(-0.6 * np.asarray(d_mm)), 0.5)
@@ -72,11 +86,12 @@ def _sample_drops(
     and diameters (n, mm), uniform over the view's frustum between near and far."""
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     # frustum volume: integral of (w/fx)(h/fy) z^2 dz
+    near, far = rain.near_m, min(rain.far_m, rain.streaks_m)
     area = (w / fx) * (h / fy)
-    volume = area * (rain.far_m**3 - rain.near_m**3) / 3.0
+    volume = area * max(far**3 - near**3, 0.0) / 3.0
     n = int(rng.poisson(drops_per_m3(rain.rate_mm_h, rain.min_diameter_mm) * volume))
     u = rng.random(n)
-    z = np.cbrt(rain.near_m**3 + u * (rain.far_m**3 - rain.near_m**3))  # density ~ z^2
+    z = np.cbrt(near**3 + u * (far**3 - near**3))  # density ~ z^2
     px, py = rng.random(n) * w, rng.random(n) * h
     pts = np.column_stack([(px - cx) / fx * z, (py - cy) / fy * z, z])
     d = rain.min_diameter_mm + rng.exponential(1.0 / slope(rain.rate_mm_h), n)
@@ -135,6 +150,10 @@ def rain_streaks(
         seen = zs[inside] < depth.reshape(-1)[pix]  # behind a surface: hidden
         weight = np.minimum(alpha[idx][inside][seen], 1.0)
         cover += np.bincount(pix[seen], weights=weight, minlength=h * w)
+    # beyond streaks_m the drops are sub-pixel and faint: their mean, a veil as deep
+    # as the rain between there and the surface (or far_m)
+    path = np.clip(np.minimum(depth, rain.far_m) - rain.streaks_m, 0.0, None)
+    cover += (cross_section(rain.rate_mm_h, rain.min_diameter_mm) * path).reshape(-1)
     a = np.minimum(cover, 1.0).reshape(h, w, 1)
     size = max(3, min(h, w) // 4)
     around = ndimage.uniform_filter(linear.astype(np.float64), size=(size, size, 1), mode="reflect")
@@ -145,7 +164,7 @@ def rain_streaks(
     all_len = np.concatenate(lengths) if lengths else np.zeros(0)
     record = {
         "rate_mm_h": round(rain.rate_mm_h, 2),
-        "drops": len(d_mm),
+        "drops": len(d_mm),  # drawn one by one, out to streaks_m
         "streak_px": round(float(np.median(all_len)), 2) if len(all_len) else 0.0,
         "shutter_s": round(shutter_s, 5),
         "mean_change": round(float(np.mean(np.abs(out - linear)) / max(np.mean(linear), 1e-9)), 5),
