@@ -36,6 +36,20 @@ def merge(pieces: list[Piece], smooth: bool = False) -> Mesh:
     )
 
 
+def grid_faces(rows: int, cols: int, n_cols: int) -> np.ndarray:
+    """Triangles of a grid of vertices ``r * n_cols + c`` that wraps around in rows
+    (``rows`` of them) and joins columns ``c`` to ``(c + 1) % n_cols`` for the first
+    ``cols`` columns (``cols == n_cols``: closed around both ways, a torus)."""
+    j = np.arange(rows)[:, None]
+    i = np.arange(cols)[None, :]
+    a = j * n_cols + i
+    b = ((j + 1) % rows) * n_cols + i
+    c = ((j + 1) % rows) * n_cols + (i + 1) % n_cols
+    d = j * n_cols + (i + 1) % n_cols
+    faces = [np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)]
+    return np.concatenate(faces).astype(np.int64)
+
+
 def strip(loop_a: np.ndarray, loop_b: np.ndarray, flip: bool) -> Piece:
     """Quads between two closed loops of equal length (N, 3)."""
     n = len(loop_a)

@@ -28,7 +28,14 @@ import numpy as np
 from render.families.pedestrians.pose import swing
 from render.families.pedestrians.riding import crank, pedal, wheel_radius
 from render.geometry import Mesh
-from render.geometry.build import Piece, box_piece, cylinder_piece, merge, transform_piece
+from render.geometry.build import (
+    Piece,
+    box_piece,
+    cylinder_piece,
+    grid_faces,
+    merge,
+    transform_piece,
+)
 from render.spec import GeometrySpec, MaterialSpec, ObjectSpec
 
 KINDS = ("bicycle", "wheelchair", "stroller")
@@ -52,15 +59,7 @@ def _torus(centre: Any, major: float, minor: float, n: int = 32, m: int = 8) -> 
     uu, vv = np.meshgrid(u, v, indexing="ij")
     rad = major + minor * np.cos(vv)
     verts = np.stack([minor * np.sin(vv), rad * np.cos(uu), rad * np.sin(uu)], -1).reshape(-1, 3)
-    i, j = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
-    a = i * m + j
-    b = ((i + 1) % n) * m + j
-    c = ((i + 1) % n) * m + (j + 1) % m
-    d = i * m + (j + 1) % m
-    faces = np.concatenate(
-        [np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)]
-    )
-    return verts + np.asarray(centre, float), faces.astype(np.int64)
+    return verts + np.asarray(centre, float), grid_faces(n, m, m)
 
 
 def _box(lo: Any, hi: Any) -> Piece:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from render.geometry import Mesh
-from render.geometry.build import merge
+from render.geometry.build import grid_faces, merge
 
 MAX_SAG = 2e-5
 """Largest chord sag (metres) of curved product surfaces."""
@@ -43,16 +43,7 @@ def revolve(profile: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
     verts = np.stack([r * np.cos(theta)[:, None], r * np.sin(theta)[:, None], z], axis=-1).reshape(
         -1, 3
     )
-    j = np.arange(s)[:, None]
-    i = np.arange(p if closed else p - 1)[None, :]
-    a = j * p + i
-    b = ((j + 1) % s) * p + i
-    c = ((j + 1) % s) * p + (i + 1) % p
-    d = j * p + (i + 1) % p
-    faces = np.concatenate(
-        [np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)]
-    )
-    return verts, faces.astype(np.int64)
+    return verts, grid_faces(s, p if closed else p - 1, p)
 
 
 def _densify(profile: np.ndarray, closed: bool, max_len: float) -> np.ndarray:
