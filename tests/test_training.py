@@ -152,6 +152,24 @@ def test_train_refuses_what_it_should(overfit: Path, tmp_path: Path, capsys: Any
     before = load_recipe(recipe_path).model_dump()
     write_recipe(bad, {**before, "train": {**before["train"], "epochs": 61}})
     argv = ["train", str(bad), "--out", str(overfit), "--resume", "--no-progress"]
+    assert main(argv) == 2  # the run's recipe.yaml is compared first, before any data is read
+    err = capsys.readouterr().err
+    assert (
+        f"the recipe differs from the run's {overfit / 'recipe.yaml'} (train.epochs: 60 -> 61)"
+        in err
+    )
+    assert "give the same --set overrides" in err and len(err.splitlines()) == 1
+    # a resume that forgot the first session's data override: the recipe, not the data
+    argv = ["train", recipe_path, "--out", str(overfit), "--resume", "--no-progress",
+            "--set", f"data.train={tmp_path / 'nowhere'}"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "differs from the run's" in err and "data.train" in err and "not found" not in err
+    # without the run's recipe.yaml the checkpoint's recipe is the reference
+    bare = tmp_path / "bare"
+    (bare / "checkpoints").mkdir(parents=True)
+    shutil.copy(overfit / "checkpoints" / "last.pt", bare / "checkpoints" / "last.pt")
+    argv = ["train", str(bad), "--out", str(bare), "--resume", "--no-progress"]
     assert main(argv) == 2
     assert "the recipe differs from the checkpoint's (train.epochs: 60 -> 61)" in capsys.readouterr().err  # fmt: skip
 

@@ -115,11 +115,13 @@ def add_parsers(sub: Any) -> None:
 def _train(args: argparse.Namespace) -> int:
     _quiet_openmp()
     from render.training.loop import train
-    from render.training.recipe import load_recipe
+    from render.training.recipe import check_resume, load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.init is not None and args.resume:
         raise UserError("--init and --resume: a resumed run keeps its own start")
+    if args.resume:
+        check_resume(recipe, args.out)
     progress = not args.no_progress and sys.stderr.isatty()
     result = train(
         recipe, args.out, init=args.init, resume=args.resume, overwrite=args.overwrite,

@@ -274,6 +274,21 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def check_resume(recipe: Recipe, out: Path) -> None:
+    """``--resume``: the recipe must be the run's own (``OUT/recipe.yaml``), outside
+    :data:`RESUME_FREE`; checked before any data is read, so a resume without the
+    first session's ``--set`` overrides says so instead of failing on their absence."""
+    path = out / "recipe.yaml"
+    if not path.is_file():
+        return
+    diff = recipe_difference(read_yaml(path), recipe.model_dump(mode="json"))
+    if diff is not None:
+        raise ConfigError(
+            f"--resume: the recipe differs from the run's {path} ({diff}); give the same --set "
+            f"overrides as its first session, or copy {path} out of the run and resume with it"
+        )
+
+
 def recipe_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """The first key (outside :data:`RESUME_FREE`) whose value differs between two
     recipes as dicts, as ``key: old -> new``; None when they agree."""
