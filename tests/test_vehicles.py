@@ -115,3 +115,22 @@ def test_pedals_turn_at_the_gears_rate() -> None:
     later = advance(p, 0.25, 1.75)
     assert later.phase == pytest.approx((0.1 + 0.25 * 5.5 / metres_per_revolution(1.75)) % 1.0)
     assert stride_length("wheelchair", 1.0, 1.75) == 0.0
+
+
+def test_a_crossing_cyclist_rides_down_off_the_kerb() -> None:
+    """Over a sequence the bike leaves the sidewalk (curb height) for the road (0):
+    it and its rider follow the ground instead of floating on at curb height."""
+    cfg = load_config(SCENARIOS / "cyclist_crossing.yaml", SMALL)
+    heights, lifts = set(), set()
+    for i in range(cfg.render.frames):
+        spec = sample_scene(cfg, i)
+        street = spec.objects[0].geometry.params
+        edge, curb = street["road_width"] / 2, street["curb_height"]
+        (veh,) = [o for o in spec.objects if o.geometry.generator == "vehicle"]
+        rider = next(o for o in spec.objects if o.name == veh.name.rsplit("_", 1)[0])
+        ground = curb if abs(veh.location[1]) > edge else 0.0
+        assert veh.location[2] == pytest.approx(ground, abs=1e-9), i
+        lifts.add(round(rider.location[2] - veh.location[2], 6))  # the rider stays seated
+        heights.add(round(ground, 6))
+    assert heights == {0.0, round(curb, 6)}  # it did step down
+    assert len(lifts) == 1 and lifts.pop() > 0.5

@@ -72,16 +72,21 @@ def _at_time(
     t: float,
     model: Any,
     waits: dict[int, float],
+    ground: Any,
 ) -> _State:
     """A sequence's first frame ``t`` seconds later: the camera moved, walkers moved
-    on along their heading with their gait phase advanced (:mod:`.motion`); a
-    person in ``waits`` (draft index -> seconds) stands until then, then sets off."""
+    on along their heading with their gait phase advanced (:mod:`.motion`), their
+    feet following the ground (``ground``: y -> height; off the kerb, down onto the
+    road); a person in ``waits`` (draft index -> seconds) stands (a rider stops)
+    until then, then sets off."""
     drafts, _, _, _, _, placed, shot = first
     moved = []
     for i, d in enumerate(drafts):
         pose, wait = d.person.pose, waits.get(i, 0.0)
-        if t < wait:
-            pose = replace(pose, activity="stand", arms="hang")
+        if t < wait and pose.activity in ("cycle", "wheelchair"):
+            pose = replace(pose, speed=0.0)
+        elif t < wait:
+            pose = replace(pose, activity="stand", arms="push" if pose.arms == "push" else "hang")
         else:
             pose = motion.advance(pose, t - wait, heights[i])
         moved.append(replace(d.person, pose=pose))
@@ -90,19 +95,15 @@ def _at_time(
     meshes = [
         ppl.person_mesh(model, bodies, i, p, rotations[i], zero) for i, p in enumerate(people)
     ]
-    placed = [
-        replace(
-            p,
-            location=motion.walked(
-                p.location,
-                p.yaw,
-                people[p.index].pose.activity,
-                people[p.index].pose.speed,
-                max(0.0, t - waits.get(p.index, 0.0)),
-            ),  # fmt: skip
+    later = []
+    for p in placed:
+        pose = people[p.index].pose
+        at = motion.walked(
+            p.location, p.yaw, pose.activity, pose.speed, max(0.0, t - waits.get(p.index, 0.0))
         )
-        for p in placed
-    ]
+        at[2] += ground(float(at[1])) - ground(float(p.location[1]))
+        later.append(replace(p, location=at))
+    placed = later
     return drafts, rotations, bodies, zero, meshes, placed, motion.move_camera(shot, v_cam, t)
 
 
@@ -212,10 +213,12 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     if frame is not None:  # the sequence's first frame, t seconds on
         if frame.index > 0 or waits:
             drafts, rotations, bodies, zero, meshes, placed, shot = _at_time(
-                first, heights, v_cam, frame.time_s, model, waits
+                first, heights, v_cam, frame.time_s, model, waits, street.ground_z
             )
         if cfg.render.flow:
-            nxt = _at_time(first, heights, v_cam, frame.time_s + 1 / frame.fps, model, waits)
+            nxt = _at_time(
+                first, heights, v_cam, frame.time_s + 1 / frame.fps, model, waits, street.ground_z
+            )
 
     rides = {ambient + j: a.vehicle for j, (a, _, _) in enumerate(starts) if a.vehicle != "none"}
     fits = vehicles.fit(
