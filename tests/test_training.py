@@ -420,3 +420,13 @@ def test_cli_imports_torch_only_when_training() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "recipe", sorted((ROOT / "configs" / "train").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_every_shipped_recipe_loads(recipe: Path) -> None:
+    """Each recipe in configs/train is valid, and its augmentation pipeline exists."""
+    r = load_recipe(recipe)
+    if r.augment.pipeline is not None:
+        assert (ROOT / r.augment.pipeline).is_file()
