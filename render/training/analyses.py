@@ -1,12 +1,14 @@
 """What ``synthcv evaluate`` reports beyond COCOeval, from a dataset and its
 detections (pure numpy): the QC metrics of a defects dataset, the detections on
-whole frames of a tiled one, recall by visibility, height and person group."""
+whole frames of a tiled one, recall by visibility, height and person group,
+per-joint PCK of a keypoint detector."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from render.training.pck import pck_table
 from render.training.qc import frame_detections, qc_metrics
 from render.training.recall import recall_tables
 
@@ -47,3 +49,14 @@ def tiled_frames(dataset: Any, dets: Sequence[Mapping[str, Any]]) -> list[dict[s
     if not any(isinstance(i.get("tile"), dict) for i in dataset.images):
         return None
     return frame_detections(dataset.images, dets)
+
+
+def pck_of(
+    gt: Mapping[str, Any], dets: Sequence[Mapping[str, Any]], score_min: float
+) -> dict[str, Any]:
+    """Per-joint PCK (:mod:`render.training.pck`) when the detections carry keypoints
+    and a category names its joints; else ``{}``."""
+    names = next((c["keypoints"] for c in gt.get("categories", []) if c.get("keypoints")), None)
+    if not names or not any(d.get("keypoints") for d in dets):
+        return {}
+    return pck_table(gt["annotations"], dets, names, score_min)

@@ -24,7 +24,8 @@ from render.errors import DatasetError, UserError
 from render.formats import coco
 from render.formats.inputs import Limits, read_json
 from render.progress import Progress
-from render.training.analyses import dataset_qc, recall_of, tiled_frames
+from render.training.analyses import dataset_qc, pck_of, recall_of, tiled_frames
+from render.training.pck import format_pck
 from render.training.qc import format_qc
 from render.training.recall import format_recall
 from render.training.windows import predict_native
@@ -47,6 +48,7 @@ class EvalReport:
     qc: dict[str, Any] = field(default_factory=dict)  # product-level metrics (qc.py)
     frames: list[dict[str, Any]] | None = None  # tiled datasets: detections per whole frame
     recall: dict[str, Any] = field(default_factory=dict)  # by visibility, height, group
+    pck: dict[str, Any] = field(default_factory=dict)  # per-joint PCK (keypoint models)
 
 
 def to_coco_results(
@@ -200,6 +202,8 @@ def format_report(report: EvalReport) -> str:
         lines.append(format_qc(report.qc))
     if report.recall:
         lines.append(format_recall(report.recall))
+    if report.pck:
+        lines.append(format_pck(report.pck))
     return "\n".join(lines)
 
 
@@ -229,6 +233,8 @@ def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path
         doc["qc"] = report.qc
     if report.recall:
         doc["recall"] = report.recall
+    if report.pck:
+        doc["pck"] = report.pck
     atomic_write_json(out / "metrics.json", doc, indent=2)
     report.files = {
         "detections": str(out / "detections.json"),
@@ -286,6 +292,7 @@ def evaluate_results_file(
     report.qc = dataset_qc(dataset, dets)
     report.frames = tiled_frames(dataset, dets)
     report.recall = recall_of(gt["annotations"], dets, recall_score)
+    report.pck = pck_of(gt, dets, recall_score)
     report.timings["cocoeval_s"] = round(time.perf_counter() - t, 3)
     return report, dets
 
@@ -330,6 +337,7 @@ def evaluate_model(
     report.qc = dataset_qc(dataset, dets)
     report.frames = tiled_frames(dataset, dets)
     report.recall = recall_of(gt["annotations"], dets, recall_score)
+    report.pck = pck_of(gt, dets, recall_score)
     report.native = native
     report.timings = {
         "predict_s": round(predict_s, 3),

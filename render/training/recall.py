@@ -38,6 +38,15 @@ def found(
     score_min: float,
 ) -> set[Any]:
     """Ids of the (non-crowd) annotations a detection finds (see the module docstring)."""
+    return set(matched(annotations, detections, score_min))
+
+
+def matched(
+    annotations: Sequence[Mapping[str, Any]],
+    detections: Sequence[Mapping[str, Any]],
+    score_min: float,
+) -> dict[Any, Mapping[str, Any]]:
+    """Annotation id -> the detection that finds it (see the module docstring)."""
     gts: dict[tuple[Any, Any], list[Mapping[str, Any]]] = {}
     for a in annotations:
         if not a.get("iscrowd"):
@@ -45,7 +54,7 @@ def found(
     dets = sorted(
         (d for d in detections if float(d["score"]) >= score_min), key=lambda d: -float(d["score"])
     )
-    taken: set[Any] = set()
+    taken: dict[Any, Mapping[str, Any]] = {}
     for d in dets:
         cands = [a for a in gts.get((d["image_id"], d["category_id"]), []) if a["id"] not in taken]
         if not cands:
@@ -53,7 +62,7 @@ def found(
         ious = _iou(d["bbox"], np.array([a["bbox"] for a in cands], dtype=np.float64))
         k = int(np.argmax(ious))
         if ious[k] >= IOU:
-            taken.add(cands[k]["id"])
+            taken[cands[k]["id"]] = d
     return taken
 
 
