@@ -18,6 +18,7 @@ revolution per phase cycle).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,7 +79,7 @@ def _ik_leg(rig: Rig, side: str, target: np.ndarray) -> tuple[float, float]:
     return hip, hip - shin
 
 
-def legs(p: _Pose, params: PoseParams, leg: object) -> float:
+def legs(p: _Pose, params: PoseParams, leg: Callable[..., None]) -> float:
     """Set a rider's legs (``leg``: :func:`.pose._leg`); returns the torso's lean."""
     rig = p.rig
     if params.activity == "cycle":
@@ -90,10 +91,10 @@ def legs(p: _Pose, params: PoseParams, leg: object) -> float:
             angle = 2 * math.pi * params.phase + offset
             target = pedal(bb, rc, angle) + np.array([0.0, 0.0, ANKLE_ABOVE_PEDAL])
             hip, knee = _ik_leg(rig, side, target)
-            leg(p, side, hip, knee, 0.15 * math.sin(angle), math.radians(3))  # type: ignore[operator]
+            leg(p, side, hip, knee, 0.15 * math.sin(angle), math.radians(3))
         return math.radians(28)
     for side in ("L", "R"):  # wheelchair: seated upright, feet forward on the footrest
-        leg(p, side, math.radians(84), math.radians(70), 0.0, math.radians(5))  # type: ignore[operator]
+        leg(p, side, math.radians(84), math.radians(70), 0.0, math.radians(5))
     return math.radians(-2)
 
 

@@ -107,7 +107,7 @@ def _at_time(
     return drafts, rotations, bodies, zero, meshes, placed, motion.move_camera(shot, v_cam, t)
 
 
-def ground_z(street: Any, q: np.ndarray, mesh: Any, actor: ActorConfig) -> float:
+def actor_z(street: Any, q: np.ndarray, mesh: Any, actor: ActorConfig) -> float:
     """An actor's height: its feet on the ground at ``q``; one with a vehicle stays
     at the ground, :func:`.vehicles.fit` lifts it onto its seat."""
     z = street.ground_z(q[1])
@@ -194,7 +194,7 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
         placed += [
             Placed(
                 ambient + j,
-                np.array([q[0], q[1], ground_z(street, q, meshes[ambient + j], a)]),
+                np.array([q[0], q[1], actor_z(street, q, meshes[ambient + j], a)]),
                 yaw,
             )
             for j, (a, q, yaw) in enumerate(starts)

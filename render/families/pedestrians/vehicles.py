@@ -129,8 +129,8 @@ def _wheelchair(p: dict[str, Any]) -> Mesh:
     rubber, metal = [], []
     for s in (1.0, -1.0):
         x = s * (half + 0.04)
-        rubber.append(_transformed_torus([x, axle_y, r], r - 0.015, 0.015))
-        metal.append(_transformed_torus([x + s * 0.03, axle_y, r], r - 0.04, 0.006))  # push rim
+        rubber.append(_torus([x, axle_y, r], r - 0.015, 0.015))
+        metal.append(_torus([x + s * 0.03, axle_y, r], r - 0.04, 0.006))  # push rim
         metal += [_tube([x - s * 0.03, axle_y, r], [s * (half - 0.02), axle_y, r], 0.012)]
         xs = s * (half - 0.02)
         metal += [
@@ -143,13 +143,9 @@ def _wheelchair(p: dict[str, Any]) -> Mesh:
             _tube([xs, knee_y + 0.05, seat_z - 0.03], [xs, knee_y + 0.05, 0.1], 0.011),
             _tube([xs, back_y, 0.12], [xs, knee_y + 0.05, 0.1], 0.01),
         ]
-        rubber.append(_transformed_torus([xs, knee_y + 0.09, 0.075], 0.06, 0.016, n=16))
+        rubber.append(_torus([xs, knee_y + 0.09, 0.075], 0.06, 0.016, n=16))
     metal.append(_box([-half + 0.05, foot[1] - 0.14, 0.11], [half - 0.05, foot[1] + 0.05, 0.13]))
     return _slots([fabric, rubber, metal])
-
-
-def _transformed_torus(centre: Any, major: float, minor: float, n: int = 32) -> Piece:
-    return _torus(centre, major, minor, n=n)
 
 
 def _stroller(p: dict[str, Any]) -> Mesh:
