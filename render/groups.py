@@ -68,7 +68,8 @@ def build_group(attrs: Mapping[str, Any]) -> str | None:
 
 
 def activity(attrs: Mapping[str, Any]) -> str | None:
-    """``walk``, ``run``, ``stand`` or ``sit`` (the part of ``activity`` before ``/``)."""
+    """``walk``, ``run``, ``stand``, ``sit`` (scenario riders: ``cycle``, ``wheelchair``):
+    the part of ``activity`` before ``/``."""
     a = attrs.get("activity")
     return a.split("/")[0] if isinstance(a, str) and a else None
 
