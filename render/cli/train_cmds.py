@@ -105,7 +105,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--recall-score", type=float, default=0.5, metavar="S",
         help="score a detection needs to count in the recall tables (by visibility, height "
-        "and person group; datasets with those fields) (default 0.5)",
+        "and person group; datasets with those fields) and in per-joint PCK (keypoint "
+        "models) (default 0.5)",
     )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of tables")
