@@ -19,6 +19,9 @@ one held-out set of ``--test-images`` images rendered at ``final`` quality
 (another seed). Reports per setting: images rendered, render hours, train seconds,
 box AP and AP50 per seed, their mean and spread.
 
+Order: every setting's images, then the first seed's training across the settings,
+then the next seed's, so a run cut short still compares every setting.
+
 Resumable: every stage records itself in OUT/state.json and is skipped when done;
 an interrupted render or training continues (``--resume``); one process per OUT
 (a lock). ``train_s`` is the last training session's wall time. Prints one JSON
@@ -116,7 +119,10 @@ def _epochs(images: int, steps: int, batch: int) -> int:
 def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, extra: list[str],
                     state: State) -> dict[str, Any]:  # fmt: skip
     key = f"train_{name}_seed{seed}"
-    rec = state.data.setdefault(key, {})
+    rec = state.data.setdefault(key, {"steps_asked": steps})
+    if rec.get("steps_asked", steps) != steps:
+        sys.exit(f"{out}: {key} was trained for --steps {rec['steps_asked']}, not {steps}; "
+                 "rerun with that, or use another --out")  # fmt: skip
     data = out / "data" / name
     run = out / "runs" / f"{name}_seed{seed}"
     if "train_s" not in rec:
@@ -196,10 +202,17 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {},
     }
     seeds = [int(s) for s in args.seeds.split(",")]
+    # every setting's images first, then one seed across the settings, then the next:
+    # a run cut short still compares all the settings on its first seed
+    recs = {n: render_budget(n, args.out, args.budget_hours * 3600, args.chunk, args.set, state)
+            for n in names}  # fmt: skip
+    runs_of: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for s in seeds:
+        for name in names:
+            runs_of[name].append(train_and_score(name, s, args.out, args.steps, args.batch,
+                                                 args.train_set, state))  # fmt: skip
     for name in names:
-        rec = render_budget(name, args.out, args.budget_hours * 3600, args.chunk, args.set, state)
-        runs = [train_and_score(name, s, args.out, args.steps, args.batch, args.train_set, state)
-                for s in seeds]  # fmt: skip
+        rec, runs = recs[name], runs_of[name]
         ap50 = [r["AP50"] for r in runs]
         result["settings"][name] = {
             "scenes": rec["scenes"],
