@@ -346,6 +346,34 @@ def test_models_are_built_without_downloading(
     assert not (tmp_path / "torch_home").exists()
 
 
+def test_fine_stride_adds_finer_fpn_levels() -> None:
+    """torchvision's MobileNetV3 FPN has nothing finer than 1/32 of the image (a
+    20 px person is under a cell); fine_stride 16, 8 and 4 add levels at 1/16, 1/8
+    and 1/4, each with the anchors, and the detector still runs end to end."""
+    import torch
+
+    from render.training.models import build_backbone, build_model
+    from render.training.recipe import ModelConfig
+
+    image = torch.zeros(1, 3, 128, 192)
+    for stride, levels in ((32, [32, 32, 64]), (16, [16, 32, 64]), (8, [8, 16, 32, 64]),
+                           (4, [4, 8, 16, 32, 64])):  # fmt: skip
+        cfg = ModelConfig(fine_stride=stride, min_size=128, max_size=192)  # type: ignore[arg-type]
+        maps = build_backbone(cfg)(image)
+        assert [128 // m.shape[-2] for m in maps.values()] == levels, (stride, maps.keys())
+        assert [192 // m.shape[-1] for m in maps.values()] == levels
+        model = build_model(cfg, 2).eval()
+        with torch.no_grad():
+            (out,) = model([image[0]])
+        assert out["boxes"].shape[1] == 4
+        model.train()
+        target = {"boxes": torch.tensor([[10.0, 20.0, 18.0, 60.0]]), "labels": torch.tensor([1])}
+        losses = model([image[0]], [target])
+        assert all(torch.isfinite(v) for v in losses.values())
+    with pytest.raises(ValueError, match="fine_stride: only for mobilenet_v3_large_fpn"):
+        ModelConfig(backbone="resnet50_fpn", fine_stride=8)
+
+
 def test_learning_rate_schedule() -> None:
     from render.training.loop import lr_factor
 

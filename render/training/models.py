@@ -13,10 +13,28 @@ from typing import Any
 
 from render.training.recipe import ModelConfig
 
+# MobileNetV3-Large's stages (torchvision's stage indices) whose outputs feed the FPN,
+# by the finest stride asked for: 1 -> 1/4, 2 -> 1/8, 3 -> 1/16, 5 -> the last, 1/32.
+# None: torchvision's choice, stages 4 and 5, both at 1/32.
+MOBILENET_STAGES: dict[int, list[int] | None] = {
+    32: None,
+    16: [3, 5],
+    8: [2, 3, 5],
+    4: [1, 2, 3, 5],
+}
+
+
+def fpn_levels(cfg: ModelConfig) -> int:
+    """How many feature maps the backbone gives (the FPN's levels plus the pooled one)."""
+    if cfg.backbone != "mobilenet_v3_large_fpn":
+        return 5
+    return len(MOBILENET_STAGES[cfg.fine_stride] or [4, 5]) + 1
+
 
 def build_backbone(cfg: ModelConfig) -> Any:
-    """An FPN backbone with random weights: MobileNetV3-Large (FPN on its last two
-    stages, strides 16 and 32, plus a pooled level) or ResNet-50 (5 levels)."""
+    """An FPN backbone with random weights: MobileNetV3-Large (FPN on the stages
+    ``cfg.fine_stride`` asks for, plus a pooled level; torchvision's default: two
+    levels at stride 32) or ResNet-50 (5 levels, strides 4-64)."""
     from torch import nn
     from torchvision.models.detection.backbone_utils import (
         mobilenet_backbone,
@@ -30,6 +48,7 @@ def build_backbone(cfg: ModelConfig) -> Any:
             fpn=True,
             norm_layer=nn.BatchNorm2d,
             trainable_layers=6,
+            returned_layers=MOBILENET_STAGES[cfg.fine_stride],
         )
     return resnet_fpn_backbone(
         backbone_name="resnet50", weights=None, norm_layer=nn.BatchNorm2d, trainable_layers=5
@@ -41,7 +60,7 @@ def anchor_generator(cfg: ModelConfig) -> Any:
 
     ratios = tuple(float(r) for r in cfg.aspect_ratios)
     if cfg.backbone == "mobilenet_v3_large_fpn":
-        sizes: tuple[tuple[int, ...], ...] = (tuple(cfg.anchor_sizes),) * 3
+        sizes: tuple[tuple[int, ...], ...] = (tuple(cfg.anchor_sizes),) * fpn_levels(cfg)
     else:
         sizes = tuple((s,) for s in cfg.anchor_sizes)
     return AnchorGenerator(sizes, (ratios,) * len(sizes))

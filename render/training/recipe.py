@@ -95,6 +95,13 @@ class ModelConfig(Model):
         "mobilenet_v3_large_fpn",
         description="mobilenet_v3_large_fpn (fast, for CPUs) or resnet50_fpn",
     )
+    fine_stride: Literal[4, 8, 16, 32] = Field(
+        32,
+        description="mobilenet_v3_large_fpn: stride of its finest FPN level. 32 is "
+        "torchvision's (two levels at 1/32 of the image: a 20 px person or a 5 px wide "
+        "scratch is under a cell); 16 and 8 add levels at 1/16 and 1/8 for small "
+        "objects and thin defects (docs/training.md, section 7), at more cost",
+    )
     min_size: int = Field(
         512, ge=32, le=4096, description="images are resized so the shorter side is this"
     )
@@ -104,7 +111,7 @@ class ModelConfig(Model):
         min_length=5,
         max_length=5,
         description="5 anchor sizes in pixels (resnet50_fpn: one per FPN level; "
-        "mobilenet_v3_large_fpn: all five on each of its 3 levels)",
+        "mobilenet_v3_large_fpn: all five on each of its levels)",
     )
     aspect_ratios: list[float] = Field(
         default_factory=lambda: [0.5, 1.0, 2.0], min_length=1, description="anchor h/w ratios"
@@ -155,6 +162,8 @@ class ModelConfig(Model):
             raise ValueError(f"max_size: must be >= min_size ({self.min_size})")
         if any(s <= 0 for s in self.anchor_sizes) or any(r <= 0 for r in self.aspect_ratios):
             raise ValueError("anchor_sizes: sizes and aspect_ratios must be > 0")
+        if self.fine_stride != 32 and self.backbone != "mobilenet_v3_large_fpn":
+            raise ValueError("fine_stride: only for mobilenet_v3_large_fpn (resnet50_fpn's is 4)")
         return self
 
 
