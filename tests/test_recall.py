@@ -94,6 +94,10 @@ def test_evaluate_prints_and_writes_the_tables(tmp_path: Path, capsys: Any) -> N
     assert main(["evaluate", str(results), str(root), "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "recall at IoU 0.5, detections scoring >= 0.5:" in text and "age gap: 1.000" in text
+    rows = {line.split("  ")[1].strip(): line.split()[-3:] for line in text.splitlines()
+            if line.startswith("  visibility ") or line.startswith("  height px ")}  # fmt: skip
+    assert rows["visibility 0.25-0.5"] == ["2", "0", "0.000"]  # labels whole, not cut
+    assert rows["height px 128-256"] == ["2", "1", "0.500"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["recall"]["all"]["found"] == 5
     assert main(["evaluate", str(results), str(root), "--out", str(out), "--no-progress",

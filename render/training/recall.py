@@ -125,13 +125,13 @@ def format_recall(tables: Mapping[str, Any]) -> str:
 
     def row(label: str, r: Mapping[str, Any]) -> str:
         rec = "   n/a" if r["recall"] is None else f"{r['recall']:6.3f}"
-        return f"  {label:<14} {r['n']:>6} {r['found']:>6} {rec}"
+        return f"  {label:<20} {r['n']:>6} {r['found']:>6} {rec}"
 
-    lines.append(f"  {'':<14} {'n':>6} {'found':>6} {'recall':>6}")
+    lines.append(f"  {'':<20} {'n':>6} {'found':>6} {'recall':>6}")
     lines.append(row("all", tables["all"]))
     for part, title in (("visibility", "visibility"), ("height_px", "height px")):
         for label, r in (tables.get(part) or {}).items():
-            lines.append(row(f"{title} {label}"[:14], r))
+            lines.append(row(f"{title} {label}", r))
     for attr in GROUPS:
         if attr in tables:
             for g, r in tables[attr]["groups"].items():
