@@ -80,6 +80,20 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        self.lock: Any = None
+
+    @classmethod
+    def locked(cls, out: Path, script: str) -> State:
+        """OUT/state.json, OUT locked for this process (one run per OUT)."""
+        out.mkdir(parents=True, exist_ok=True)
+        lock = (out / ".lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            sys.exit(f"{out}: another {script} is running on it")
+        state = cls(out / "state.json")
+        state.lock = lock  # held while the state lives
+        return state
 
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -167,13 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:
         sys.exit(f"--settings: unknown {unknown}; valid: {', '.join(SETTINGS)}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    lock = (args.out / ".lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        sys.exit(f"{args.out}: another bench_learn.py is running on it")
-    state = State(args.out / "state.json")
+    state = State.locked(args.out, "bench_learn.py")
     test = state.data.setdefault("render_test", {})
     if "seconds" not in test:
         test_dir = args.out / "data" / "test"

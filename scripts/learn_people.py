@@ -34,7 +34,6 @@ object with every figure.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import sys
 from pathlib import Path
@@ -128,13 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.parts.split(",")
     if bad := [p for p in parts if p not in PARTS]:
         sys.exit(f"--parts: unknown {bad}; valid: {', '.join(PARTS)}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    lock = (args.out / ".lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        sys.exit(f"{args.out}: another learn_people.py is running on it")
-    state = State(args.out / "state.json")
+    state = State.locked(args.out, "learn_people.py")
     fixed = state.data.setdefault("setup", {"setting": args.setting,
                                             "train_images": args.train_images,
                                             "test_images": args.test_images})  # fmt: skip
