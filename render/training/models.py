@@ -15,20 +15,8 @@ from render.training.recipe import ModelConfig
 
 # MobileNetV3-Large's stages (torchvision's stage indices) whose outputs feed the FPN,
 # by the finest stride asked for: 1 -> 1/4, 2 -> 1/8, 3 -> 1/16, 5 -> the last, 1/32.
-# None: torchvision's choice, stages 4 and 5, both at 1/32.
-MOBILENET_STAGES: dict[int, list[int] | None] = {
-    32: None,
-    16: [3, 5],
-    8: [2, 3, 5],
-    4: [1, 2, 3, 5],
-}
-
-
-def fpn_levels(cfg: ModelConfig) -> int:
-    """How many feature maps the backbone gives (the FPN's levels plus the pooled one)."""
-    if cfg.backbone != "mobilenet_v3_large_fpn":
-        return 5
-    return len(MOBILENET_STAGES[cfg.fine_stride] or [4, 5]) + 1
+# 32: torchvision's own choice, stages 4 and 5, both at 1/32.
+MOBILENET_STAGES = {32: [4, 5], 16: [3, 5], 8: [2, 3, 5], 4: [1, 2, 3, 5]}
 
 
 def build_backbone(cfg: ModelConfig) -> Any:
@@ -60,7 +48,8 @@ def anchor_generator(cfg: ModelConfig) -> Any:
 
     ratios = tuple(float(r) for r in cfg.aspect_ratios)
     if cfg.backbone == "mobilenet_v3_large_fpn":
-        sizes: tuple[tuple[int, ...], ...] = (tuple(cfg.anchor_sizes),) * fpn_levels(cfg)
+        levels = len(MOBILENET_STAGES[cfg.fine_stride]) + 1  # and the pooled one
+        sizes: tuple[tuple[int, ...], ...] = (tuple(cfg.anchor_sizes),) * levels
     else:
         sizes = tuple((s,) for s in cfg.anchor_sizes)
     return AnchorGenerator(sizes, (ratios,) * len(sizes))
