@@ -130,23 +130,21 @@ def _epochs(images: int, steps: int, batch: int) -> int:
     return max(1, math.ceil(steps / max(1, math.ceil(images / batch))))
 
 
-def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, extra: list[str],
-                    state: State) -> dict[str, Any]:  # fmt: skip
-    key = f"train_{name}_seed{seed}"
-    rec = state.data.setdefault(key, {"steps_asked": steps})
+def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: list[str],
+               state: State) -> dict[str, Any]:  # fmt: skip
+    """Train the recipe on ``data`` into ``run`` for about ``steps`` steps (whole
+    epochs) with the overrides ``sets``, once: recorded in ``state[key]``; an
+    interrupted training continues (``--resume``); another ``steps`` is refused."""
+    rec: dict[str, Any] = state.data.setdefault(key, {"steps_asked": steps})
     if rec.get("steps_asked", steps) != steps:
-        sys.exit(f"{out}: {key} was trained for --steps {rec['steps_asked']}, not {steps}; "
-                 "rerun with that, or use another --out")  # fmt: skip
-    data = out / "data" / name
-    run = out / "runs" / f"{name}_seed{seed}"
+        sys.exit(f"{run.parent.parent}: {key} was trained for --steps {rec['steps_asked']}, "
+                 f"not {steps}; rerun with that, or use another --out")  # fmt: skip
     if "train_s" not in rec:
         images = len(json.loads((data / "annotations.json").read_text())["images"])
         epochs = _epochs(images, steps, batch)
         args = ["train", str(RECIPE), "--out", str(run), "--no-progress",
-                *_sets([f"data.train={data}", "data.split=null", "model.arch=faster_rcnn",
-                        f"train.epochs={epochs}", f"train.batch_size={batch}",
-                        f"train.seed={seed}", f"augment.seed={seed}", "data.workers=1",
-                        *extra])]  # fmt: skip
+                *_sets([f"data.train={data}", "data.split=null", f"train.epochs={epochs}",
+                        f"train.batch_size={batch}", *sets])]  # fmt: skip
         if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
             args.append("--resume")
         _run(args)
@@ -154,6 +152,15 @@ def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, ext
         rec.update(images=images, epochs=epochs, steps=record["steps"],
                    train_s=round(float(record["wall_s"]), 1))  # fmt: skip
         state.save()
+    return rec
+
+
+def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, extra: list[str],
+                    state: State) -> dict[str, Any]:  # fmt: skip
+    run = out / "runs" / f"{name}_seed{seed}"
+    rec = train_once(f"train_{name}_seed{seed}", out / "data" / name, run, steps, batch,
+                     ["model.arch=faster_rcnn", f"train.seed={seed}", f"augment.seed={seed}",
+                      "data.workers=1", *extra], state)  # fmt: skip
     if "AP50" not in rec:
         ev = run / "eval-test"
         _run(["evaluate", str(run / "model.pt"), str(out / "data" / "test"), "--out", str(ev),

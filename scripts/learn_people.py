@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench_learn import CONFIG, RECIPE, SETTINGS, State, _epochs, _run, _sets
+from bench_learn import CONFIG, SETTINGS, State, _run, _sets, train_once
 
 DAY = "scene.sky.time_of_day={day: 1.0, overcast: 0.4}"
 TRAIN = ["scene.camera.rigs={dashcam: 1.0, cctv: 1.0}", DAY]
@@ -68,25 +68,10 @@ def render(name: str, out: Path, n: int, seed: int, sets: list[str], state: Stat
     return data
 
 
-def train(name: str, data: Path, out: Path, steps: int, extra: list[str], state: State) -> Path:
+def train(name: str, data: Path, out: Path, steps: int, sets: list[str], state: State) -> Path:
     """Train the pedestrians recipe on ``data`` for about ``steps`` steps of 4 images."""
-    rec = state.data.setdefault(f"train_{name}", {"steps_asked": steps})
-    if rec["steps_asked"] != steps:
-        sys.exit(f"{out}: {name} was trained for {rec['steps_asked']} steps, not {steps}")
     run = out / "runs" / name
-    if "train_s" not in rec:
-        images = len(json.loads((data / "annotations.json").read_text())["images"])
-        epochs = _epochs(images, steps, 4)
-        args = ["train", str(RECIPE), "--out", str(run), "--no-progress",
-                *_sets([f"data.train={data}", "data.split=null", f"train.epochs={epochs}",
-                        "train.batch_size=4", "data.workers=1", *extra])]  # fmt: skip
-        if (run / "checkpoints" / "last.pt").exists():
-            args.append("--resume")
-        _run(args)
-        record = json.loads((run / "train.json").read_text())
-        rec.update(images=images, epochs=epochs, steps=record["steps"],
-                   train_s=round(float(record["wall_s"]), 1))  # fmt: skip
-        state.save()
+    train_once(f"train_{name}", data, run, steps, 4, sets, state)
     return run
 
 
@@ -145,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"experiment": "learn_people", **fixed, "steps": args.steps,
                               "data": {k[7:]: v for k, v in state.data.items()
                                        if k.startswith("render_")}}  # fmt: skip
-    box = ["model.arch=faster_rcnn", *args.train_set]
+    box = ["model.arch=faster_rcnn", "data.workers=1", *args.train_set]
     if "box" in parts:
         run = train("box_natural", natural, args.out, args.steps, box, state)
         result["box_natural"] = {t.name: score(run, t.name, args.out, state) for t in tests}
@@ -155,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         run = train("box_balanced", data, args.out, args.steps, box, state)
         result["box_balanced"] = {t.name: score(run, t.name, args.out, state) for t in tests}
     if "keypoints" in parts:
-        run = train("kp_natural", natural, args.out, args.kp_steps, args.train_set, state)
+        run = train(
+            "kp_natural",
+            natural,
+            args.out,
+            args.kp_steps,
+            ["model.arch=keypoint_rcnn", "data.workers=1", *args.train_set],
+            state,
+        )
         result["kp_natural"] = {t.name: score(run, t.name, args.out, state) for t in tests}
     result["runs"] = {k[6:]: v for k, v in state.data.items() if k.startswith("train_")}
     print(json.dumps(result, indent=2))
