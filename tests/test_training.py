@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from render.cli import main
 from render.errors import ConfigError
 from render.formats import coco
-from render.training.recipe import TrainConfig, load_recipe, validate_recipe
+from render.training.recipe import load_recipe, validate_recipe
 from tests.coco_fixtures import write_coco
 
 torch = pytest.importorskip("torch")
@@ -319,73 +318,6 @@ def test_evaluate_errors_are_one_line(tiny: Path, tmp_path: Path, capsys: Any) -
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.startswith("synthcv: error: "), proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and "not a readable checkpoint" in proc.stderr
-
-
-def test_models_are_built_without_downloading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every architecture and backbone builds with no network and nothing written to
-    TORCH_HOME (torchvision would download pretrained weights there)."""
-    import torch.hub
-
-    from render.training.models import build_model
-    from render.training.recipe import ModelConfig
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"download attempted: {args[:1]}")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    for arch in ("faster_rcnn", "mask_rcnn", "keypoint_rcnn"):
-        for backbone in ("mobilenet_v3_large_fpn", "resnet50_fpn"):
-            cfg = ModelConfig(arch=arch, backbone=backbone)  # type: ignore[arg-type]
-            model = build_model(cfg, 3, 17)
-            assert model.roi_heads.box_predictor.cls_score.out_features == 3
-    assert not (tmp_path / "torch_home").exists()
-
-
-def test_fine_stride_adds_finer_fpn_levels() -> None:
-    """torchvision's MobileNetV3 FPN has nothing finer than 1/32 of the image (a
-    20 px person is under a cell); fine_stride 16, 8 and 4 add levels at 1/16, 1/8
-    and 1/4, each with the anchors, and the detector still runs end to end."""
-    import torch
-
-    from render.training.models import build_backbone, build_model
-    from render.training.recipe import ModelConfig
-
-    image = torch.zeros(1, 3, 128, 192)
-    for stride, levels in ((32, [32, 32, 64]), (16, [16, 32, 64]), (8, [8, 16, 32, 64]),
-                           (4, [4, 8, 16, 32, 64])):  # fmt: skip
-        cfg = ModelConfig(fine_stride=stride, min_size=128, max_size=192)  # type: ignore[arg-type]
-        maps = build_backbone(cfg)(image)
-        assert [128 // m.shape[-2] for m in maps.values()] == levels, (stride, maps.keys())
-        assert [192 // m.shape[-1] for m in maps.values()] == levels
-        model = build_model(cfg, 2).eval()
-        with torch.no_grad():
-            (out,) = model([image[0]])
-        assert out["boxes"].shape[1] == 4
-        model.train()
-        target = {"boxes": torch.tensor([[10.0, 20.0, 18.0, 60.0]]), "labels": torch.tensor([1])}
-        losses = model([image[0]], [target])
-        assert all(torch.isfinite(v) for v in losses.values())
-    with pytest.raises(ValueError, match="fine_stride: only for mobilenet_v3_large_fpn"):
-        ModelConfig(backbone="resnet50_fpn", fine_stride=8)
-
-
-def test_learning_rate_schedule() -> None:
-    from render.training.loop import lr_factor
-
-    cfg = TrainConfig(warmup_steps=10, schedule="cosine")
-    assert lr_factor(0, cfg, 100) == pytest.approx(0.001)
-    assert lr_factor(10, cfg, 100) == pytest.approx(1.0)
-    assert lr_factor(55, cfg, 100) == pytest.approx(0.5)
-    assert lr_factor(100, cfg, 100) == pytest.approx(0.0, abs=1e-12)
-    step = TrainConfig(warmup_steps=0, schedule="step", milestones=[0.5, 0.75], gamma=0.1)
-    assert [lr_factor(s, step, 100) for s in (0, 49, 50, 75, 99)] == pytest.approx(
-        [1, 1, 0.1, 0.01, 0.01]
-    )
 
 
 def test_trains_on_several_directories(tiny: Path, tmp_path: Path) -> None:
