@@ -31,7 +31,8 @@ class RenderConfig(Model):
     quality: Literal["draft", "default", "final"] = Field(
         "default",
         description="shorthand for measured sampling and denoising settings (docs/benchmarks.md): "
-        "draft (fastest, for tuning a config), default, final (slower, less noise); "
+        "draft (fastest: tuning a config, and CPU training data at the model's input size, "
+        "docs/training.md 4b), default, final (slower, less noise); "
         "any render key set explicitly overrides it",
     )
     resolution: tuple[int, int] = Field((256, 256), description="[width, height] in pixels")

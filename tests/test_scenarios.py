@@ -157,3 +157,19 @@ def test_a_bus_stop_actor_starts_in_front_of_a_shelter() -> None:
     assert abs(sy) > abs(actor.location[1]) > edge and np.sign(sy) == np.sign(actor.location[1])
     glass = next(o for o in spec.objects if o.name == f"{shelter.name}_glass")
     assert glass.location == shelter.location
+
+
+def test_the_training_preset_is_what_bench_learn_measured() -> None:
+    """configs/pedestrians_train.yaml is configs/pedestrians.yaml with the two render
+    keys of bench_learn.py's draft_320 setting, and nothing else (docs/training.md 4b
+    measured exactly that)."""
+    preset = load_config(ROOT / "configs" / "pedestrians_train.yaml")
+    measured = load_config(ROOT / "configs" / "pedestrians.yaml",
+                           ["render.quality=draft", "render.resolution=[320, 240]"])  # fmt: skip
+    assert preset.model_dump() == measured.model_dump()
+    assert (preset.render.resolution, preset.render.quality, preset.render.samples) == (
+        (320, 240),
+        "draft",
+        8,
+    )
+    assert load_config(ROOT / "configs" / "pedestrians.yaml").render.resolution == (640, 480)
