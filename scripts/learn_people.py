@@ -1,6 +1,6 @@
 """Experiment: people learned, under a shift, and fairly (issue 24).
 
-    python scripts/learn_people.py --out runs/people [--setting draft_640]
+    python scripts/learn_people.py --out runs/people [--setting draft_320]
         [--train-images 600] [--test-images 60] [--steps 3000] [--kp-steps 3000]
         [--parts box,balanced,keypoints] [--set k=v ...] [--train-set k=v ...]
 
@@ -102,7 +102,7 @@ def score(run: Path, test: str, out: Path, state: State) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--setting", default="draft_640", choices=sorted(SETTINGS))
+    ap.add_argument("--setting", default="draft_320", choices=sorted(SETTINGS))
     ap.add_argument("--train-images", type=int, default=600)
     ap.add_argument("--test-images", type=int, default=60)
     ap.add_argument("--steps", type=int, default=3000, help="person detector steps (4 images)")
