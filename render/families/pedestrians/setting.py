@@ -36,6 +36,27 @@ class Shot:
     focal_px: float
 
 
+DRONE_MARGIN_M = 1.0
+"""Nearest a drone comes to the facades. Beyond them it hung inside a building (12 m
+deep, ``street.building_height_m`` tall: 6-24 m against the drone's 8-20 m) and
+rendered black: 9 of 60 drone frames in docs/training.md 4c's first test set."""
+
+
+def _yaw_over_the_street(yaw: float, ground_y: float, dist: float, limit: float) -> float:
+    """The yaw nearest ``yaw`` that keeps a drone ``dist`` metres back from the ground
+    point it looks at inside ``|y| <= limit``: its sine clipped to what keeps the
+    eye's y ``ground_y - dist * sin(yaw)`` between the facades. Unchanged when the
+    eye is already there (so are the scenes), and no random draw either way."""
+    lo = max(-1.0, (ground_y - limit) / dist)
+    hi = min(1.0, (ground_y + limit) / dist)
+    sin = math.sin(yaw)
+    if lo <= sin <= hi or lo > hi:
+        return yaw
+    sin = min(max(sin, lo), hi)
+    cos = math.copysign(math.sqrt(max(0.0, 1.0 - sin * sin)), math.cos(yaw))
+    return math.atan2(sin, cos)
+
+
 def _pose(eye: np.ndarray, direction: np.ndarray, roll: float) -> list[list[float]]:
     pose = cam_math.look_at(eye, eye + direction)
     return cam_math.roll(pose, roll).tolist()  # type: ignore[no-any-return]
@@ -94,6 +115,7 @@ def sample_shot(
             ground = np.array(
                 [uniform(rng, (-half / 2, half / 2)), uniform(rng, (-street.facade, street.facade))]
             )
+            yaw = _yaw_over_the_street(yaw, float(ground[1]), dist, street.facade - DRONE_MARGIN_M)
             eye = np.array([*(ground - dist * np.array([math.cos(yaw), math.sin(yaw)])), h])
             d = np.array([*(ground - eye[:2]), -h])
             poses.append(_pose(eye, d / np.linalg.norm(d), 0.0))
