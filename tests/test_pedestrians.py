@@ -290,7 +290,6 @@ def test_a_drone_stays_between_the_facades(cfg) -> None:
     black, every person with 0 visible pixels (9 of 60 drone test images). Now its
     eye stays between the facades, as far back from the same ground point (the tilt
     unchanged), and a yaw that already kept it there is kept."""
-    from render.families.pedestrians.setting import DRONE_MARGIN_M, _yaw_over_the_street
     from render.families.pedestrians.street import sample_street
 
     camera = cfg.scene.camera.model_copy(update={"rigs": {"dashcam": 0, "cctv": 0, "drone": 1}})
@@ -300,7 +299,7 @@ def test_a_drone_stays_between_the_facades(cfg) -> None:
         street = sample_street(cfg.scene.street, rng)
         shot = setting.sample_shot(camera, cfg.render, street, rng)
         eye = np.asarray(shot.camera.poses[0])[:3, 3]
-        assert abs(eye[1]) <= street.facade - DRONE_MARGIN_M + 1e-9, (i, eye, street.facade)
+        assert abs(eye[1]) <= street.facade - setting.DRONE_MARGIN_M + 1e-9, (i, eye, street.facade)
         view = np.asarray(shot.camera.poses[0])[:3, 2]  # OpenCV: +Z looks ahead
         ground = eye - eye[2] / view[2] * view
         assert np.allclose(ground[:2], shot.focus, atol=1e-6)
@@ -311,8 +310,8 @@ def test_a_drone_stays_between_the_facades(cfg) -> None:
             <= cfg.scene.camera.drone_tilt_deg[1] + 1e-6
         )
     for yaw in np.linspace(-3.1, 3.1, 63):  # 4 m back from y = 0 between facades 9 m out
-        assert _yaw_over_the_street(float(yaw), 0.0, 4.0, 8.0) == yaw
-        fixed = _yaw_over_the_street(float(yaw), 7.0, 20.0, 8.0)
+        assert setting._yaw_over_the_street(float(yaw), 0.0, 4.0, 8.0) == yaw
+        fixed = setting._yaw_over_the_street(float(yaw), 7.0, 20.0, 8.0)
         assert -8.0 - 1e-9 <= 7.0 - 20.0 * np.sin(fixed) <= 8.0 + 1e-9
         assert np.sign(np.cos(fixed)) == np.sign(np.cos(yaw)) or abs(np.cos(yaw)) < 1e-9
         moved += fixed != yaw
