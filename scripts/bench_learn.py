@@ -131,10 +131,11 @@ def _epochs(images: int, steps: int, batch: int) -> int:
 
 
 def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: list[str],
-               state: State) -> dict[str, Any]:  # fmt: skip
+               state: State, init: Path | None = None) -> dict[str, Any]:  # fmt: skip
     """Train the recipe on ``data`` into ``run`` for about ``steps`` steps (whole
     epochs) with the overrides ``sets``, once: recorded in ``state[key]``; an
-    interrupted training continues (``--resume``); another ``steps`` is refused."""
+    interrupted training continues (``--resume``); another ``steps`` is refused.
+    ``init``: start from that checkpoint's weights (``synthcv train --init``)."""
     rec: dict[str, Any] = state.data.setdefault(key, {"steps_asked": steps})
     if rec.get("steps_asked", steps) != steps:
         sys.exit(f"{run.parent.parent}: {key} was trained for --steps {rec['steps_asked']}, "
@@ -147,10 +148,14 @@ def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: li
                         f"train.batch_size={batch}", *sets])]  # fmt: skip
         if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
             args.append("--resume")
+        elif init is not None:
+            args += ["--init", str(init)]
         _run(args)
         record = json.loads((run / "train.json").read_text())  # wall_s: its last session
         rec.update(images=images, epochs=epochs, steps=record["steps"],
                    train_s=round(float(record["wall_s"]), 1))  # fmt: skip
+        if init is not None:
+            rec["init"] = str(init)
         state.save()
     return rec
 

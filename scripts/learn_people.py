@@ -3,6 +3,7 @@
     python scripts/learn_people.py --out runs/people [--setting draft_320]
         [--train-images 600] [--test-images 60] [--steps 3000] [--kp-steps 3000]
         [--parts box,balanced,keypoints] [--set k=v ...] [--train-set k=v ...]
+        [--kp-set k=v ...]
 
 Renders configs/pedestrians.yaml at one setting of scripts/bench_learn.py
 (``--setting``) for training, restricted to what the model may see: dashcam and
@@ -25,8 +26,10 @@ Parts (``--parts``):
   (ages uniform over child/teen/adult/senior, skin uniform over the 10 Monk
   steps, half female; the same number of images); the largest recall gap between
   groups on ``indist``, against the natural mix's;
-- ``keypoints``: Keypoint R-CNN (the recipe as shipped) on the natural
-  population: keypoint AP (OKS) and per-joint PCK on each set.
+- ``keypoints``: Keypoint R-CNN (the recipe, with ``--kp-set`` overrides) on the
+  natural population, started from the ``box`` detector (``synthcv train --init``:
+  its backbone, RPN and box head already find people; the keypoint head starts
+  fresh), so it runs after ``box``: keypoint AP (OKS) and per-joint PCK on each set.
 
 Resumable like bench_learn.py: every stage records itself in OUT/state.json; an
 interrupted render or training continues; one process per OUT. Prints one JSON
@@ -70,10 +73,11 @@ def render(name: str, out: Path, n: int, seed: int, sets: list[str], state: Stat
     return data
 
 
-def train(name: str, data: Path, out: Path, steps: int, sets: list[str], state: State) -> Path:
+def train(name: str, data: Path, out: Path, steps: int, sets: list[str], state: State,
+          init: Path | None = None) -> Path:  # fmt: skip
     """Train the pedestrians recipe on ``data`` for about ``steps`` steps of 4 images."""
     run = out / "runs" / name
-    train_once(f"train_{name}", data, run, steps, 4, sets, state)
+    train_once(f"train_{name}", data, run, steps, 4, sets, state, init)
     return run
 
 
@@ -110,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default=",".join(PARTS))
     ap.add_argument("--set", action="append", default=[], help="render override, every set")
     ap.add_argument("--train-set", action="append", default=[], help="recipe override, every run")
+    ap.add_argument(
+        "--kp-set",
+        action="append",
+        default=[],
+        help="recipe override, the keypoint run only (e.g. model.keypoint_head_dim=128)",
+    )
     args = ap.parse_args(argv)
     parts = args.parts.split(",")
     if bad := [p for p in parts if p not in PARTS]:
@@ -142,14 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         run = train("box_balanced", data, args.out, args.steps, box, state)
         result["box_balanced"] = {t.name: score(run, t.name, args.out, state) for t in tests}
     if "keypoints" in parts:
-        run = train(
-            "kp_natural",
-            natural,
-            args.out,
-            args.kp_steps,
-            ["model.arch=keypoint_rcnn", "data.workers=1", *args.train_set],
-            state,
-        )
+        box_model = args.out / "runs" / "box_natural" / "model.pt"
+        if "train_box_natural" not in state.data or not box_model.exists():
+            sys.exit(f"--parts keypoints starts from the box detector: run --parts box first "
+                     f"({box_model} is missing)")  # fmt: skip
+        kp = ["model.arch=keypoint_rcnn", "data.workers=1", *args.train_set, *args.kp_set]
+        run = train("kp_natural", natural, args.out, args.kp_steps, kp, state, init=box_model)
         result["kp_natural"] = {t.name: score(run, t.name, args.out, state) for t in tests}
     result["runs"] = {k[6:]: v for k, v in state.data.items() if k.startswith("train_")}
     print(json.dumps(result, indent=2))
