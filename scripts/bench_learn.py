@@ -131,11 +131,13 @@ def _epochs(images: int, steps: int, batch: int) -> int:
 
 
 def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: list[str],
-               state: State, init: Path | None = None) -> dict[str, Any]:  # fmt: skip
+               state: State, init: Path | None = None,
+               recipe: Path = RECIPE) -> dict[str, Any]:  # fmt: skip
     """Train the recipe on ``data`` into ``run`` for about ``steps`` steps (whole
     epochs) with the overrides ``sets``, once: recorded in ``state[key]``; an
     interrupted training continues (``--resume``); another ``steps`` is refused.
-    ``init``: start from that checkpoint's weights (``synthcv train --init``)."""
+    ``init``: start from that checkpoint's weights (``synthcv train --init``);
+    ``recipe``: the training recipe (the pedestrians CPU recipe by default)."""
     rec: dict[str, Any] = state.data.setdefault(key, {"steps_asked": steps})
     if rec.get("steps_asked", steps) != steps:
         sys.exit(f"{run.parent.parent}: {key} was trained for --steps {rec['steps_asked']}, "
@@ -143,7 +145,7 @@ def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: li
     if "train_s" not in rec:
         images = len(json.loads((data / "annotations.json").read_text())["images"])
         epochs = _epochs(images, steps, batch)
-        args = ["train", str(RECIPE), "--out", str(run), "--no-progress",
+        args = ["train", str(recipe), "--out", str(run), "--no-progress",
                 *_sets([f"data.train={data}", "data.split=null", f"train.epochs={epochs}",
                         f"train.batch_size={batch}", *sets])]  # fmt: skip
         if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued

@@ -3,7 +3,7 @@
     python scripts/learn_people.py --out runs/people [--setting draft_320]
         [--train-images 600] [--test-images 60] [--steps 3000] [--kp-steps 3000]
         [--parts box,balanced,keypoints] [--set k=v ...] [--train-set k=v ...]
-        [--kp-set k=v ...]
+        [--kp-set k=v ...] [--recipe configs/train/pedestrians_gpu.yaml]
 
 Renders configs/pedestrians.yaml at one setting of scripts/bench_learn.py
 (``--setting``) for training, restricted to what the model may see: dashcam and
@@ -44,7 +44,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench_learn import CONFIG, SETTINGS, State, _run, _sets, train_once
+from bench_learn import CONFIG, RECIPE, ROOT, SETTINGS, State, _run, _sets, train_once
 
 DAY = "scene.sky.time_of_day={day: 1.0, overcast: 0.4}"
 TRAIN = ["scene.camera.rigs={dashcam: 1.0, cctv: 1.0}", DAY]
@@ -75,9 +75,11 @@ def render(name: str, out: Path, n: int, seed: int, sets: list[str], state: Stat
 
 def train(name: str, data: Path, out: Path, steps: int, sets: list[str], state: State,
           init: Path | None = None) -> Path:  # fmt: skip
-    """Train the pedestrians recipe on ``data`` for about ``steps`` steps of 4 images."""
+    """Train the recipe (``setup.recipe``) on ``data`` for about ``steps`` steps of
+    4 images."""
     run = out / "runs" / name
-    train_once(f"train_{name}", data, run, steps, 4, sets, state, init)
+    recipe = ROOT / state.data["setup"]["recipe"]
+    train_once(f"train_{name}", data, run, steps, 4, sets, state, init, recipe)
     return run
 
 
@@ -114,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default=",".join(PARTS))
     ap.add_argument("--set", action="append", default=[], help="render override, every set")
     ap.add_argument("--train-set", action="append", default=[], help="recipe override, every run")
+    ap.add_argument("--recipe", type=Path, default=RECIPE,
+                    help="training recipe (default: configs/train/pedestrians_cpu.yaml; "
+                         "with a GPU: configs/train/pedestrians_gpu.yaml)")  # fmt: skip
     ap.add_argument(
         "--kp-set",
         action="append",
@@ -124,12 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.parts.split(",")
     if bad := [p for p in parts if p not in PARTS]:
         sys.exit(f"--parts: unknown {bad}; valid: {', '.join(PARTS)}")
+    recipe = args.recipe.resolve()
+    if not recipe.is_file():
+        sys.exit(f"--recipe {args.recipe}: no such file")
     state = State.locked(args.out, "learn_people.py")
-    fixed = state.data.setdefault("setup", {"setting": args.setting,
-                                            "train_images": args.train_images,
-                                            "test_images": args.test_images})  # fmt: skip
     asked = {"setting": args.setting, "train_images": args.train_images,
-             "test_images": args.test_images}  # fmt: skip
+             "test_images": args.test_images,
+             "recipe": str(recipe.relative_to(ROOT) if recipe.is_relative_to(ROOT) else recipe)}  # fmt: skip
+    fixed = state.data.setdefault("setup", dict(asked))
+    fixed.setdefault("recipe", str(RECIPE.relative_to(ROOT)))  # runs from before --recipe
     if fixed != asked:
         sys.exit(f"{args.out} was started with {fixed}; rerun with those, or use another --out")
     state.save()
