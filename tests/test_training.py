@@ -18,7 +18,7 @@ import pytest
 from render.cli import main
 from render.errors import ConfigError
 from render.formats import coco
-from render.training.recipe import load_recipe, validate_recipe
+from render.training.recipe import check_resume, load_recipe, recipe_difference, validate_recipe
 from tests.coco_fixtures import write_coco
 
 torch = pytest.importorskip("torch")
@@ -171,6 +171,23 @@ def test_train_refuses_what_it_should(overfit: Path, tmp_path: Path, capsys: Any
     argv = ["train", str(bad), "--out", str(bare), "--resume", "--no-progress"]
     assert main(argv) == 2
     assert "the recipe differs from the checkpoint's (train.epochs: 60 -> 61)" in capsys.readouterr().err  # fmt: skip
+
+
+def test_a_run_from_before_a_new_recipe_key_resumes(overfit: Path, tmp_path: Path) -> None:
+    """A run whose recipe.yaml predates a key (``model.fine_stride``, added later
+    with the old behaviour as its default) is the same recipe: --resume goes on;
+    a real change of that key is still refused, by name."""
+    run = tmp_path / "old"
+    run.mkdir()
+    now = load_recipe(overfit / "recipe.yaml")
+    before = now.model_dump(mode="json")
+    del before["model"]["fine_stride"]
+    write_recipe(run / "recipe.yaml", before)
+    check_resume(now, run)  # no error
+    assert recipe_difference(before, now.model_dump(mode="json")) is None
+    finer = validate_recipe({**before, "model": {**before["model"], "fine_stride": 8}})
+    with pytest.raises(ConfigError, match=r"model\.fine_stride: 32 -> 8"):
+        check_resume(finer, run)
 
 
 def test_init_fine_tunes_onto_another_class_list_and_evaluates(

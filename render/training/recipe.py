@@ -300,7 +300,16 @@ def check_resume(recipe: Recipe, out: Path) -> None:
 
 def recipe_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """The first key (outside :data:`RESUME_FREE`) whose value differs between two
-    recipes as dicts, as ``key: old -> new``; None when they agree."""
+    recipes as dicts, as ``key: old -> new``; None when they agree.
+
+    ``old`` (a run's or checkpoint's recipe) is read with today's defaults first: a
+    key added to the recipe since that run started is not a difference when its
+    default is what the run had (a new key's default keeps the old behaviour, as
+    ``model.fine_stride: 32`` does)."""
+    try:
+        old = Recipe.model_validate(old).model_dump(mode="json")
+    except ValidationError:  # a key since removed or renamed: compare as written
+        pass
     a, b = flatten(old), flatten(new)
     for key in sorted(set(a) | set(b)):
         if key not in RESUME_FREE and a.get(key) != b.get(key):
