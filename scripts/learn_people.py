@@ -9,9 +9,9 @@ Renders configs/pedestrians.yaml at one setting of scripts/bench_learn.py
 (``--setting``) for training, restricted to what the model may see: dashcam and
 CCTV rigs, by day and overcast (TRAIN). It holds a rig and a time of day out and
 tests on three sets rendered at ``default`` quality, each with its own seed, at
-320x240: the detector's input size (the pedestrians recipe scales every image to
-it), so a 640x480 test image would cost four times the render for pixels the
-model never sees:
+the recipe's input size (320x240 for the CPU recipe, 640x480 for
+``--recipe configs/train/pedestrians_gpu.yaml``): the recipe scales every image to
+it, so a larger test image would cost more render for pixels the model never sees:
 
 - ``indist``: the training conditions;
 - ``drone``: the drone rig (held out), by day and overcast;
@@ -53,7 +53,17 @@ TESTS = {  # name: (seed, overrides)
     "drone": (9200, ["scene.camera.rigs={drone: 1.0}", DAY]),
     "dusk": (9300, [TRAIN[0], "scene.sky.time_of_day={dusk: 1.0}"]),
 }
-TEST_QUALITY = ["render.quality=default", "render.resolution=[320, 240]"]
+
+
+def scoring_quality(recipe: Path) -> list[str]:
+    """Test sets: ``default`` quality at the recipe's input size (320x240 for the CPU
+    recipe, 640x480 for the GPU one): the recipe scales every image to it."""
+    from render.training.recipe import load_recipe
+
+    model = load_recipe(recipe).model
+    return ["render.quality=default", f"render.resolution=[{model.max_size}, {model.min_size}]"]
+
+
 BALANCED = ["scene.people.age_groups={child: 1, teen: 1, adult: 1, senior: 1}",
             "scene.people.monk_steps={1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1, 10: 1}",
             "scene.people.female_share=0.5"]  # fmt: skip
@@ -141,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     if fixed != asked:
         sys.exit(f"{args.out} was started with {fixed}; rerun with those, or use another --out")
     state.save()
-    tests = [render(t, args.out, args.test_images, seed, [*TEST_QUALITY, *sets, *args.set], state)
+    quality = scoring_quality(ROOT / fixed["recipe"])
+    tests = [render(t, args.out, args.test_images, seed, [*quality, *sets, *args.set], state)
              for t, (seed, sets) in TESTS.items()]  # fmt: skip
     setting = SETTINGS[args.setting]
     natural = render(
