@@ -216,7 +216,7 @@ def _cpu() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pipeline", type=Path, default=ROOT / "configs" / "augment" / "qc.yaml")
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--copies", type=int, default=2)

@@ -37,7 +37,7 @@ from render.sampling import sample_scene
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="configs/defects.yaml")
     ap.add_argument("-n", type=int, default=3, help="scenes to render")
     ap.add_argument("--set", action="append", default=[], help="config override key=value")

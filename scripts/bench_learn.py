@@ -1,5 +1,6 @@
-"""Benchmark: person AP per render-hour. Which images teach a detector most for the
-CPU time spent rendering them? (issue 24)
+"""Benchmark: person AP per render-hour, which images teach a detector most (issue 24).
+
+Which images teach a person detector most for the CPU time spent rendering them?
 
     python scripts/bench_learn.py --out runs/learn [--budget-hours 1.0] [--steps 2000]
         [--seeds 0,1] [--test-images 60] [--settings default_640,draft_640,draft_320]
@@ -179,7 +180,7 @@ def train_and_score(name: str, seed: int, out: Path, steps: int, batch: int, ext
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget-hours", type=float, default=1.0)
     ap.add_argument("--chunk", type=int, default=4, help="scenes in the first render call")

@@ -44,7 +44,7 @@ def peak_mib() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--masks", type=int, default=5000)
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--pipeline", type=Path, default=ROOT / "configs" / "augment" / "qc.yaml")

@@ -191,7 +191,7 @@ def _conditions(config: str, n: int, sets: list[str], names: list[str]) -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="configs/pedestrians.yaml")
     ap.add_argument("-n", type=int, default=3, help="scenes for part 1")
     ap.add_argument("--crowds", default="1,5,10,20,30", help="people per scene for part 2")

@@ -247,7 +247,7 @@ def bench_ray_fake_only(work: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--parts", default="throughput,rss,merge,ray")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--scenes", type=int, default=8, help="throughput/ray scenes (2 views)")

@@ -217,7 +217,7 @@ def _profile(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--families", default="generic,defects,pedestrians")
     ap.add_argument("--views", type=int, default=3)
     ap.add_argument("--size", type=int, default=512)

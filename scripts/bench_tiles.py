@@ -36,7 +36,7 @@ OVERRIDES = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--samples", type=int, default=16, help="samples of the compared renders")
     p.add_argument("--ref-samples", type=int, default=128, help="samples of the reference")
     p.add_argument(

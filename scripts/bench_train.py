@@ -102,7 +102,7 @@ def bench_step(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="a COCO dataset directory")
     ap.add_argument("--size", type=int, default=192, help="model input size, px")
     ap.add_argument("--batch", type=int, default=4)

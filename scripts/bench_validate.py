@@ -114,7 +114,7 @@ def run_validate(root: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--dense", type=int, default=5000, help="annotations on the one large image")
     p.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")

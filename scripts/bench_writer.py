@@ -216,7 +216,7 @@ def bench_blenderproc(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--frames", type=int, nargs="+", default=[1000, 2000], help="ours: dataset sizes"
     )

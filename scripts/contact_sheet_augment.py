@@ -136,7 +136,7 @@ def sheet_rows(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "augment_sheet.png")
     parser.add_argument("--rows", type=int, default=4)

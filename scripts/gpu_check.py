@@ -104,7 +104,7 @@ def train(name: str, data: Path, out: Path, device: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("gpu_check.json"))
     p.add_argument("--images", type=int, default=4, help="images per family and device (4)")
     p.add_argument("--devices", default="optix,cuda,cpu", help="render devices, in order")

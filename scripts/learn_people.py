@@ -116,7 +116,7 @@ def score(run: Path, test: str, out: Path, state: State) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--setting", default="draft_320", choices=sorted(SETTINGS))
     ap.add_argument("--train-images", type=int, default=600)

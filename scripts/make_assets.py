@@ -88,7 +88,7 @@ MESHES = {"torus": torus, "bottle": bottle, "gear": gear}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets" / "meshes"
     )

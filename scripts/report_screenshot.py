@@ -22,7 +22,7 @@ from tests.browser import open_page  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="screenshot PNG")
     p.add_argument("--height", type=int, default=0, help="crop the full-page shot to PX (0: all)")

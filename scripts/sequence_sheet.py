@@ -40,7 +40,7 @@ def flow_rgb(flow: np.ndarray, top: float | None = None) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("dir", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--video", type=int, default=0)
