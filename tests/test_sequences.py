@@ -107,6 +107,36 @@ def test_frames_share_the_scene_and_move_time_on() -> None:
     assert walkers >= 2
 
 
+def test_a_drifting_drone_stays_between_the_facades() -> None:
+    """A drone drifts up to 1 m/s; over a long sequence that carried it from its
+    place between the facades into a building (docs/pedestrians.md). Its drift
+    across the street is now clipped so that its eye stays between them from the
+    first frame to the last, and a drift that already did is kept as drawn."""
+    from render.families.pedestrians import motion, setting
+    from render.families.pedestrians.street import sample_street
+
+    cfg = load_config(PEDESTRIANS, ["render.resolution=[320, 240]",
+                                    "scene.camera.rigs={drone: 1}"])  # fmt: skip
+    camera = cfg.scene.camera
+    seconds, clipped = 30.0, 0
+    for i in range(300):
+        rng = np.random.default_rng(i)
+        street = sample_street(cfg.scene.street, rng)
+        shot = setting.sample_shot(camera, cfg.render, street, rng)
+        limit = street.facade - setting.DRONE_MARGIN_M
+        free = motion.camera_velocity(shot, camera, np.random.default_rng(1000 + i))
+        v = motion.camera_velocity(shot, camera, np.random.default_rng(1000 + i), seconds, limit)
+        eye = np.asarray(shot.camera.poses[0])[:3, 3]
+        for t in (0.0, seconds / 2, seconds):
+            assert abs(eye[1] + v[1] * t) <= limit + 1e-9, (i, eye, v, street.facade)
+        assert v[0] == free[0] and v[2] == 0.0 and np.linalg.norm(v) <= camera.drone_drift_mps[1]
+        if abs(eye[1] + free[1] * seconds) <= limit:
+            assert np.array_equal(v, free)
+        else:
+            clipped += 1
+    assert clipped > 0  # 30 s at up to 1 m/s does leave the street unclipped
+
+
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "render.cli", *args],

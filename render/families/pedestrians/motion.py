@@ -24,8 +24,17 @@ from render.geometry.rotations import rot_z
 MOVING = ("walk", "run", "cycle", "wheelchair")
 
 
-def camera_velocity(shot: Shot, cfg: StreetCamera, rng: np.random.Generator) -> np.ndarray:
-    """World velocity (m/s) of the camera over a sequence, drawn once per sequence."""
+def camera_velocity(
+    shot: Shot,
+    cfg: StreetCamera,
+    rng: np.random.Generator,
+    seconds: float = 0.0,
+    limit: float = math.inf,
+) -> np.ndarray:
+    """World velocity (m/s) of the camera over a sequence of ``seconds``, drawn once
+    per sequence. A drone's drift across the street is clipped so that every view's
+    eye stays within ``|y| <= limit`` (between the facades) for the whole sequence:
+    drifting through one it hung inside a building; a drift that stays is kept."""
     if shot.rig == "dashcam":
         pose = np.asarray(shot.camera.poses[0], dtype=np.float64)
         ahead = pose[:3, 2].copy()  # OpenCV: the optical axis
@@ -34,7 +43,13 @@ def camera_velocity(shot: Shot, cfg: StreetCamera, rng: np.random.Generator) -> 
     if shot.rig == "drone":
         angle = uniform(rng, (0.0, 2 * math.pi))
         speed = uniform(rng, cfg.drone_drift_mps)
-        return np.array([math.cos(angle), math.sin(angle), 0.0]) * speed
+        v = np.array([math.cos(angle), math.sin(angle), 0.0]) * speed
+        if seconds > 0:
+            ys = [float(np.asarray(pose)[1, 3]) for pose in shot.camera.poses]
+            lo, hi = (-limit - min(ys)) / seconds, (limit - max(ys)) / seconds
+            if lo <= hi:  # (the sampler puts every eye inside, so 0 is in [lo, hi])
+                v[1] = min(max(v[1], lo), hi)
+        return v
     return np.zeros(3)
 
 

@@ -31,6 +31,7 @@ from render.families.pedestrians.placement import (
 )
 from render.families.pedestrians.scenery import plain_material, street_objects
 from render.families.pedestrians.setting import (
+    DRONE_MARGIN_M,
     Shot,
     headlights,
     sample_light,
@@ -129,9 +130,10 @@ def sample_pedestrians(cfg: Job, scene_index: int) -> SceneSpec:
     v_cam = np.zeros(3)
     path: list[np.ndarray] = []
     if frame is not None:  # nothing in the way of the camera over the whole sequence
-        v_cam = motion.camera_velocity(shot, sc.camera, stream(cfg.seed, key, "sequence"))
-        eye = np.asarray(shot.camera.poses[0])[:3, 3]
         seconds = (frame.frames + 1) / frame.fps
+        v_cam = motion.camera_velocity(shot, sc.camera, stream(cfg.seed, key, "sequence"),
+                                       seconds, street.facade - DRONE_MARGIN_M)  # fmt: skip
+        eye = np.asarray(shot.camera.poses[0])[:3, 3]
         metres = float(np.linalg.norm(v_cam)) * seconds
         path = [eye + v_cam * t for t in np.linspace(0.0, seconds, 2 + int(metres))]
     street = clear_view(street, shot, path)
