@@ -7,8 +7,13 @@ or tiles (``data.crops`` of a training recipe) instead of whole images shrunk to
 the model's input size. A *positive* crop contains (the box centre of) an
 annotation of the ``around`` categories at a random place in the crop; a
 *negative* crop is placed where no such box is (a product's plain surface, the
-background). Which crop an item gets depends only on ``(seed, image id, epoch,
-k)``, so a resumed run and the loader's workers see the same crops.
+background). An epoch (:class:`CropPlan`) has ``per_image`` positive crops of each
+image with such a box and as many negatives as make them ``negatives`` of its
+crops, drawn over all images in turn (an image without a box gives only
+negatives), so the share holds however few images hold a defect: per image it did
+not, and a set with defects on a third of its tiles trained on two-thirds
+negatives. Which crop an item gets depends only on ``(seed, image id, epoch, k)``,
+so a resumed run and the loader's workers see the same crops.
 """
 
 from __future__ import annotations
@@ -28,13 +33,58 @@ MIN_PIXELS = 4
 @dataclass(frozen=True)
 class Crops:
     """``size``: crop side in pixels (smaller images: the whole side); ``per_image``:
-    crops per image and epoch; ``negatives``: share of negative crops; ``around``:
-    category ids positives centre on (None: every annotation)."""
+    positive crops per image with a box to centre on, per epoch; ``negatives``:
+    share of an epoch's crops that are negative; ``around``: category ids positives
+    centre on (None: every annotation)."""
 
     size: int
     per_image: int = 1
     negatives: float = 0.25
     around: frozenset[int] | None = None
+
+
+@dataclass(frozen=True)
+class CropPlan:
+    """The crops of an epoch over images ``0..n-1``: items ``0..positives-1`` are crop
+    ``k`` of positive image ``positive[i // per_image]``; the ``negatives`` items after
+    them take the images in a fixed shuffled ``order``, epoch after epoch on from
+    where the last left off (so every image gives negatives in turn)."""
+
+    positive: tuple[int, ...]
+    per_image: int
+    negatives: int
+    order: tuple[int, ...]
+
+    @classmethod
+    def of(cls, has_box: Sequence[bool], crops: Crops, seed: int) -> CropPlan:
+        """The plan for images with (True) and without a box to centre on. Without
+        any such image (or ``negatives: 1``) every image gives ``per_image`` negatives."""
+        positive = tuple(i for i, h in enumerate(has_box) if h) if crops.negatives < 1 else ()
+        n_pos = len(positive) * crops.per_image
+        if n_pos:
+            n_neg = round(n_pos * crops.negatives / (1 - crops.negatives))
+        else:
+            n_neg = len(has_box) * crops.per_image
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1]))
+        order = tuple(int(i) for i in rng.permutation(len(has_box)))
+        return cls(positive, crops.per_image, n_neg, order)
+
+    def __len__(self) -> int:
+        return len(self.positive) * self.per_image + self.negatives
+
+    def item(self, index: int, epoch: int) -> tuple[int, int, bool]:
+        """``(image, k, negative)`` of item ``index`` in ``epoch``; ``k`` is unique per
+        image within an epoch (it keys the crop's random stream)."""
+        n_pos = len(self.positive) * self.per_image
+        if index < n_pos:
+            return self.positive[index // self.per_image], index % self.per_image, False
+        j = index - n_pos
+        return self.order[(epoch * self.negatives + j) % len(self.order)], self.per_image + j, True
+
+
+def has_box(anns: Iterable[dict[str, Any]], around: frozenset[int] | None) -> bool:
+    """Whether a positive crop can centre on one of ``anns``."""
+    return len(_boxes(anns, around)) > 0
 
 
 def _boxes(anns: Iterable[dict[str, Any]], around: frozenset[int] | None) -> np.ndarray:
@@ -51,20 +101,14 @@ def choose_window(
     width: int,
     anns: Sequence[dict[str, Any]],
     crops: Crops,
-    k: int,
+    negative: bool,
     rng: np.random.Generator,
 ) -> tuple[int, int, int, int, bool]:
-    """The crop ``(x, y, w, h)`` of item ``k`` of an image, and whether it is a
-    positive. Crop ``k`` is negative when ``k`` falls in the last
-    ``round(negatives * per_image)`` of the image's crops (exact shares per image
-    with several crops; drawn with probability ``negatives`` for one crop), or when
-    the image has no annotation to centre on."""
+    """A crop ``(x, y, w, h)`` of an image, and whether it is a positive: one with a
+    box of ``crops.around`` at a random place, unless ``negative`` or the image has
+    none; a negative avoids every such box (where the crop leaves room)."""
     cw, ch = min(crops.size, width), min(crops.size, height)
     boxes = _boxes(anns, crops.around)
-    n_neg = round(crops.negatives * crops.per_image)
-    negative = (
-        k >= crops.per_image - n_neg if crops.per_image > 1 else rng.random() < crops.negatives
-    )
     if len(boxes) and not negative:
         x, y, bw, bh = boxes[int(rng.integers(len(boxes)))]
         cx, cy = x + bw / 2, y + bh / 2

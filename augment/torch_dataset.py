@@ -35,7 +35,7 @@ from augment.apply import (
     prepare_sample,
     sample_seed,
 )
-from augment.crops import Crops, choose_window, crop_annotations
+from augment.crops import CropPlan, Crops, choose_window, crop_annotations, has_box
 from augment.dataset_io import read_image, read_source
 from augment.pipeline import Pipeline
 from render.formats import DatasetError, UserError, coco
@@ -118,9 +118,10 @@ class AugmentedCoco:
             the dataset, by id.
         masks: put ``masks`` in the targets (every annotation must have a
             segmentation). False skips decoding them (box or keypoint models).
-        crops: train at native resolution on crops (:mod:`augment.crops`): each
-            image gives ``crops.per_image`` items per epoch, crop ``k`` of image ``i``
-            is item ``i * per_image + k``, cut before the pipeline is applied.
+        crops: train at native resolution on crops (:mod:`augment.crops`): an
+            epoch is ``crops.per_image`` positive crops of each image with a box to
+            centre on, then negatives to make ``crops.negatives`` of the epoch
+            (:class:`augment.crops.CropPlan`), cut before the pipeline is applied.
     """
 
     def __init__(
@@ -183,18 +184,28 @@ class AugmentedCoco:
                 )
             crops = dataclasses.replace(crops, around=frozenset(ids[n] for n in crop_around))
         self.crops = crops
-        self._per_image = crops.per_image if crops is not None else 1
+        self.plan: CropPlan | None = None
+        """With ``crops``: which image and crop each item of an epoch is."""
+        if crops is not None:
+            boxed = [has_box(self._kept(int(im["id"])), crops.around) for im in self.images]
+            self.plan = CropPlan.of(boxed, crops, seed)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the copy index (call at the start of each epoch)."""
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.images) * self._per_image
+        return len(self.images) if self.plan is None else len(self.plan)
+
+    def _item(self, index: int) -> tuple[int, int, bool]:
+        """(image position, crop k, negative) of item ``index`` this epoch."""
+        if self.plan is None:
+            return index, 0, False
+        return self.plan.item(index, self.epoch)
 
     def entry(self, index: int) -> dict[str, Any]:
-        """The COCO image entry item ``index`` comes from."""
-        return self.images[index // self._per_image]
+        """The COCO image entry item ``index`` comes from (this epoch)."""
+        return self.images[self._item(index)[0]]
 
     def _kept(self, iid: int) -> list[dict[str, Any]]:
         return [a for a in self.source.by_image[iid] if a.get("category_id") in self.label_of]
@@ -202,12 +213,13 @@ class AugmentedCoco:
     def sample(self, index: int) -> AugmentedSample:
         """Item ``index`` as numpy arrays and COCO dicts (no torch needed): the
         augmented image and annotations, or the originals without a pipeline."""
-        entry = self.entry(index)
+        at, k, negative = self._item(index)
+        entry = self.images[at]
         iid = int(entry["id"])
         image = read_image(self.source.paths[iid], int(entry["width"]), int(entry["height"]))
         anns = self._kept(iid)
         if self.crops is not None:
-            image, anns = self._crop(image, anns, iid, index % self._per_image)
+            image, anns = self._crop(image, anns, iid, k, negative)
         if self.pipeline is None:
             return AugmentedSample(image, anns, False, False)
         prep = self._prepared.get(iid) if self.crops is None else None
@@ -225,13 +237,13 @@ class AugmentedCoco:
         )
 
     def _crop(
-        self, image: np.ndarray, anns: list[dict[str, Any]], iid: int, k: int
+        self, image: np.ndarray, anns: list[dict[str, Any]], iid: int, k: int, negative: bool
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Crop ``k`` of an image and its annotations this epoch (augment/crops.py)."""
         assert self.crops is not None
         h, w = image.shape[:2]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, iid, self.epoch, k, 0xC0]))
-        x, y, cw, ch, _ = choose_window(h, w, anns, self.crops, k, rng)
+        x, y, cw, ch, _ = choose_window(h, w, anns, self.crops, negative, rng)
         return (
             np.ascontiguousarray(image[y : y + ch, x : x + cw]),
             crop_annotations(anns, h, w, (x, y, cw, ch)),

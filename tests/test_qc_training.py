@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from augment.crops import Crops, choose_window, crop_annotations
+from augment.crops import CropPlan, Crops, choose_window, crop_annotations
 from augment.torch_dataset import AugmentedCoco
 from render.formats import coco
 from render.training.qc import escape_rate, product_scores, qc_metrics, roc_auc
@@ -62,7 +62,8 @@ def test_positive_crops_hold_a_box_centre_negatives_avoid_them(
     anns = [{"bbox": [300.0, 200.0, 40.0, 10.0], "category_id": 1},
             {"bbox": [50.0, 60.0, 20.0, 20.0], "category_id": 2}]  # fmt: skip
     crops = Crops(size=size, per_image=4, negatives=0.25, around=frozenset({1}))
-    x, y, cw, ch, positive = choose_window(400, 600, anns, crops, k, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    x, y, cw, ch, positive = choose_window(400, 600, anns, crops, k == 3, rng)
     assert (
         (cw, ch) == (min(size, 600), min(size, 400)) and 0 <= x <= 600 - cw and 0 <= y <= 400 - ch
     )
@@ -73,10 +74,38 @@ def test_positive_crops_hold_a_box_centre_negatives_avoid_them(
         assert x + cw <= 300 or x >= 340 or y + ch <= 200 or y >= 210
 
 
+def test_an_epoch_holds_the_negative_share_asked(ds: Path) -> None:
+    """``negatives`` is the share of an epoch's crops, however few images have a box
+    to centre on: with boxes on 3 of 9 images (a third of the tiles, as the defect
+    sets) and 2 crops each, an epoch is 6 positives and 2 negatives, where the share
+    was taken per image (round(0.25 x 2) = 0) and every crop of the 6 others was a
+    negative (12 of 18). Negatives take every image in turn over the epochs."""
+    crops = Crops(size=32, per_image=2, negatives=0.25)
+    plan = CropPlan.of([True, False, False] * 3, crops, seed=0)
+    assert len(plan) == 8 and plan.positive == (0, 3, 6)
+    for epoch in range(3):
+        items = [plan.item(i, epoch) for i in range(len(plan))]
+        assert [i[2] for i in items].count(True) == 2
+        assert [i[:2] for i in items[:6]] == [(0, 0), (0, 1), (3, 0), (3, 1), (6, 0), (6, 1)]
+        assert len({(i[0], i[1]) for i in items}) == 8  # (image, k) keys a crop's stream
+    seen = {plan.item(i, e)[0] for e in range(5) for i in (6, 7)}
+    assert seen == set(range(9))  # 5 epochs x 2 negatives cover the 9 images
+    assert len(CropPlan.of([False] * 4, crops, 0)) == 8  # no box: negatives only
+    assert len(CropPlan.of([True] * 4, Crops(32, 2, 0.0), 0)) == 8  # no negatives
+    assert len(CropPlan.of([True] * 4, Crops(32, 2, 1.0), 0)) == 8  # negatives only
+    assert not any(CropPlan.of([True] * 4, Crops(32, 2, 0.0), 0).item(i, 0)[2] for i in range(8))
+
+
 def test_crop_dataset_items(ds: Path) -> None:
     data = AugmentedCoco(ds, None, crops=Crops(size=48, per_image=3, negatives=1 / 3),
                          crop_around=["plate"], masks=True)  # fmt: skip
-    assert len(data) == 3 * 3
+    plates = {a["image_id"] for a in data.source.coco["annotations"] if a["category_id"] == 1}
+    assert data.plan is not None and len(data.plan.positive) == len(plates)
+    assert len(data) == 3 * len(plates) + round(3 * len(plates) / 2)
+    for i in range(len(data)):  # positives hold a plate; negatives none, where there is room
+        _, _, negative = data._item(i)
+        plate = [a for a in data.sample(i).annotations if a["category_id"] == 1]
+        assert negative or plate
     a, b = data.sample(4), data.sample(4)
     assert (a.image == b.image).all() and a.annotations == b.annotations  # deterministic
     assert a.image.shape[:2] == (48, 48)

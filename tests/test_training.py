@@ -248,9 +248,10 @@ def test_evaluate_at_another_image_size(overfit: Path, tmp_path: Path) -> None:
 
 
 def test_native_resolution_crops_and_windows(tiny: Path, tmp_path: Path) -> None:
-    """data.crops trains on 32 px crops of the 64 px images (8 items an epoch, 2 per
-    image), and evaluate --native scores the whole images in 32 px windows; the
-    detections stay in the images and metrics.json records the window side."""
+    """data.crops trains on 32 px crops of the 64 px images (16 items an epoch: 2
+    positives per image, and as many negatives for ``negatives: 0.5``), and evaluate
+    --native scores the whole images in 32 px windows; the detections stay in the
+    images and metrics.json records the window side."""
     r = recipe(tiny, model={"min_size": 32, "max_size": 32},
                data={"crops": {"size": 32, "per_image": 2, "negatives": 0.5}},
                train={"epochs": 1, "batch_size": 2})  # fmt: skip
@@ -258,7 +259,7 @@ def test_native_resolution_crops_and_windows(tiny: Path, tmp_path: Path) -> None
     argv = ["train", str(write_recipe(tmp_path / "c.yaml", r)), "--out", str(out)]
     assert main([*argv, "--device", "cpu", "--no-progress"]) == 0
     summary = json.loads((out / "train.json").read_text())
-    assert summary["train_images"] == 8 and summary["steps"] == 4
+    assert summary["train_images"] == 16 and summary["steps"] == 8
     ev = tmp_path / "ev"
     argv = ["evaluate", str(out / "model.pt"), str(tiny), "--out", str(ev), "--native"]
     assert main([*argv, "--workers", "0", "--device", "cpu", "--no-progress"]) == 0

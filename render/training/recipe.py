@@ -26,9 +26,15 @@ class CropsConfig(Model):
     augment/crops.py): defects stay as many pixels wide as they were rendered."""
 
     size: int = Field(512, ge=32, le=4096, description="crop side, pixels (no resizing)")
-    per_image: int = Field(4, ge=1, le=64, description="crops per image and epoch")
+    per_image: int = Field(
+        4, ge=1, le=64, description="positive crops per epoch of each image with an 'around' box"
+    )
     negatives: float = Field(
-        0.25, ge=0, le=1, description="share of crops placed where no 'around' box is"
+        0.25,
+        ge=0,
+        le=1,
+        description="share of an epoch's crops placed where no 'around' box is, drawn "
+        "over all images in turn (images without one give only these)",
     )
     around: list[str] | None = Field(
         None, description="category names positive crops centre on (null: every kept one)"
