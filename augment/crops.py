@@ -56,17 +56,17 @@ class CropPlan:
     order: tuple[int, ...]
 
     @classmethod
-    def of(cls, has_box: Sequence[bool], crops: Crops, seed: int) -> CropPlan:
+    def of(cls, boxed: Sequence[bool], crops: Crops, seed: int) -> CropPlan:
         """The plan for images with (True) and without a box to centre on. Without
         any such image (or ``negatives: 1``) every image gives ``per_image`` negatives."""
-        positive = tuple(i for i, h in enumerate(has_box) if h) if crops.negatives < 1 else ()
+        positive = tuple(i for i, b in enumerate(boxed) if b) if crops.negatives < 1 else ()
         n_pos = len(positive) * crops.per_image
         if n_pos:
             n_neg = round(n_pos * crops.negatives / (1 - crops.negatives))
         else:
-            n_neg = len(has_box) * crops.per_image
+            n_neg = len(boxed) * crops.per_image
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC1]))
-        order = tuple(int(i) for i in rng.permutation(len(has_box)))
+        order = tuple(int(i) for i in rng.permutation(len(boxed)))
         return cls(positive, crops.per_image, n_neg, order)
 
     def __len__(self) -> int:
