@@ -137,3 +137,31 @@ def test_gpu_check_refuses_without_a_gpu(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("gpu-check: no NVIDIA GPU on this machine")
     assert not (tmp_path / "g.json").exists()
+
+
+def test_learn_defects_arms_are_valid_configs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scripts/learn_defects.py runs for hours across sessions: every set of every arm
+    must load as a config before the first render, and each arm must change what it
+    says (the camera's px per defect, the defect mix, the nuisances) and nothing else
+    of the training set."""
+    from render.config import load_config
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import learn_defects as ld
+
+    base = {n: load_config(ld.CONFIG, [*ld.COMMON, *sets]) for n, (_, _, sets) in ld.SETS.items()}
+    assert base["train"].scene.camera.optics.px_per_defect == 3
+    assert base["shift"].scene.lighting.presets != base["train"].scene.lighting.presets
+    assert base["train2"].scene.defects_per_product == (2, 4)
+    for px in ld.OPTICS_PX:
+        cfg = load_config(
+            ld.CONFIG, [*ld.COMMON, *ld.TRAIN, f"scene.camera.optics.px_per_defect={px}"]
+        )
+        assert cfg.scene.camera.optics.px_per_defect == px
+    tail = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, *ld.frequencies(ld.LONG_TAIL)])
+    assert min(ld.LONG_TAIL, key=ld.LONG_TAIL.__getitem__) == "chip"  # the rarest, scored
+    assert {k: d.frequency for k, d in tail.scene.defects.items()} == ld.LONG_TAIL
+    off = [f"scene.nuisances.{k}.probability=0" for k in ld.NUISANCES]
+    quiet = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, *off])
+    assert set(quiet.scene.nuisances) == set(ld.NUISANCES)
+    assert all(n.probability == 0 for n in quiet.scene.nuisances.values())

@@ -1,0 +1,237 @@
+"""Experiment: defects a model learns at inspection resolution (issue 22).
+
+    python scripts/learn_defects.py --out runs/defects [--parts base,aug,optics,balance,nuisances]
+        [--epochs 20] [--aug-epochs 10] [--train-set k=v ...] [--scale 1.0]
+
+Renders configs/defects_tiles.yaml with a 5 MP station (2448x2048 at 3.45 um) whose
+optics resolve 0.15 mm with ``px_per_defect`` pixels (3 unless an arm says
+otherwise), tile by tile, at ``draft`` quality (docs/training.md 6 has the sets'
+ranges), trains configs/train/defects_tiles_cpu.yaml on 512 px crops of the tiles
+and scores each model on whole tiles (``synthcv evaluate --native``): AP50 per
+defect type, escape rate at 5 % false reject, ROC AUC, false defects on nuisances
+per 100 products.
+
+Sets (seed, scenes): ``train`` (0, 68) and ``train2`` (2000, 25, dense: 2-4
+defects per product) in the training ranges; ``indist`` (500, 10) in them too;
+``shift`` (1000, 25): lights, light power, camera angles, backgrounds and
+materials outside them. ``--scale`` multiplies every scene count (a quick look:
+``--scale 0.2``); an OUT keeps the scale it was started with.
+
+Parts (``--parts``), the experiments of issue 22:
+
+- ``base`` (1): the recipe from random weights on ``train`` + ``train2`` with the
+  augmentation off (``--epochs``);
+- ``aug`` (1): ``base`` continued with the recipe's ``qc`` augmentation
+  (``--aug-epochs``), toward the shift;
+- ``optics`` (2): ``base`` again on sets rendered at 1, 2 and 4 px per smallest
+  defect width (``train``, ``train2`` and ``shift`` each; 3 px is ``base``);
+- ``balance`` (3): a long-tailed defect mix (scratch 0.4, stain 0.3, dent 0.15,
+  crack 0.1, chip 0.05) against a balanced one (0.2 each), the same scenes, two
+  training seeds each: the rarest type's (chip's) AP50, mean and spread;
+- ``nuisances`` (4): ``base`` on sets rendered without nuisances (every
+  nuisance's probability 0): false defects on nuisances against ``base``'s.
+
+Every stage records itself in OUT/state.json; an interrupted render or training
+continues (``--resume``), so the experiment runs across sessions; one process per
+OUT. Prints one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench_learn import ROOT, State, _run, _sets
+
+CONFIG = ROOT / "configs" / "defects_tiles.yaml"
+RECIPE = ROOT / "configs" / "train" / "defects_tiles_cpu.yaml"
+DEFECTS = ("scratch", "dent", "crack", "stain", "chip")
+COMMON = ["scene.camera.optics.sensor=5mp", "scene.camera.optics.resolve_mm=0.15",
+          "render.quality=draft", "scene.products_per_image=[1,2]",
+          "scene.defects.scratch.width_mm=[0.15,0.4]", "scene.defects.crack.width_mm=[0.15,0.4]",
+          "scene.camera.tiles.background_share=0.25"]  # fmt: skip
+TRAIN = ["scene.lighting.presets={ring: 1.0, dome: 1.0}",
+         "scene.camera.oblique_elevation_deg=[55,70]",
+         "scene.background.kinds={conveyor: 1.0, table: 1.0}",
+         "scene.products.0.materials=[brushed_aluminium, machined_steel, anodized_blue]",
+         "scene.products.2.materials=[brushed_aluminium]",
+         "scene.products.3.materials=[machined_steel]",
+         "scene.products.4.materials=[machined_steel]"]  # fmt: skip
+SHIFT = ["scene.lighting.presets={raking: 1.0, ring: 0.5, back: 0.3}",
+         "scene.lighting.ring_power_w=[0.2,0.35]", "scene.camera.oblique_elevation_deg=[40,55]",
+         "scene.camera.views={top_down: 0.5, oblique: 1.0}",
+         "scene.background.kinds={tray: 1.0, table: 0.5}",
+         "scene.products.0.materials=[anodized_black, painted_steel]",
+         "scene.products.2.materials=[painted_steel]",
+         "scene.products.3.materials=[brushed_aluminium]",
+         "scene.products.4.materials=[anodized_black]"]  # fmt: skip
+DENSE = ["scene.defects_per_product=[2,4]", "scene.good_fraction=0.05"]
+SETS = {  # name: (seed, scenes, overrides)
+    "train": (0, 68, TRAIN),
+    "train2": (2000, 25, [*TRAIN, *DENSE]),
+    "indist": (500, 10, TRAIN),
+    "shift": (1000, 25, SHIFT),
+}
+LONG_TAIL = {"scratch": 0.4, "stain": 0.3, "dent": 0.15, "crack": 0.1, "chip": 0.05}
+NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark", "logo")
+PARTS = ("base", "aug", "optics", "balance", "nuisances")
+OPTICS_PX = (1, 2, 4)
+BALANCE_SEEDS = (0, 1)
+
+
+def frequencies(mix: dict[str, float]) -> list[str]:
+    return [f"scene.defects.{k}.frequency={v}" for k, v in mix.items()]
+
+
+def render(name: str, out: Path, seed: int, n: int, sets: list[str], state: State) -> Path:
+    """Render ``n`` scenes into OUT/data/NAME (continues an interrupted one)."""
+    rec = state.data.setdefault(f"render_{name}", {})
+    data = out / "data" / name
+    if rec.get("scenes") != n:
+        wall, cpu = _run(["render", str(CONFIG), "--out", str(data), "-n", str(n),
+                          "--seed", str(seed), "--no-progress", *_sets([*COMMON, *sets]),
+                          *(["--resume"] if data.exists() else [])])  # fmt: skip
+        doc = json.loads((data / "annotations.json").read_text())
+        cats = {c["id"]: c["name"] for c in doc["categories"]}
+        counts = {d: 0 for d in DEFECTS}
+        for a in doc["annotations"]:
+            if cats.get(a["category_id"]) in counts:
+                counts[cats[a["category_id"]]] += 1
+        rec.update(scenes=n, seed=seed, tiles=len(doc["images"]), defects=counts,
+                   seconds=round(wall, 1), cpu_s=round(cpu, 1))  # fmt: skip
+        state.save()
+    return data
+
+
+def train(name: str, data: list[Path], out: Path, epochs: int, sets: list[str], state: State,
+          init: Path | None = None) -> Path:  # fmt: skip
+    """Train the recipe on ``data`` into OUT/runs/NAME for ``epochs`` epochs of crops,
+    once (``state["train_NAME"]``); an interrupted training continues."""
+    run = out / "runs" / name
+    rec: dict[str, Any] = state.data.setdefault(f"train_{name}", {"epochs": epochs})
+    if rec["epochs"] != epochs:
+        sys.exit(f"{out}: {name} was trained for {rec['epochs']} epochs, not {epochs}; "
+                 "rerun with that, or use another --out")  # fmt: skip
+    if "train_s" not in rec:
+        train_list = "[" + ", ".join(str(d) for d in data) + "]"
+        args = ["train", str(RECIPE), "--out", str(run), "--no-progress",
+                *_sets([f"data.train={train_list}", "data.split=null", f"train.epochs={epochs}",
+                        "train.warmup_steps=50", "data.workers=1", *sets])]  # fmt: skip
+        if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
+            args.append("--resume")
+        elif init is not None:
+            args += ["--init", str(init)]
+        _run(args)
+        record = json.loads((run / "train.json").read_text())  # wall_s: its last session
+        rec.update(steps=record["steps"], train_s=round(float(record["wall_s"]), 1),
+                   overrides=sets, init=str(init) if init else None)  # fmt: skip
+        state.save()
+    return run
+
+
+def score(run: Path, test: Path, state: State) -> dict[str, Any]:
+    """``synthcv evaluate --native`` of ``run`` on ``test``: AP50 overall and per
+    defect type, the QC figures, false defects on nuisances."""
+    key = f"eval_{run.name}_{test.name}"
+    if key not in state.data:
+        ev = run / f"eval-{test.name}"
+        _run(["evaluate", str(run / "model.pt"), str(test), "--native", "--out", str(ev),
+              "--workers", "1", "--no-progress"])  # fmt: skip
+        doc = json.loads((ev / "metrics.json").read_text())
+        bbox = doc["metrics"]["bbox"]
+        qc = doc.get("qc", {})
+        overall = qc.get("overall", {})
+        state.data[key] = {
+            "AP50": round(bbox["stats"]["AP50"], 4),
+            "AP50_per_type": {k: round(v["AP50"], 4) for k, v in bbox["per_class"].items()},
+            "escape_at_frr_0.05": overall.get("escape_at_frr_0.05"),
+            "roc_auc": overall.get("roc_auc"),
+            "nuisance_fp_per_100": qc.get("nuisance_fp_per_100_products_at_frr_0.05"),
+        }
+        state.save()
+    return state.data[key]  # type: ignore[no-any-return]
+
+
+def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: list[str],
+        state: State, tests: tuple[str, ...] = ("shift",), seeds: tuple[int, ...] = (0,),
+        own_tests: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Render ``train`` and ``train2`` with ``extra`` render overrides (as
+    OUT/data/NAME_TAG), train on them from random weights (one run per training seed)
+    and score every run on each of ``tests``: the shared sets, or with
+    ``own_tests`` sets rendered with ``extra`` too (another camera needs its own)."""
+    data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0], count(SETS[n][1], scale),
+                      [*SETS[n][2], *extra], state)
+            for n in ("train", "train2", *(tests if own_tests or not tag else ()))}  # fmt: skip
+    for t in tests:
+        data.setdefault(t, render(t, out, SETS[t][0], count(SETS[t][1], scale), SETS[t][2], state))
+    result: dict[str, Any] = {}
+    for seed in seeds:
+        name = "_".join(p for p in (tag or "base", f"seed{seed}" if len(seeds) > 1 else "") if p)
+        run = train(name, [data["train"], data["train2"]], out, epochs,
+                    ["augment.pipeline=null", f"train.seed={seed}", *sets], state)  # fmt: skip
+        result[name] = {t: score(run, data[t], state) for t in tests}
+    return result
+
+
+def count(n: int, scale: float) -> int:
+    return max(1, round(n * scale))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--parts", default="base,aug")
+    ap.add_argument("--epochs", type=int, default=20, help="epochs of crops, every arm")
+    ap.add_argument("--aug-epochs", type=int, default=10, help="epochs of the aug part")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies every set's scenes")
+    ap.add_argument("--train-set", action="append", default=[], help="recipe override, every run")
+    args = ap.parse_args(argv)
+    parts = args.parts.split(",")
+    if bad := [p for p in parts if p not in PARTS]:
+        sys.exit(f"--parts: unknown {bad}; valid: {', '.join(PARTS)}")
+    if args.epochs < 1 or args.aug_epochs < 1 or not 0 < args.scale <= 10:
+        sys.exit("--epochs and --aug-epochs must be >= 1, --scale in (0, 10]")
+    state = State.locked(args.out, "learn_defects.py")
+    fixed = state.data.setdefault("setup", {"scale": args.scale, "train_set": args.train_set})
+    if fixed != {"scale": args.scale, "train_set": args.train_set}:
+        sys.exit(f"{args.out} was started with {fixed}; rerun with those, or use another --out")
+    state.save()
+    out, scale, epochs, ts = args.out, args.scale, args.epochs, args.train_set
+    result: dict[str, Any] = {"experiment": "learn_defects", **fixed, "epochs": epochs}
+    if "base" in parts or "aug" in parts:
+        result["base"] = arm("", out, scale, [], epochs, ts, state, tests=("shift", "indist"))
+    if "aug" in parts:
+        base = out / "runs" / "base" / "model.pt"
+        data = [out / "data" / "train", out / "data" / "train2"]
+        run = train("aug", data, out, args.aug_epochs, ts, state, init=base)
+        result["aug"] = {t: score(run, out / "data" / t, state) for t in ("shift", "indist")}
+    if "optics" in parts:
+        for px in OPTICS_PX:
+            result[f"optics_{px}px"] = arm(f"px{px}", out, scale,
+                                           [f"scene.camera.optics.px_per_defect={px}"],
+                                           epochs, ts, state, own_tests=True)  # fmt: skip
+    if "balance" in parts:
+        for mix, freq in (("longtail", LONG_TAIL), ("balanced", dict.fromkeys(DEFECTS, 0.2))):
+            runs = arm(mix, out, scale, frequencies(freq), epochs, ts, state, seeds=BALANCE_SEEDS)
+            got = [r["shift"]["AP50_per_type"].get("chip", -1.0) for r in runs.values()]
+            chip = [v for v in got if v >= 0]  # -1: no chip in the test set
+            result[f"balance_{mix}"] = {
+                "runs": runs,
+                "chip_AP50_mean": statistics.mean(chip) if chip else None,
+                "chip_AP50_spread": max(chip) - min(chip) if chip else None,
+            }
+    if "nuisances" in parts:
+        off = [f"scene.nuisances.{k}.probability=0" for k in NUISANCES]
+        result["no_nuisances"] = arm("nonuis", out, scale, off, epochs, ts, state)
+    result["data"] = {k[7:]: v for k, v in state.data.items() if k.startswith("render_")}
+    result["runs"] = {k[6:]: v for k, v in state.data.items() if k.startswith("train_")}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
