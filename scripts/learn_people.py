@@ -1,7 +1,7 @@
 """Experiment: people learned, under a shift, and fairly (issue 24).
 
     python scripts/learn_people.py --out runs/people [--setting draft_320]
-        [--train-images 600] [--test-images 60] [--steps 3000] [--kp-steps 3000]
+        [--train-images 600] [--test-images 60] [--steps 2400] [--kp-steps 1500]
         [--parts box,balanced,keypoints] [--set k=v ...] [--train-set k=v ...]
         [--kp-set k=v ...] [--recipe configs/train/pedestrians_gpu.yaml]
 
@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--setting", default="draft_320", choices=sorted(SETTINGS))
     ap.add_argument("--train-images", type=int, default=600)
     ap.add_argument("--test-images", type=int, default=60)
-    ap.add_argument("--steps", type=int, default=3000, help="person detector steps (4 images)")
-    ap.add_argument("--kp-steps", type=int, default=3000, help="keypoint model steps")
+    ap.add_argument("--steps", type=int, default=2400, help="person detector steps (4 images)")
+    ap.add_argument("--kp-steps", type=int, default=1500, help="keypoint model steps")
     ap.add_argument("--parts", default=",".join(PARTS))
     ap.add_argument("--set", action="append", default=[], help="render override, every set")
     ap.add_argument("--train-set", action="append", default=[], help="recipe override, every run")
