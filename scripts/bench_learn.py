@@ -131,6 +131,19 @@ def _epochs(images: int, steps: int, batch: int) -> int:
     return max(1, math.ceil(steps / max(1, math.ceil(images / batch))))
 
 
+def run_train(recipe: Path, run: Path, sets: list[str], init: Path | None) -> dict[str, Any]:
+    """``synthcv train RECIPE --out RUN`` with the overrides ``sets``: continued
+    (``--resume``) where RUN has a checkpoint, else from ``init``'s weights when
+    given; returns RUN/train.json (``wall_s``: its last session)."""
+    args = ["train", str(recipe), "--out", str(run), "--no-progress", *_sets(sets)]
+    if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
+        args.append("--resume")
+    elif init is not None:
+        args += ["--init", str(init)]
+    _run(args)
+    return json.loads((run / "train.json").read_text())  # type: ignore[no-any-return]
+
+
 def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: list[str],
                state: State, init: Path | None = None,
                recipe: Path = RECIPE) -> dict[str, Any]:  # fmt: skip
@@ -146,15 +159,9 @@ def train_once(key: str, data: Path, run: Path, steps: int, batch: int, sets: li
     if "train_s" not in rec:
         images = len(json.loads((data / "annotations.json").read_text())["images"])
         epochs = _epochs(images, steps, batch)
-        args = ["train", str(recipe), "--out", str(run), "--no-progress",
-                *_sets([f"data.train={data}", "data.split=null", f"train.epochs={epochs}",
-                        f"train.batch_size={batch}", *sets])]  # fmt: skip
-        if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
-            args.append("--resume")
-        elif init is not None:
-            args += ["--init", str(init)]
-        _run(args)
-        record = json.loads((run / "train.json").read_text())  # wall_s: its last session
+        record = run_train(recipe, run, [f"data.train={data}", "data.split=null",
+                                         f"train.epochs={epochs}", f"train.batch_size={batch}",
+                                         *sets], init)  # fmt: skip
         rec.update(images=images, epochs=epochs, steps=record["steps"],
                    train_s=round(float(record["wall_s"]), 1))  # fmt: skip
         if init is not None:

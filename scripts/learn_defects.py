@@ -45,7 +45,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench_learn import ROOT, State, _run, _sets
+from bench_learn import ROOT, State, _run, _sets, run_train
 
 CONFIG = ROOT / "configs" / "defects_tiles.yaml"
 RECIPE = ROOT / "configs" / "train" / "defects_tiles_cpu.yaml"
@@ -118,15 +118,9 @@ def train(name: str, data: list[Path], out: Path, epochs: int, sets: list[str], 
                  "rerun with that, or use another --out")  # fmt: skip
     if "train_s" not in rec:
         train_list = "[" + ", ".join(str(d) for d in data) + "]"
-        args = ["train", str(RECIPE), "--out", str(run), "--no-progress",
-                *_sets([f"data.train={train_list}", "data.split=null", f"train.epochs={epochs}",
-                        "train.warmup_steps=50", "data.workers=1", *sets])]  # fmt: skip
-        if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
-            args.append("--resume")
-        elif init is not None:
-            args += ["--init", str(init)]
-        _run(args)
-        record = json.loads((run / "train.json").read_text())  # wall_s: its last session
+        record = run_train(RECIPE, run, [f"data.train={train_list}", "data.split=null",
+                                         f"train.epochs={epochs}", "train.warmup_steps=50",
+                                         "data.workers=1", *sets], init)  # fmt: skip
         rec.update(steps=record["steps"], train_s=round(float(record["wall_s"]), 1),
                    overrides=sets, init=str(init) if init else None)  # fmt: skip
         state.save()
