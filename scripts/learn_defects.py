@@ -159,9 +159,10 @@ def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: 
     ``own_tests`` sets rendered with ``extra`` too (another camera needs its own)."""
     data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0], count(SETS[n][1], scale),
                       [*SETS[n][2], *extra], state)
-            for n in ("train", "train2", *(tests if own_tests or not tag else ()))}  # fmt: skip
+            for n in ("train", "train2", *(tests if own_tests else ()))}  # fmt: skip
     for t in tests:
-        data.setdefault(t, render(t, out, SETS[t][0], count(SETS[t][1], scale), SETS[t][2], state))
+        if t not in data:  # the shared set
+            data[t] = render(t, out, SETS[t][0], count(SETS[t][1], scale), SETS[t][2], state)
     result: dict[str, Any] = {}
     for seed in seeds:
         name = "_".join(p for p in (tag or "base", f"seed{seed}" if len(seeds) > 1 else "") if p)

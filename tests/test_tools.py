@@ -142,8 +142,7 @@ def test_gpu_check_refuses_without_a_gpu(tmp_path: Path) -> None:
 def test_learn_defects_arms_are_valid_configs(monkeypatch: pytest.MonkeyPatch) -> None:
     """scripts/learn_defects.py runs for hours across sessions: every set of every arm
     must load as a config before the first render, and each arm must change what it
-    says (the camera's px per defect, the defect mix, the nuisances) and nothing else
-    of the training set."""
+    says (the camera's px per defect, the defect mix, the nuisances)."""
     from render.config import load_config
 
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
