@@ -10,13 +10,16 @@ around it, in the rendered RGB under that view's lighting:
    half the square root of the instance's area, clipped to 3..12 px (widened 3x
    when fewer than 8 such pixels exist; with none, the contrast is unknown).
 2. Both go to CIELAB (D65, from 8-bit sRGB); ``ref`` is the median colour of
-   ``around``.
+   ``around``, taken per cell of ``4 * ring`` px where a cell holds at least 8 of
+   them (a long scratch is compared with what lies beside it along its length: across
+   a can's bare metal and its printed label, each part against its own side, not
+   against the median of both; measured: a white 6 px scratch across both scored 0).
 3. with dE the CIE76 colour difference (about 2.3 is a just-noticeable
    difference), two scores, and contrast = the larger, clipped at 0:
 
    - *strongest tenth*: P90(dE(inside, ref)) - P90(dE(around, ref));
-   - *typical*: dE(median(inside), ref) - median(dE(around, ref)) (median per
-     Lab channel).
+   - *typical*: median over the instance of dE(median(inside), ref) (per cell,
+     median per Lab channel) - median(dE(around, ref)).
 
 The strongest tenth of the instance must differ from the surroundings' typical
 colour by more than the strongest tenth of the surroundings themselves (their
@@ -41,6 +44,7 @@ from render.spec import ObjectSpec
 
 QUANTILE = 0.9
 MIN_AROUND = 8
+CELL = 4
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -92,11 +96,23 @@ def contrast(
     else:
         return None
     lab = srgb_to_lab(rgb[y0:y1, x0:x1])
-    ref = np.median(lab[near], axis=0)
-    d_in = np.linalg.norm(lab[inside] - ref, axis=1)
-    d_out = np.linalg.norm(lab[near] - ref, axis=1)
+    # one reference per cell of CELL * ring px (the whole crop for a compact instance)
+    cell = CELL * r
+    yy, xx = np.indices(inside.shape)
+    cells = (yy // cell) * (inside.shape[1] // cell + 1) + xx // cell
+    ref_of = np.broadcast_to(np.median(lab[near], axis=0), lab.shape).copy()
+    typical_in = np.empty(lab.shape)  # each cell's median instance colour
+    typical_in[:] = np.median(lab[inside], axis=0)
+    for c in np.unique(cells[inside]):
+        here = cells == c
+        if (near & here).sum() >= MIN_AROUND:
+            ref_of[here] = np.median(lab[near & here], axis=0)
+            typical_in[here] = np.median(lab[inside & here], axis=0)
+    d_in = np.linalg.norm(lab[inside] - ref_of[inside], axis=1)
+    d_out = np.linalg.norm(lab[near] - ref_of[near], axis=1)
     strongest = float(np.quantile(d_in, QUANTILE) - np.quantile(d_out, QUANTILE))
-    typical = float(np.linalg.norm(np.median(lab[inside], axis=0) - ref) - np.median(d_out))
+    gap = np.linalg.norm(typical_in[inside] - ref_of[inside], axis=1)
+    typical = float(np.median(gap) - np.median(d_out))
     return max(0.0, strongest, typical)
 
 
