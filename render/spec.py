@@ -251,8 +251,11 @@ class TileSpec(Spec):
     y: int = Field(ge=0)
     width: int = Field(ge=1)
     height: int = Field(ge=1)
-    kind: Literal["product", "background"] = Field(
-        "product", description="product: covers products (with a margin); background: none"
+    kind: Literal["product", "defect", "background"] = Field(
+        "product",
+        description="product: covers products (with a margin), or, with tiles.focus "
+        "defects, a square on a product with no defect; defect: a square around a "
+        "defect; background: none",
     )
 
 

@@ -23,6 +23,8 @@ from render.spec import TileSpec
 
 Rect = tuple[int, int, int, int]
 """(x0, y0, x1, y1) whole pixels, exclusive ends."""
+Box = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) continuous frame pixels."""
 
 
 def tile_K(K: Sequence[Sequence[float]], tile: TileSpec | None) -> list[list[float]]:
@@ -63,7 +65,7 @@ def _clip(rect: Rect, width: int, height: int) -> Rect | None:
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def _overlap(a: Rect, b: Rect) -> bool:
+def _overlap(a: Rect | Box, b: Rect | Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
@@ -128,12 +130,28 @@ def plan_tiles(
         for r in _merge(rects, max_side):
             for part in _split(r, max_side):
                 out.append(_tile(v, part, "product"))
-    n_background = round(background * len(out))
-    if not out or n_background == 0:
-        return out
-    sizes = sorted((t.width, t.height) for t in out)
+    return out + _background(out, views, width, height, background, rng)
+
+
+def _background(
+    tiles: list[TileSpec],
+    views: int,
+    width: int,
+    height: int,
+    share: float,
+    rng: np.random.Generator,
+    avoid: Sequence[tuple[int, Rect]] = (),
+) -> list[TileSpec]:
+    """``round(share * len(tiles))`` background tiles (the median tile's size), each
+    where it overlaps none of ``tiles`` nor ``avoid`` (view, rect) in its view, when
+    such a place is found (20 tries each)."""
+    n_background = round(share * len(tiles))
+    if not tiles or n_background == 0:
+        return []
+    sizes = sorted((t.width, t.height) for t in tiles)
     bw, bh = sizes[len(sizes) // 2]
-    taken = [(t.view, (t.x, t.y, t.x + t.width, t.y + t.height)) for t in out]
+    taken = [(t.view, (t.x, t.y, t.x + t.width, t.y + t.height)) for t in tiles] + list(avoid)
+    out: list[TileSpec] = []
     for _ in range(n_background):
         for _try in range(20):
             v = int(rng.integers(views))
@@ -145,6 +163,103 @@ def plan_tiles(
                 taken.append((v, r))
                 break
     return out
+
+
+def _inside(box: Box, tile: TileSpec) -> bool:
+    return (
+        tile.x <= box[0] and tile.y <= box[1]
+        and box[2] <= tile.x + tile.width and box[3] <= tile.y + tile.height
+    )  # fmt: skip
+
+
+def _around(
+    box: Box, side: int, margin: int, width: int, height: int, rng: np.random.Generator
+) -> list[Rect]:
+    """A ``side`` x ``side`` square (smaller only where the frame is) holding ``box``
+    with ``margin`` pixels, at a random place among those that do, kept in the
+    frame; a box too large for one is grown by ``margin`` and cut into squares of at
+    most ``side``."""
+    x0, y0 = math.floor(box[0]) - margin, math.floor(box[1]) - margin
+    x1, y1 = math.ceil(box[2]) + margin, math.ceil(box[3]) + margin
+    if x1 - x0 > side or y1 - y0 > side:
+        r = _clip((x0, y0, x1, y1), width, height)
+        return [] if r is None else _split(r, side)
+
+    def start(lo: int, hi: int, size: int) -> int:
+        first = int(rng.integers(hi - side, lo + 1))  # every origin that holds [lo, hi)
+        return min(max(first, 0), max(size - side, 0))
+
+    x, y = start(x0, x1, width), start(y0, y1, height)
+    r = _clip((x, y, x + side, y + side), width, height)
+    return [] if r is None else [r]
+
+
+def plan_defect_tiles(
+    products: Sequence[Sequence[Box | None]],
+    defects: Sequence[Sequence[Sequence[Box | None]]],
+    hard: Sequence[Sequence[Sequence[Box | None]]],
+    width: int,
+    height: int,
+    side: int,
+    margin: int,
+    background: float,
+    rng: np.random.Generator,
+) -> list[TileSpec]:
+    """Tiles that spend the render on defects (``tiles.focus: defects``): for each
+    view, a ``side`` px square around each defect's projected box (``defects[p][k][v]``
+    of product ``p``; the defect at a random place in it, ``margin`` px from its
+    edges; one already inside an earlier defect tile gets none), kind ``defect``;
+    for each product with no defect tile in that view, one square of the same size
+    around one of its nuisances (``hard[p][k][v]``: the hard negatives) or, without
+    any, at a random place on it (``products[p][v]``), kind ``product``; then
+    ``round(background * tiles)`` background tiles off the products. Boxes are
+    continuous frame pixels, None where not seen; only those overlapping the frame
+    count. Draws only from ``rng``."""
+    frame = (0.0, 0.0, float(width), float(height))
+
+    def seen(box: Box | None) -> Box | None:
+        return box if box is not None and _overlap(box, frame) else None
+
+    views = max((len(b) for b in products), default=0)
+    out: list[TileSpec] = []
+    for v in range(views):
+        bare = []  # products with no defect tile in this view
+        for p, per_view in enumerate(products):
+            placed = 0
+            for per_defect in defects[p] if p < len(defects) else []:
+                box = seen(per_defect[v] if v < len(per_defect) else None)
+                if box is None:
+                    continue
+                if any(t.view == v and t.kind == "defect" and _inside(box, t) for t in out):
+                    placed += 1
+                    continue
+                for r in _around(box, side, margin, width, height, rng):
+                    out.append(_tile(v, r, "defect"))
+                    placed += 1
+            whole = seen(per_view[v] if v < len(per_view) else None)
+            if not placed and whole is not None:
+                bare.append((p, whole))
+        for p, whole in bare:
+            nuisances = [b for b in (seen(n[v] if v < len(n) else None) for n in (hard[p] if p < len(hard) else [])) if b]  # fmt: skip
+            if nuisances:
+                target = nuisances[int(rng.integers(len(nuisances)))]
+            else:  # a point of the product, the square's centre near it
+                cx, cy = rng.uniform(whole[0], whole[2]), rng.uniform(whole[1], whole[3])
+                target = (cx - 1, cy - 1, cx + 1, cy + 1)
+            for r in _around(target, side, 0, width, height, rng)[:1]:
+                out.append(_tile(v, r, "product"))
+    avoid: list[tuple[int, Rect]] = []
+    for per_view in products:
+        for v, box in enumerate(per_view):
+            if box is None:
+                continue
+            clipped = _clip(
+                (math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])),
+                width, height,
+            )  # fmt: skip
+            if clipped is not None:
+                avoid.append((v, clipped))
+    return out + _background(out, views, width, height, background, rng, avoid)
 
 
 def _split(r: Rect, max_side: int) -> list[Rect]:

@@ -2,6 +2,7 @@
 
     python scripts/learn_defects.py --out runs/defects [--parts base,aug,optics,balance,nuisances]
         [--epochs 20] [--aug-epochs 10] [--train-set k=v ...] [--scale 1.0]
+        [--focus products|defects] [--train-scale 1.0]
 
 Renders configs/defects_tiles.yaml with a 5 MP station (2448x2048 at 3.45 um) whose
 optics resolve 0.15 mm with ``px_per_defect`` pixels (3 unless an arm says
@@ -15,7 +16,11 @@ Sets (seed, scenes): ``train`` (0, 68) and ``train2`` (2000, 25, dense: 2-4
 defects per product) in the training ranges; ``indist`` (500, 10) in them too;
 ``shift`` (1000, 25): lights, light power, camera angles, backgrounds and
 materials outside them. ``--scale`` multiplies every scene count (a quick look:
-``--scale 0.2``); an OUT keeps the scale it was started with.
+``--scale 0.2``), ``--train-scale`` the training sets' only. ``--focus defects``
+renders the training sets as squares around the defects (``tiles.focus``: a
+fraction of the pixels per defect); test sets always cover whole products (the
+product-level metrics need them). An OUT keeps the scales, focus and overrides it
+was started with.
 
 Parts (``--parts``), the experiments of issue 22:
 
@@ -76,6 +81,7 @@ SETS = {  # name: (seed, scenes, overrides)
     "indist": (500, 10, TRAIN),
     "shift": (1000, 25, SHIFT),
 }
+TRAINING = ("train", "train2")  # the sets a --focus applies to
 LONG_TAIL = {"scratch": 0.4, "stain": 0.3, "dent": 0.15, "crack": 0.1, "chip": 0.05}
 NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark", "logo")
 PARTS = ("base", "aug", "optics", "balance", "nuisances")
@@ -152,14 +158,19 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
 
 def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: list[str],
         state: State, tests: tuple[str, ...] = ("shift",), seeds: tuple[int, ...] = (0,),
-        own_tests: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Render ``train`` and ``train2`` with ``extra`` render overrides (as
-    OUT/data/NAME_TAG), train on them from random weights (one run per training seed)
+        own_tests: bool = False, focus: list[str] | None = None,
+        train_scale: float = 1.0) -> dict[str, Any]:  # fmt: skip
+    """Render ``train`` and ``train2`` (``train_scale`` times their scenes) with
+    ``extra`` render overrides and ``focus`` (their tiles' overrides; test sets
+    always cover whole products) as
+    OUT/data/NAME_TAG, train on them from random weights (one run per training seed)
     and score every run on each of ``tests``: the shared sets, or with
     ``own_tests`` sets rendered with ``extra`` too (another camera needs its own)."""
-    data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0], count(SETS[n][1], scale),
-                      [*SETS[n][2], *extra], state)
-            for n in ("train", "train2", *(tests if own_tests else ()))}  # fmt: skip
+    focus = focus or []
+    data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0],
+                      count(SETS[n][1], scale * (train_scale if n in TRAINING else 1)),
+                      [*SETS[n][2], *extra, *(focus if n in TRAINING else [])], state)
+            for n in (*TRAINING, *(tests if own_tests else ()))}  # fmt: skip
     for t in tests:
         if t not in data:  # the shared set
             data[t] = render(t, out, SETS[t][0], count(SETS[t][1], scale), SETS[t][2], state)
@@ -184,21 +195,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--aug-epochs", type=int, default=10, help="epochs of the aug part")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every set's scenes")
     ap.add_argument("--train-set", action="append", default=[], help="recipe override, every run")
+    ap.add_argument(
+        "--focus",
+        choices=("products", "defects"),
+        default="products",
+        help="the training sets' tiles: whole products, or squares around defects",
+    )
+    ap.add_argument(
+        "--train-scale",
+        type=float,
+        default=1.0,
+        help="multiplies the training sets' scenes (after --scale)",
+    )
     args = ap.parse_args(argv)
     parts = args.parts.split(",")
     if bad := [p for p in parts if p not in PARTS]:
         sys.exit(f"--parts: unknown {bad}; valid: {', '.join(PARTS)}")
     if args.epochs < 1 or args.aug_epochs < 1 or not 0 < args.scale <= 10:
         sys.exit("--epochs and --aug-epochs must be >= 1, --scale in (0, 10]")
+    if not 0 < args.train_scale <= 100:
+        sys.exit("--train-scale must be in (0, 100]")
     state = State.locked(args.out, "learn_defects.py")
-    fixed = state.data.setdefault("setup", {"scale": args.scale, "train_set": args.train_set})
-    if fixed != {"scale": args.scale, "train_set": args.train_set}:
+    setup = {"scale": args.scale, "train_set": args.train_set, "focus": args.focus,
+             "train_scale": args.train_scale}  # fmt: skip
+    fixed = state.data.setdefault("setup", setup)
+    fixed.setdefault("focus", "products")  # OUTs started before --focus, --train-scale
+    fixed.setdefault("train_scale", 1.0)
+    if fixed != setup:
         sys.exit(f"{args.out} was started with {fixed}; rerun with those, or use another --out")
     state.save()
     out, scale, epochs, ts = args.out, args.scale, args.epochs, args.train_set
+    fx: dict[str, Any] = {"focus": [f"scene.camera.tiles.focus={args.focus}"],
+                          "train_scale": args.train_scale}  # fmt: skip
     result: dict[str, Any] = {"experiment": "learn_defects", **fixed, "epochs": epochs}
     if "base" in parts or "aug" in parts:
-        result["base"] = arm("", out, scale, [], epochs, ts, state, tests=("shift", "indist"))
+        result["base"] = arm("", out, scale, [], epochs, ts, state, tests=("shift", "indist"), **fx)
     if "aug" in parts:
         base = out / "runs" / "base" / "model.pt"
         data = [out / "data" / "train", out / "data" / "train2"]
@@ -208,10 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         for px in OPTICS_PX:
             result[f"optics_{px}px"] = arm(f"px{px}", out, scale,
                                            [f"scene.camera.optics.px_per_defect={px}"],
-                                           epochs, ts, state, own_tests=True)  # fmt: skip
+                                           epochs, ts, state, own_tests=True, **fx)  # fmt: skip
     if "balance" in parts:
         for mix, freq in (("longtail", LONG_TAIL), ("balanced", dict.fromkeys(DEFECTS, 0.2))):
-            runs = arm(mix, out, scale, frequencies(freq), epochs, ts, state, seeds=BALANCE_SEEDS)
+            runs = arm(mix, out, scale, frequencies(freq), epochs, ts, state,
+                       seeds=BALANCE_SEEDS, **fx)  # fmt: skip
             got = [r["shift"]["AP50_per_type"].get("chip", -1.0) for r in runs.values()]
             chip = [v for v in got if v >= 0]  # -1: no chip in the test set
             result[f"balance_{mix}"] = {
@@ -221,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             }
     if "nuisances" in parts:
         off = [f"scene.nuisances.{k}.probability=0" for k in NUISANCES]
-        result["no_nuisances"] = arm("nonuis", out, scale, off, epochs, ts, state)
+        result["no_nuisances"] = arm("nonuis", out, scale, off, epochs, ts, state, **fx)
     result["data"] = {k[7:]: v for k, v in state.data.items() if k.startswith("render_")}
     result["runs"] = {k[6:]: v for k, v in state.data.items() if k.startswith("train_")}
     print(json.dumps(result, indent=2))

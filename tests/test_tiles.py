@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from render.formats import coco
 from render.formats.validate import validate_dataset
 from render.sampling import sample_scene
 from render.spec import GeometrySpec, MaterialSpec, TileSpec
-from render.tiles import border_fractions, plan_tiles, tile_K, truncation
+from render.tiles import border_fractions, plan_defect_tiles, plan_tiles, tile_K, truncation
 from tests.blender_helpers import cube_scene, render_specs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,6 +166,125 @@ def test_tile_plan_covers_every_product(
         if t.kind == "background":
             assert not cover[t.y : t.y + t.height, t.x : t.x + t.width].any()
     assert len(tiles) - len(products) <= round(share * len(products))
+
+
+def _box(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
+    return (x, y, x + w, y + h)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    products=st.lists(
+        st.tuples(
+            st.tuples(st.floats(-50, 900), st.floats(-50, 700), st.floats(40, 500), st.floats(40, 400)),
+            st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(1, 300), st.floats(1, 300)), max_size=4),
+            st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(1, 20), st.floats(1, 20)), max_size=3),
+        ),
+        min_size=1, max_size=3,
+    ),
+    side=st.integers(64, 400), margin=st.integers(0, 16), share=st.floats(0, 1), seed=st.integers(0, 9),
+)  # fmt: skip
+def test_defect_tiles_hold_every_defect(
+    products: list[Any], side: int, margin: int, share: float, seed: int
+) -> None:
+    """tiles.focus: defects: every defect in the frame lies whole, with its margin
+    where the frame allows, in a defect tile (or, too large for one, is covered by
+    defect tiles); a product without a defect gets one square of its own (on a
+    nuisance where it has one); tiles are squares of ``side`` inside the frame;
+    background tiles touch no product."""
+    w, h = 1000, 800
+    boxes, defects, hard = [], [], []
+    for (px, py, pw, ph), ds, ns in products:
+        boxes.append([_box(px, py, pw, ph)])
+        defects.append([[_box(px + u * pw, py + v * ph, dw, dh)] for u, v, dw, dh in ds])
+        hard.append([[_box(px + u * pw, py + v * ph, dw, dh)] for u, v, dw, dh in ns])
+    tiles = plan_defect_tiles(
+        boxes, defects, hard, w, h, side, margin, share, np.random.default_rng(seed)
+    )
+    for t in tiles:
+        assert 0 <= t.x and t.x + t.width <= w and 0 <= t.y and t.y + t.height <= h
+        assert t.width <= side and t.height <= side
+        if t.kind != "background" and side <= min(w, h):
+            fits = t.width == side and t.height == side
+            assert fits or t.kind == "defect"  # only a large defect's grid is not square
+    cover = np.zeros((h, w), bool)
+    for t in tiles:
+        if t.kind == "defect":
+            cover[t.y : t.y + t.height, t.x : t.x + t.width] = True
+    frame = (0, 0, w, h)
+
+    def seen(b: tuple[float, float, float, float]) -> bool:
+        return b[0] < w and b[1] < h and b[2] > 0 and b[3] > 0
+
+    for p, per_product in enumerate(defects):
+        visible = [d[0] for d in per_product if seen(d[0])]
+        for x0, y0, x1, y1 in visible:
+            r0, r1 = max(math.floor(y0) - margin, 0), min(math.ceil(y1) + margin, h)
+            c0, c1 = max(math.floor(x0) - margin, 0), min(math.ceil(x1) + margin, w)
+            if r1 - r0 <= side and c1 - c0 <= side:  # whole in one tile
+                assert any(
+                    t.kind == "defect" and t.x <= c0 and t.y <= r0
+                    and c1 <= t.x + t.width and r1 <= t.y + t.height
+                    for t in tiles
+                ) or any(  # or inside an earlier defect's tile (without its margin)
+                    t.kind == "defect" and t.x <= x0 and t.y <= y0
+                    and x1 <= t.x + t.width and y1 <= t.y + t.height
+                    for t in tiles
+                ), (x0, y0, x1, y1)  # fmt: skip
+            else:
+                assert cover[r0:r1, c0:c1].all()
+        if not visible and seen(boxes[p][0]):
+            mine = [t for t in tiles if t.kind == "product"
+                    and _overlap_box(boxes[p][0], (t.x, t.y, t.x + t.width, t.y + t.height))]  # fmt: skip
+            assert mine, p
+    for t in tiles:
+        if t.kind == "background":
+            r = (t.x, t.y, t.x + t.width, t.y + t.height)
+            assert not any(_overlap_box(b[0], r) for b in boxes if seen(b[0]))
+    assert frame
+
+
+def _overlap_box(a: Any, b: Any) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def test_defects_focus_renders_a_fifth_of_the_pixels_around_every_defect() -> None:
+    """The learn_defects training ranges with tiles.focus: defects: each defect's
+    projected mesh lies inside a defect tile, and the scenes need a small share of the
+    pixels that tiles over whole products do (docs/defects.md)."""
+    from render.amodal import projected_extent
+    from render.families.defects.tiling import part_points
+    from render.spec import ProductInfo
+
+    sets = [
+        "scene.camera.optics.sensor=5mp", "scene.camera.optics.resolve_mm=0.15",
+        "scene.products_per_image=[1,2]", "scene.defects_per_product=[2,4]",
+        "scene.good_fraction=0.05",
+    ]  # fmt: skip
+    cfg = load_config(ROOT / "configs" / "defects_tiles.yaml", sets)
+    focused = load_config(ROOT / "configs" / "defects_tiles.yaml", [*sets, "scene.camera.tiles.focus=defects"])  # fmt: skip
+    pixels = {"products": 0, "defects": 0}
+    held = 0
+    for i in range(4):
+        whole, spec = sample_scene(cfg, i), sample_scene(focused, i)
+        assert [o.name for o in whole.objects] == [o.name for o in spec.objects]  # same scene
+        pixels["products"] += sum(t.width * t.height for t in whole.camera.tiles or [])
+        pixels["defects"] += sum(t.width * t.height for t in spec.camera.tiles or [])
+        cam = spec.camera
+        for o in spec.objects:
+            if not isinstance(o.info, ProductInfo):
+                continue
+            for pts in part_points(o, "defect"):
+                box = projected_extent(pts, cam.K, cam.poses[0])
+                assert box is not None
+                assert any(
+                    t.kind == "defect" and t.x <= box[0] and t.y <= box[1]
+                    and box[2] <= t.x + t.width and box[3] <= t.y + t.height
+                    for t in cam.tiles or []
+                ) or box[2] - box[0] > 512 - 64 or box[3] - box[1] > 512 - 64, (i, o.name)  # fmt: skip
+                held += 1
+    assert held >= 8
+    assert pixels["defects"] < pixels["products"] / 3, pixels
 
 
 def test_optics_set_the_frame_and_mm_per_pixel() -> None:

@@ -387,10 +387,11 @@ class DefectsScene(SceneModel):
 
     def image_size(self, resolution: tuple[int, int]) -> tuple[int, int]:
         """The sensor's size with optics (a tile at most ``max_side_px`` a side when
-        tiled), else ``render.resolution``."""
+        tiled, ``side_px`` with ``focus: defects``), else ``render.resolution``."""
         w, h = resolution if self.camera.optics is None else self.camera.optics.sensor_px()[:2]
-        if self.camera.tiles.enabled:
-            side = self.camera.tiles.max_side_px
+        t = self.camera.tiles
+        if t.enabled:
+            side = t.side_px if t.focus == "defects" else t.max_side_px
             w, h = min(w, side), min(h, side)
         return w, h
 

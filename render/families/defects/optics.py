@@ -96,9 +96,18 @@ def focal_range(
 
 class TileConfig(Model):
     """Render only tiles of the frame: each product at native resolution with a
-    margin, plus background-only tiles; each tile is a dataset image."""
+    margin (``focus: products``) or a square around each defect (``focus:
+    defects``), plus background-only tiles; each tile is a dataset image."""
 
     enabled: bool = Field(False, description="render tiles instead of whole frames")
+    focus: Literal["products", "defects"] = Field(
+        "products",
+        description="products: tiles cover every product whole (test sets: product-level "
+        "accept/reject); defects: a side_px square around each defect, one on each product "
+        "without one (around a nuisance where it has any), for training sets (~5x less "
+        "rendered per defect)",
+    )
+    side_px: int = Field(512, ge=64, le=8192, description="a focus: defects tile's side")
     margin_px: int = Field(32, ge=0, le=4096, description="pixels around each product's box")
     max_side_px: int = Field(
         1024, ge=64, le=8192, description="larger product areas are cut into tiles of at most this"

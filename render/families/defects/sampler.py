@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from render.amodal import projected_extent
 from render.families.base import Job
 from render.families.common import integer, render_spec, uniform, weighted_choice
 from render.families.defects.balance import MAX_DEFECT_SLOTS, defect_type, is_good
@@ -44,6 +43,7 @@ from render.families.defects.parts import (
     product_materials,
     to_local,
 )
+from render.families.defects.tiling import scene_tiles
 from render.geometry.rotations import euler_xyz_to_matrix, rot_x, rot_z
 from render.seeding import stream
 from render.spec import (
@@ -53,9 +53,7 @@ from render.spec import (
     ObjectSpec,
     ProductInfo,
     SceneSpec,
-    TileSpec,
 )
-from render.tiles import plan_tiles
 
 # --------------------------------------------------------------------------- products
 
@@ -301,17 +299,6 @@ def _place_product(s: _Scene, j: int, item: _Item, spot: Any, support: float) ->
     return corners + np.asarray(location)
 
 
-def _tiles(
-    sc: DefectsScene, camera: Any, corners: list[np.ndarray], rng: np.random.Generator
-) -> list[TileSpec]:
-    """The tiles of a tiled scene (render/tiles.py) around each product's projected box."""
-    t = sc.camera.tiles
-    boxes = [[projected_extent(c, camera.K, pose) for pose in camera.poses] for c in corners]
-    return plan_tiles(
-        boxes, camera.width, camera.height, t.margin_px, t.max_side_px, t.background_share, rng
-    )
-
-
 # --------------------------------------------------------------------------- sampling
 
 
@@ -379,7 +366,8 @@ def sample_defects(cfg: Job, scene_index: int) -> SceneSpec:
         if spot is not None:
             corners.append(_place_product(scene, j, item, spot, support))
     if cam.tiles.enabled:
-        tiles = _tiles(sc, camera, corners, stream(cfg.seed, scene_index, "tiles"))
+        r_tiles = stream(cfg.seed, scene_index, "tiles")
+        tiles = scene_tiles(sc, camera, corners, scene.objects, r_tiles)
         camera = camera.model_copy(update={"tiles": tiles})
 
     objects = scene.objects
