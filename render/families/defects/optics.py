@@ -104,15 +104,21 @@ class TileConfig(Model):
         "products",
         description="products: tiles cover every product whole (test sets: product-level "
         "accept/reject); defects: a side_px square around each defect, one on each product "
-        "without one (around a nuisance where it has any), for training sets (~5x less "
-        "rendered per defect)",
+        "without one (around a nuisance where it has any), for training sets (~1/6 of "
+        "the pixels)",
     )
     side_px: int = Field(512, ge=64, le=8192, description="a focus: defects tile's side")
-    margin_px: int = Field(32, ge=0, le=4096, description="pixels around each product's box")
+    margin_px: int = Field(
+        32,
+        ge=0,
+        le=4096,
+        description="pixels around each product's box "
+        "(focus: defects: between a defect and its square's edges)",
+    )
     max_side_px: int = Field(
         1024, ge=64, le=8192, description="larger product areas are cut into tiles of at most this"
     )
     background_share: float = Field(
-        0.25, ge=0, le=4, description="background-only tiles per product tile (their size: the "
-        "median product tile's)",
+        0.25, ge=0, le=4, description="background-only tiles per product (or defect) tile "
+        "(their size: the median tile's)",
     )  # fmt: skip
