@@ -164,3 +164,5 @@ def test_learn_defects_arms_are_valid_configs(monkeypatch: pytest.MonkeyPatch) -
     quiet = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, *off])
     assert set(quiet.scene.nuisances) == set(ld.NUISANCES)
     assert all(n.probability == 0 for n in quiet.scene.nuisances.values())
+    focused = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, "scene.camera.tiles.focus=defects"])
+    assert focused.scene.camera.tiles.focus == "defects" and ld.TRAINING == ("train", "train2")
