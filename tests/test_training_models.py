@@ -91,3 +91,60 @@ def test_learning_rate_schedule() -> None:
     assert [lr_factor(s, step, 100) for s in (0, 49, 50, 75, 99)] == pytest.approx(
         [1, 1, 0.1, 0.01, 0.01]
     )
+
+
+def test_group_norm_normalises_each_image_on_its_own() -> None:
+    """``model.norm: group`` swaps every BatchNorm of the backbone for GroupNorm (at
+    most 32 groups, fewer where a layer has fewer channels), so in training an image's
+    features no longer depend on the other image of its batch of 2, as they do with
+    BatchNorm; the detector still trains end to end."""
+    import torch
+    from torch import nn
+
+    from render.training.models import build_backbone, build_model
+    from render.training.recipe import ModelConfig
+
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128) * 3
+    for norm, independent in (("batch", False), ("group", True)):
+        cfg = ModelConfig(norm=norm, fine_stride=8, min_size=128, max_size=128)  # type: ignore[arg-type]
+        backbone = build_backbone(cfg).train()
+        kinds = {type(m) for m in backbone.modules()}
+        assert (nn.BatchNorm2d in kinds) is (norm == "batch")
+        assert (nn.GroupNorm in kinds) is (norm == "group")
+        for m in backbone.modules():
+            if isinstance(m, nn.GroupNorm):
+                assert m.num_channels % m.num_groups == 0 and m.num_groups <= 32
+        alone = backbone(a)["0"]
+        batched = backbone(torch.cat([a, b]))["0"][:1]
+        assert torch.allclose(alone, batched, atol=1e-5) is independent, norm
+    model = build_model(ModelConfig(norm="group", min_size=128, max_size=128), 2).train()
+    target = {"boxes": torch.tensor([[10.0, 20.0, 18.0, 60.0]]), "labels": torch.tensor([1])}
+    losses = model([a[0], b[0]], [target, target])
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_every_recipe_key_is_in_the_training_docs() -> None:
+    """docs/training.md's "Recipe keys" table names every key a recipe has, and no key
+    it does not have, so a new knob (``model.norm``) cannot ship undocumented."""
+    import re
+
+    from pydantic import BaseModel
+
+    from render.training.recipe import CropsConfig, Recipe
+
+    def keys(model: type[BaseModel], prefix: str) -> set[str]:
+        out: set[str] = set()
+        for name, field in model.model_fields.items():
+            out.add(prefix + name)
+            if name == "crops":
+                out |= keys(CropsConfig, f"{prefix}{name}.")
+            elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                out |= keys(field.annotation, f"{prefix}{name}.")
+                out.discard(prefix + name)
+        return out
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    table = text.split("### Recipe keys", 1)[1].split("\n\n", 2)[1]
+    documented = set(re.findall(r"^\| `([a-z_.]+)` \|", table, flags=re.M))
+    assert documented == keys(Recipe, "")

@@ -1,7 +1,7 @@
 """torchvision detectors built from a recipe's ``model`` section, never downloading
 weights: every backbone is built with ``weights=None`` and trainable BatchNorm (what
-torchvision itself does without pretrained weights), so a model starts from scratch
-or from a local checkpoint (``synthcv train --init``).
+torchvision itself does without pretrained weights) or GroupNorm (``model.norm``), so
+a model starts from scratch or from a local checkpoint (``synthcv train --init``).
 
 torch and torchvision are imported inside the functions (the CLI imports this
 module's callers lazily too).
@@ -19,11 +19,28 @@ from render.training.recipe import ModelConfig
 MOBILENET_STAGES = {32: [4, 5], 16: [3, 5], 8: [2, 3, 5], 4: [1, 2, 3, 5]}
 
 
+GROUPS = 32  # GroupNorm's groups (Wu & He, 2018), fewer where a layer has fewer channels
+
+
+def norm_layer(cfg: ModelConfig) -> Any:
+    """The backbone's normalisation layer, called with a channel count."""
+    from math import gcd
+
+    from torch import nn
+
+    if cfg.norm == "batch":
+        return nn.BatchNorm2d
+
+    def group_norm(channels: int) -> nn.Module:
+        return nn.GroupNorm(gcd(GROUPS, channels), channels)
+
+    return group_norm
+
+
 def build_backbone(cfg: ModelConfig) -> Any:
     """An FPN backbone with random weights: MobileNetV3-Large (FPN on the stages
     ``cfg.fine_stride`` asks for, plus a pooled level; torchvision's default: two
     levels at stride 32) or ResNet-50 (5 levels, strides 4-64)."""
-    from torch import nn
     from torchvision.models.detection.backbone_utils import (
         mobilenet_backbone,
         resnet_fpn_backbone,
@@ -34,12 +51,12 @@ def build_backbone(cfg: ModelConfig) -> Any:
             backbone_name="mobilenet_v3_large",
             weights=None,
             fpn=True,
-            norm_layer=nn.BatchNorm2d,
+            norm_layer=norm_layer(cfg),
             trainable_layers=6,
             returned_layers=MOBILENET_STAGES[cfg.fine_stride],
         )
     return resnet_fpn_backbone(
-        backbone_name="resnet50", weights=None, norm_layer=nn.BatchNorm2d, trainable_layers=5
+        backbone_name="resnet50", weights=None, norm_layer=norm_layer(cfg), trainable_layers=5
     )
 
 

@@ -108,6 +108,13 @@ class ModelConfig(Model):
         "scratch is under a cell); 16 and 8 add levels at 1/16 and 1/8 for small "
         "objects and thin defects (docs/training.md, section 7), at more cost",
     )
+    norm: Literal["batch", "group"] = Field(
+        "batch",
+        description="the backbone's normalisation: batch (BatchNorm, torchvision's own "
+        "without pretrained weights) or group (GroupNorm, 32 groups or fewer where a "
+        "layer has fewer channels: statistics per image, not per batch, for small "
+        "batches from random weights; docs/training.md, section 6)",
+    )
     min_size: int = Field(
         512, ge=32, le=4096, description="images are resized so the shorter side is this"
     )
