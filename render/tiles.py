@@ -204,6 +204,7 @@ def plan_defect_tiles(
     margin: int,
     background: float,
     rng: np.random.Generator,
+    product_squares: int = 0,
 ) -> list[TileSpec]:
     """Tiles that spend the render on defects (``tiles.focus: defects``): for each
     view, a ``side`` px square around each defect's projected box (``defects[p][k][v]``
@@ -212,6 +213,9 @@ def plan_defect_tiles(
     for each product with no defect tile in that view, one square of the same size
     around one of its nuisances (``hard[p][k][v]``: the hard negatives) or, without
     any, at a random place on it (``products[p][v]``), kind ``product``; then
+    ``product_squares`` more on every product, each centred on a random point of its
+    box (its holes, edges and prints: the hard negatives a model trained on defect
+    squares alone takes for defects), kind ``product``; then
     ``round(background * tiles)`` background tiles off the products. Boxes are
     continuous frame pixels, None where not seen; only those overlapping the frame
     count. Draws only from ``rng``."""
@@ -248,6 +252,15 @@ def plan_defect_tiles(
                 target = (cx - 1, cy - 1, cx + 1, cy + 1)
             for r in _around(target, side, 0, width, height, rng)[:1]:
                 out.append(_tile(v, r, "product"))
+        for per_view in products:  # drawn after the above: 0 squares plan as before
+            whole = seen(per_view[v] if v < len(per_view) else None)
+            if whole is None:
+                continue
+            for _ in range(product_squares):
+                cx = rng.uniform(max(whole[0], 0), min(whole[2], width))
+                cy = rng.uniform(max(whole[1], 0), min(whole[3], height))
+                for r in _around((cx - 1, cy - 1, cx + 1, cy + 1), side, 0, width, height, rng)[:1]:
+                    out.append(_tile(v, r, "product"))
     avoid: list[tuple[int, Rect]] = []
     for per_view in products:
         for v, box in enumerate(per_view):

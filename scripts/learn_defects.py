@@ -2,7 +2,7 @@
 
     python scripts/learn_defects.py --out runs/defects [--parts base,aug,optics,balance,nuisances]
         [--epochs 20] [--aug-epochs 10] [--train-set k=v ...] [--scale 1.0]
-        [--focus products|defects] [--train-scale 1.0]
+        [--focus products|defects] [--product-squares 1] [--train-scale 1.0]
 
 Renders configs/defects_tiles.yaml with a 5 MP station (2448x2048 at 3.45 um) whose
 optics resolve 0.15 mm with ``px_per_defect`` pixels (3 unless an arm says
@@ -18,9 +18,13 @@ defects per product) in the training ranges; ``indist`` (500, 10) in them too;
 materials outside them. ``--scale`` multiplies every scene count (a quick look:
 ``--scale 0.2``), ``--train-scale`` the training sets' only. ``--focus defects``
 renders the training sets as squares around the defects (``tiles.focus``: a
-fraction of the pixels per defect); test sets always cover whole products (the
-product-level metrics need them). An OUT keeps the scales, focus and overrides it
-was started with.
+fraction of the pixels per defect), with ``--product-squares`` squares at random
+places on every product besides (``tiles.product_squares``: holes, edges and
+prints as hard negatives); test sets always cover whole products (the
+product-level metrics need them). An OUT keeps the scales, focus, squares and
+overrides it was started with, and the recipe's ``model.norm`` and
+``model.fine_stride`` of that day (OUTs from before the recipe set them: BatchNorm
+and 32), passed to every run, so its figures never mix.
 
 Parts (``--parts``), the experiments of issue 22:
 
@@ -51,6 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from bench_learn import ROOT, State, _run, _sets, run_train
+
+from render.training.recipe import load_recipe
 
 CONFIG = ROOT / "configs" / "defects_tiles.yaml"
 RECIPE = ROOT / "configs" / "train" / "defects_tiles_cpu.yaml"
@@ -87,6 +93,12 @@ NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_
 PARTS = ("base", "aug", "optics", "balance", "nuisances")
 OPTICS_PX = (1, 2, 4)
 BALANCE_SEEDS = (0, 1)
+
+
+def recipe_model() -> list[str]:
+    """The recipe's model keys that changed over the study, as overrides."""
+    model = load_recipe(RECIPE).model
+    return [f"model.norm={model.norm}", f"model.fine_stride={model.fine_stride}"]
 
 
 def frequencies(mix: dict[str, float]) -> list[str]:
@@ -202,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the training sets' tiles: whole products, or squares around defects",
     )
     ap.add_argument(
+        "--product-squares",
+        type=int,
+        default=1,
+        help="with --focus defects: squares at random places on every product (0-16)",
+    )
+    ap.add_argument(
         "--train-scale",
         type=float,
         default=1.0,
@@ -215,18 +233,26 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("--epochs and --aug-epochs must be >= 1, --scale in (0, 10]")
     if not 0 < args.train_scale <= 100:
         sys.exit("--train-scale must be in (0, 100]")
+    if not 0 <= args.product_squares <= 16:
+        sys.exit("--product-squares must be in [0, 16]")
+    squares = args.product_squares if args.focus == "defects" else 0
     state = State.locked(args.out, "learn_defects.py")
     setup = {"scale": args.scale, "train_set": args.train_set, "focus": args.focus,
-             "train_scale": args.train_scale}  # fmt: skip
-    fixed = state.data.setdefault("setup", setup)
-    fixed.setdefault("focus", "products")  # OUTs started before --focus, --train-scale
-    fixed.setdefault("train_scale", 1.0)
-    if fixed != setup:
+             "train_scale": args.train_scale, "product_squares": squares}  # fmt: skip
+    fixed = state.data.setdefault("setup", {**setup, "recipe": recipe_model()})
+    fixed.setdefault("focus", "products")  # OUTs started before --focus, --train-scale,
+    fixed.setdefault("train_scale", 1.0)  # --product-squares and the recipe's keys
+    fixed.setdefault("product_squares", 0)
+    fixed.setdefault("recipe", ["model.norm=batch", "model.fine_stride=32"])
+    if {k: v for k, v in fixed.items() if k != "recipe"} != setup:
         sys.exit(f"{args.out} was started with {fixed}; rerun with those, or use another --out")
     state.save()
-    out, scale, epochs, ts = args.out, args.scale, args.epochs, args.train_set
-    fx: dict[str, Any] = {"focus": [f"scene.camera.tiles.focus={args.focus}"],
-                          "train_scale": args.train_scale}  # fmt: skip
+    out, scale, epochs = args.out, args.scale, args.epochs
+    ts = [*fixed["recipe"], *args.train_set]
+    focus = [f"scene.camera.tiles.focus={args.focus}"]
+    if args.focus == "defects":
+        focus.append(f"scene.camera.tiles.product_squares={squares}")
+    fx: dict[str, Any] = {"focus": focus, "train_scale": args.train_scale}
     result: dict[str, Any] = {"experiment": "learn_defects", **fixed, "epochs": epochs}
     if "base" in parts or "aug" in parts:
         result["base"] = arm("", out, scale, [], epochs, ts, state, tests=("shift", "indist"), **fx)

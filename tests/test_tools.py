@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -164,5 +165,44 @@ def test_learn_defects_arms_are_valid_configs(monkeypatch: pytest.MonkeyPatch) -
     quiet = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, *off])
     assert set(quiet.scene.nuisances) == set(ld.NUISANCES)
     assert all(n.probability == 0 for n in quiet.scene.nuisances.values())
-    focused = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, "scene.camera.tiles.focus=defects"])
+    focused = load_config(ld.CONFIG, [*ld.COMMON, *ld.TRAIN, "scene.camera.tiles.focus=defects",
+                                      "scene.camera.tiles.product_squares=2"])  # fmt: skip
     assert focused.scene.camera.tiles.focus == "defects" and ld.TRAINING == ("train", "train2")
+    assert focused.scene.camera.tiles.product_squares == 2
+    assert ld.recipe_model() == ["model.norm=group", "model.fine_stride=8"]
+
+
+def test_learn_defects_keeps_an_outs_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OUT started before --product-squares and before the recipe set GroupNorm and
+    stride 8 keeps what it was rendered and trained with: another squares count is
+    refused before anything runs, and its runs get BatchNorm and stride 32 back."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import learn_defects as ld
+
+    out = tmp_path / "old"
+    out.mkdir()
+    old = {"scale": 1.0, "train_set": [], "focus": "defects", "train_scale": 4.0}
+    (out / "state.json").write_text(json.dumps({"setup": old}))
+    argv = ["--out", str(out), "--focus", "defects", "--train-scale", "4", "--parts", "base"]
+    with pytest.raises(SystemExit, match="product_squares': 0"):
+        ld.main(argv)
+    seen: dict[str, Any] = {}
+
+    def stop(name: str, *args: Any, **kwargs: Any) -> Any:
+        seen.update(arm=name, sets=args[4], focus=kwargs["focus"])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(ld, "arm", stop)
+    with pytest.raises(SystemExit):
+        ld.main([*argv, "--product-squares", "0"])
+    assert seen["sets"] == ["model.norm=batch", "model.fine_stride=32"]
+    assert seen["focus"] == [
+        "scene.camera.tiles.focus=defects",
+        "scene.camera.tiles.product_squares=0",
+    ]
+    new = tmp_path / "new"
+    with pytest.raises(SystemExit):
+        ld.main(["--out", str(new), "--focus", "defects", "--parts", "base"])
+    assert seen["sets"] == ["model.norm=group", "model.fine_stride=8"]
+    assert seen["focus"][-1] == "scene.camera.tiles.product_squares=1"
+    assert json.loads((new / "state.json").read_text())["setup"]["product_squares"] == 1

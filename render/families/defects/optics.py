@@ -104,10 +104,18 @@ class TileConfig(Model):
         "products",
         description="products: tiles cover every product whole (test sets: product-level "
         "accept/reject); defects: a side_px square around each defect, one on each product "
-        "without one (around a nuisance where it has any), for training sets (~1/6 of "
-        "the pixels)",
+        "without one (around a nuisance where it has any) and product_squares more on "
+        "every product, for training sets (a sixth to a quarter of the pixels)",
     )
     side_px: int = Field(512, ge=64, le=8192, description="a focus: defects tile's side")
+    product_squares: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="focus: defects: squares at random places on every product besides "
+        "those around its defects: its holes, edges and prints, which a model trained on "
+        "defect squares alone takes for defects (docs/training.md, section 6); 0: none",
+    )
     margin_px: int = Field(
         32,
         ge=0,

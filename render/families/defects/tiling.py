@@ -2,7 +2,8 @@
 ``tiles.focus: products`` covers each product's projected box whole (with a
 margin); ``tiles.focus: defects`` spends the render on the defects, a square
 around each defect's projected mesh, one on each product without one (around a
-nuisance, a hard negative, where it has any), plus background. The geometry is
+nuisance, a hard negative, where it has any), ``product_squares`` more at random
+places on every product (its holes, edges, prints), plus background. The geometry is
 the same generator call the renderer makes (``product_with_defects``), so a
 defect's tile is planned from the mesh that will be rendered. See render/tiles.py
 and docs/defects.md ("Inspection optics and tiles")."""
@@ -67,5 +68,5 @@ def scene_tiles(
     hard = [[boxes(p) for p in part_points(o, "nuisance")] for o in placed]
     return plan_defect_tiles(
         products, defects, hard, camera.width, camera.height, t.side_px, t.margin_px,
-        t.background_share, rng,
+        t.background_share, rng, t.product_squares,
     )  # fmt: skip
