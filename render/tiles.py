@@ -194,6 +194,12 @@ def _around(
     return [] if r is None else [r]
 
 
+def _point(box: Box, rng: np.random.Generator) -> Box:
+    """A 2 px box around a uniformly random point of ``box``."""
+    cx, cy = rng.uniform(box[0], box[2]), rng.uniform(box[1], box[3])
+    return (cx - 1, cy - 1, cx + 1, cy + 1)
+
+
 def plan_defect_tiles(
     products: Sequence[Sequence[Box | None]],
     defects: Sequence[Sequence[Sequence[Box | None]]],
@@ -248,18 +254,21 @@ def plan_defect_tiles(
             if nuisances:
                 target = nuisances[int(rng.integers(len(nuisances)))]
             else:  # a point of the product, the square's centre near it
-                cx, cy = rng.uniform(whole[0], whole[2]), rng.uniform(whole[1], whole[3])
-                target = (cx - 1, cy - 1, cx + 1, cy + 1)
+                target = _point(whole, rng)
             for r in _around(target, side, 0, width, height, rng)[:1]:
                 out.append(_tile(v, r, "product"))
         for per_view in products:  # drawn after the above: 0 squares plan as before
             whole = seen(per_view[v] if v < len(per_view) else None)
             if whole is None:
                 continue
+            in_frame = (
+                max(whole[0], 0),
+                max(whole[1], 0),
+                min(whole[2], width),
+                min(whole[3], height),
+            )
             for _ in range(product_squares):
-                cx = rng.uniform(max(whole[0], 0), min(whole[2], width))
-                cy = rng.uniform(max(whole[1], 0), min(whole[3], height))
-                for r in _around((cx - 1, cy - 1, cx + 1, cy + 1), side, 0, width, height, rng)[:1]:
+                for r in _around(_point(in_frame, rng), side, 0, width, height, rng)[:1]:
                     out.append(_tile(v, r, "product"))
     avoid: list[tuple[int, Rect]] = []
     for per_view in products:
