@@ -2,7 +2,7 @@
 
     python scripts/learn_defects.py --out runs/defects [--parts base,aug,optics,balance,nuisances]
         [--epochs 20] [--aug-epochs 10] [--train-set k=v ...] [--scale 1.0]
-        [--focus products|defects] [--product-squares 1] [--train-scale 1.0]
+        [--focus products|defects] [--product-squares 1] [--train-scale 1.0] [--render-only]
 
 Renders configs/defects_tiles.yaml with a 5 MP station (2448x2048 at 3.45 um) whose
 optics resolve 0.15 mm with ``px_per_defect`` pixels (3 unless an arm says
@@ -42,7 +42,8 @@ Parts (``--parts``), the experiments of issue 22:
 
 Every stage records itself in OUT/state.json; an interrupted render or training
 continues (``--resume``), so the experiment runs across sessions; one process per
-OUT. Prints one JSON object with every figure.
+OUT. ``--render-only`` renders every set the parts need and trains nothing (render
+beside another job, train later). Prints one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -171,13 +172,14 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
 def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: list[str],
         state: State, tests: tuple[str, ...] = ("shift",), seeds: tuple[int, ...] = (0,),
         own_tests: bool = False, focus: list[str] | None = None,
-        train_scale: float = 1.0) -> dict[str, Any]:  # fmt: skip
+        train_scale: float = 1.0, render_only: bool = False) -> dict[str, Any]:  # fmt: skip
     """Render ``train`` and ``train2`` (``train_scale`` times their scenes) with
     ``extra`` render overrides and ``focus`` (their tiles' overrides; test sets
     always cover whole products) as
     OUT/data/NAME_TAG, train on them from random weights (one run per training seed)
     and score every run on each of ``tests``: the shared sets, or with
-    ``own_tests`` sets rendered with ``extra`` too (another camera needs its own)."""
+    ``own_tests`` sets rendered with ``extra`` too (another camera needs its own).
+    ``render_only``: the sets, no training."""
     focus = focus or []
     data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0],
                       count(SETS[n][1], scale * (train_scale if n in TRAINING else 1)),
@@ -187,7 +189,7 @@ def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: 
         if t not in data:  # the shared set
             data[t] = render(t, out, SETS[t][0], count(SETS[t][1], scale), SETS[t][2], state)
     result: dict[str, Any] = {}
-    for seed in seeds:
+    for seed in seeds if not render_only else ():
         name = "_".join(p for p in (tag or "base", f"seed{seed}" if len(seeds) > 1 else "") if p)
         run = train(name, [data["train"], data["train2"]], out, epochs,
                     ["augment.pipeline=null", f"train.seed={seed}", *sets], state)  # fmt: skip
@@ -225,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="multiplies the training sets' scenes (after --scale)",
     )
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="render every set the parts need, train nothing",
+    )
     args = ap.parse_args(argv)
     parts = args.parts.split(",")
     if bad := [p for p in parts if p not in PARTS]:
@@ -252,11 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     focus = [f"scene.camera.tiles.focus={args.focus}"]
     if args.focus == "defects":
         focus.append(f"scene.camera.tiles.product_squares={squares}")
-    fx: dict[str, Any] = {"focus": focus, "train_scale": args.train_scale}
+    fx: dict[str, Any] = {"focus": focus, "train_scale": args.train_scale,
+                          "render_only": args.render_only}  # fmt: skip
     result: dict[str, Any] = {"experiment": "learn_defects", **fixed, "epochs": epochs}
     if "base" in parts or "aug" in parts:
         result["base"] = arm("", out, scale, [], epochs, ts, state, tests=("shift", "indist"), **fx)
-    if "aug" in parts:
+    if "aug" in parts and not args.render_only:
         base = out / "runs" / "base" / "model.pt"
         data = [out / "data" / "train", out / "data" / "train2"]
         run = train("aug", data, out, args.aug_epochs, ts, state, init=base)

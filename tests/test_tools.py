@@ -206,3 +206,32 @@ def test_learn_defects_keeps_an_outs_setup(tmp_path: Path, monkeypatch: pytest.M
     assert seen["sets"] == ["model.norm=group", "model.fine_stride=8"]
     assert seen["focus"][-1] == "scene.camera.tiles.product_squares=1"
     assert json.loads((new / "state.json").read_text())["setup"]["product_squares"] == 1
+
+
+def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--render-only renders each arm's training sets (and the optics arms' own shifted
+    sets, the shared test sets) and never trains or scores."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import learn_defects as ld
+
+    rendered: list[str] = []
+
+    def fake_render(name: str, out: Path, *args: Any) -> Path:
+        rendered.append(name)
+        return out / "data" / name
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("--render-only trained or scored")
+
+    monkeypatch.setattr(ld, "render", fake_render)
+    monkeypatch.setattr(ld, "train", refuse)
+    monkeypatch.setattr(ld, "score", refuse)
+    argv = ["--out", str(tmp_path / "x"), "--focus", "defects", "--render-only",
+            "--parts", "base,aug,optics,balance,nuisances"]  # fmt: skip
+    assert ld.main(argv) == 0
+    arms = ["", "_px1", "_px2", "_px4", "_longtail", "_balanced", "_nonuis"]
+    want = {f"{n}{a}" for a in arms for n in ld.TRAINING} | {"shift", "indist"}
+    want |= {f"shift_px{px}" for px in ld.OPTICS_PX}
+    assert set(rendered) == want  # a shared set's later calls are no-ops (state.json)
