@@ -164,6 +164,7 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
             "escape_at_frr_0.05": overall.get("escape_at_frr_0.05"),
             "roc_auc": overall.get("roc_auc"),
             "nuisance_fp_per_100": qc.get("nuisance_fp_per_100_products_at_frr_0.05"),
+            "other_fp_per_100": qc.get("other_fp_per_100_products_at_frr_0.05"),
         }
         state.save()
     return state.data[key]  # type: ignore[no-any-return]

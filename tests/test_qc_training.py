@@ -227,3 +227,28 @@ def test_false_defects_on_nuisances_per_100_products() -> None:
             {"image_id": 1, "category_id": 9, "bbox": [60, 20, 5, 5], "score": 0.9},   # a true scratch
             {"image_id": 2, "category_id": 9, "bbox": [61, 62, 3, 3], "score": 0.1}]  # below threshold  # fmt: skip
     assert nuisance_false_positives(doc, dets, {9}, 0.5, 2) == {"dust": 50.0}
+
+
+def test_other_false_defects_on_products_and_elsewhere_per_100_products() -> None:
+    """At the threshold: a detection on product 2's body is one on the products, one
+    on the background one elsewhere; one on the true scratch, one on the dust and one
+    below the threshold are not counted; the same false defect found by both
+    overlapping tiles counts once."""
+    from render.training.qc import qc_metrics, structure_false_positives
+
+    doc = _tiled_doc()
+    doc["images"][1]["tile"]["x"] = 90  # the tiles overlap on frame x 90-100
+    doc["annotations"][1]["bbox_amodal"] = [-40, 10, 80, 50]
+    doc["categories"].append({"id": 21, "name": "dust", "supercategory": "nuisance"})
+    doc["annotations"].append({"id": 5, "image_id": 2, "category_id": 21, "bbox": [60, 62, 4, 4],
+                               "scene_instance": 5, "scene_parent": 2})  # fmt: skip
+    dets = [{"image_id": 2, "category_id": 9, "bbox": [70, 75, 6, 6], "score": 0.9},  # product 2
+            {"image_id": 1, "category_id": 9, "bbox": [92, 30, 4, 4], "score": 0.8},  # product 1,
+            {"image_id": 2, "category_id": 9, "bbox": [2, 30, 4, 4], "score": 0.7},   # both tiles
+            {"image_id": 1, "category_id": 9, "bbox": [10, 80, 6, 6], "score": 0.9},  # background
+            {"image_id": 1, "category_id": 9, "bbox": [60, 20, 5, 5], "score": 0.9},  # the scratch
+            {"image_id": 2, "category_id": 9, "bbox": [60, 62, 4, 4], "score": 0.9},  # the dust
+            {"image_id": 2, "category_id": 9, "bbox": [20, 80, 6, 6], "score": 0.1}]  # fmt: skip
+    got = structure_false_positives(doc, dets, {9}, 0.5, 2)
+    assert got == {"on_products": 100.0, "elsewhere": 50.0}
+    assert "other_fp_per_100_products_at_frr_0.05" in qc_metrics(doc, dets, {9})

@@ -18,7 +18,9 @@ overall and per product type (category name); and the **false positives on
 nuisances**: predicted defects at the 5 %-false-reject threshold whose box centre
 lies on a nuisance (dust, fibre, fingerprint, droplet, print, ...: categories of
 supercategory ``nuisance``) and on no true defect, per 100 products and nuisance
-type.
+type; and the **other false defects** at that threshold, per 100 products: those on
+a product (its holes, edges, prints: structure the model takes for a defect) and
+those elsewhere (background), each counted once on the frame where tiles overlap.
 """
 
 from __future__ import annotations
@@ -232,6 +234,43 @@ def nuisance_false_positives(
     return {k: round(100.0 * v / max(products, 1), 2) for k, v in counts.items()}
 
 
+def _inside(c: tuple[float, float], boxes: Sequence[Sequence[float]]) -> bool:
+    return any(b[0] <= c[0] <= b[2] and b[1] <= c[1] <= b[3] for b in boxes)
+
+
+def structure_false_positives(
+    doc: Mapping[str, Any],
+    detections: Sequence[Mapping[str, Any]],
+    defect_ids: set[int],
+    threshold: float,
+    products_n: int,
+) -> dict[str, float]:
+    """Predicted defects scoring above ``threshold`` whose box centre lies on no true
+    defect's box and no nuisance's, per 100 of ``products_n``: ``on_products`` (the
+    centre inside a product's box) and ``elsewhere``. Detections on overlapping
+    tiles are merged on the frame first (:func:`frame_detections`)."""
+    cats = {int(c["id"]): c for c in doc["categories"]}
+    nuisance = {cid for cid, c in cats.items() if c.get("supercategory") == "nuisance"}
+    images = {int(i["id"]): i for i in doc["images"]}
+    taken: dict[tuple[Any, Any], list[tuple[float, ...]]] = {}
+    for a in doc["annotations"]:
+        img = images.get(int(a["image_id"]))
+        if img is not None and int(a["category_id"]) in nuisance | defect_ids:
+            taken.setdefault(_frame_key(img), []).append(_frame_box(img, a["bbox"]))
+    boxes: dict[tuple[Any, Any], list[tuple[float, ...]]] = {}
+    for (scene, view, _), p in products(doc, defect_ids).items():
+        boxes.setdefault((scene, view), []).append(p["box"])
+    counts = {"on_products": 0, "elsewhere": 0}
+    for d in frame_detections(doc["images"], detections):
+        if d["category_id"] not in defect_ids or d["score"] <= threshold:
+            continue
+        x, y, w, h = d["bbox"]
+        c, key = (x + w / 2, y + h / 2), (d["scene_id"], d["view"])
+        if not _inside(c, taken.get(key, [])):
+            counts["on_products" if _inside(c, boxes.get(key, [])) else "elsewhere"] += 1
+    return {k: round(100.0 * v / max(products_n, 1), 2) for k, v in counts.items()}
+
+
 def qc_metrics(
     doc: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], defect_ids: set[int]
 ) -> dict[str, Any]:
@@ -250,6 +289,9 @@ def qc_metrics(
     threshold = overall.get("threshold_at_frr_0.05")
     if threshold is not None:
         out["nuisance_fp_per_100_products_at_frr_0.05"] = nuisance_false_positives(
+            doc, detections, defect_ids, threshold, len(rows)
+        )
+        out["other_fp_per_100_products_at_frr_0.05"] = structure_false_positives(
             doc, detections, defect_ids, threshold, len(rows)
         )
     return out
@@ -275,4 +317,8 @@ def format_qc(qc: Mapping[str, Any]) -> str:
     if fp:
         shown = ", ".join(f"{k} {v:g}" for k, v in fp.items())
         lines.append(f"  false defects on nuisances per 100 products (5 % false reject): {shown}")
+    other = qc.get("other_fp_per_100_products_at_frr_0.05")
+    if other:
+        lines.append(f"  other false defects per 100 products (5 % false reject): on the products "
+                     f"{other['on_products']:g}, elsewhere {other['elsewhere']:g}")  # fmt: skip
     return "\n".join(lines)
