@@ -165,6 +165,8 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
             "roc_auc": overall.get("roc_auc"),
             "nuisance_fp_per_100": qc.get("nuisance_fp_per_100_products_at_frr_0.05"),
             "other_fp_per_100": qc.get("other_fp_per_100_products_at_frr_0.05"),
+            "nuisance_fp_per_100_at_score_0.5": qc.get("nuisance_fp_per_100_products_at_score_0.5"),
+            "other_fp_per_100_at_score_0.5": qc.get("other_fp_per_100_products_at_score_0.5"),
         }
         state.save()
     return state.data[key]  # type: ignore[no-any-return]

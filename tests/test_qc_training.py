@@ -251,4 +251,8 @@ def test_other_false_defects_on_products_and_elsewhere_per_100_products() -> Non
             {"image_id": 2, "category_id": 9, "bbox": [20, 80, 6, 6], "score": 0.1}]  # fmt: skip
     got = structure_false_positives(doc, dets, {9}, 0.5, 2)
     assert got == {"on_products": 100.0, "elsewhere": 50.0}
-    assert "other_fp_per_100_products_at_frr_0.05" in qc_metrics(doc, dets, {9})
+    qc = qc_metrics(doc, dets, {9})
+    assert "other_fp_per_100_products_at_frr_0.05" in qc
+    # at the fixed score 0.5 too: every false defect above is above it
+    assert qc["other_fp_per_100_products_at_score_0.5"] == got
+    assert qc["nuisance_fp_per_100_products_at_score_0.5"] == {"dust": 50.0}

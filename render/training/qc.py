@@ -21,6 +21,8 @@ supercategory ``nuisance``) and on no true defect, per 100 products and nuisance
 type; and the **other false defects** at that threshold, per 100 products: those on
 a product (its holes, edges, prints: structure the model takes for a defect) and
 those elsewhere (background), each counted once on the frame where tiles overlap.
+Both counts also at a fixed score of 0.5: a weak model's 5 % threshold sits near
+1.0, where every count is 0 and two models cannot be told apart.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from render.formats.records import instance_of, parent_of
 
 FALSE_REJECT_RATES = (0.01, 0.05)
+FIXED_SCORE = 0.5  # the false defects are counted at the 5 % threshold and at this score
 
 
 def _frame_box(img: Mapping[str, Any], box: Sequence[float]) -> tuple[float, float, float, float]:
@@ -286,14 +289,18 @@ def qc_metrics(
     }
     overall = _summary(rows)
     out = {"overall": overall, "per_product": per}
-    threshold = overall.get("threshold_at_frr_0.05")
-    if threshold is not None:
-        out["nuisance_fp_per_100_products_at_frr_0.05"] = nuisance_false_positives(
-            doc, detections, defect_ids, threshold, len(rows)
-        )
-        out["other_fp_per_100_products_at_frr_0.05"] = structure_false_positives(
-            doc, detections, defect_ids, threshold, len(rows)
-        )
+    thresholds = {
+        "frr_0.05": overall.get("threshold_at_frr_0.05"),
+        f"score_{FIXED_SCORE:g}": FIXED_SCORE,
+    }
+    for name, threshold in thresholds.items():
+        if threshold is not None:
+            out[f"nuisance_fp_per_100_products_at_{name}"] = nuisance_false_positives(
+                doc, detections, defect_ids, threshold, len(rows)
+            )
+            out[f"other_fp_per_100_products_at_{name}"] = structure_false_positives(
+                doc, detections, defect_ids, threshold, len(rows)
+            )
     return out
 
 
@@ -321,4 +328,10 @@ def format_qc(qc: Mapping[str, Any]) -> str:
     if other:
         lines.append(f"  other false defects per 100 products (5 % false reject): on the products "
                      f"{other['on_products']:g}, elsewhere {other['elsewhere']:g}")  # fmt: skip
+    fixed = qc.get(f"nuisance_fp_per_100_products_at_score_{FIXED_SCORE:g}")
+    other = qc.get(f"other_fp_per_100_products_at_score_{FIXED_SCORE:g}")
+    if fixed is not None and other is not None:
+        lines.append(f"  false defects per 100 products at score {FIXED_SCORE:g}: on nuisances "
+                     f"{sum(fixed.values()):g}, on the "
+                     f"products {other['on_products']:g}, elsewhere {other['elsewhere']:g}")  # fmt: skip
     return "\n".join(lines)
