@@ -16,7 +16,7 @@ from render.errors import ConfigError
 PRESETS = Path(__file__).resolve().parent.parent / "configs" / "augment"
 
 
-@pytest.mark.parametrize("name", ["qc.yaml", "street.yaml"])
+@pytest.mark.parametrize("name", ["qc.yaml", "street.yaml", "domain.yaml", "inspection.yaml"])
 def test_presets_load_build_and_run(name: str) -> None:
     pl = build_pipeline(load_pipeline(PRESETS / name))
     assert pl.geometric
@@ -161,3 +161,27 @@ def test_vignette_kernel_and_transform() -> None:
     out = A.Compose([t], seed=1)(image=np.full((40, 60, 3), 200, np.uint8))["image"]
     assert out[20, 30, 0] > out[0, 0, 0]
     assert A.to_dict(t)["transform"]["strength_range"] == (0.3, 0.3)
+
+
+def test_inspection_preset_keeps_a_3px_scratch_and_the_scale() -> None:
+    """configs/augment/inspection.yaml is for defects at native resolution: under 100
+    seeds a 3 px wide dark line keeps a fifth of its contrast to the surface around
+    it, and its length (the scale) stays within 5 %, rotations and flips aside."""
+    from scipy.ndimage import binary_dilation
+
+    pl = build_pipeline(load_pipeline(PRESETS / "inspection.yaml"))
+    image = np.full((96, 96, 3), 150, np.uint8)
+    mask = np.zeros((96, 96), np.uint8)
+    mask[20:76, 46:49] = 1
+    image[mask > 0] = 70  # contrast 80
+    for k in range(100):
+        reseed(pl, np.random.SeedSequence([7, k]))
+        out = pl.compose(image=image, masks=mask[None], bboxes=np.zeros((0, 4)), bbox_ids=[],
+                         keypoints=np.zeros((0, 2)), keypoint_ids=[])  # fmt: skip
+        line = np.asarray(out["masks"][0]) > 0
+        if line.sum() < 56 * 3 * 0.5:
+            continue  # rotated partly out of the frame
+        grey = out["image"].astype(np.float64).mean(-1)
+        ring = binary_dilation(line, iterations=4) & ~binary_dilation(line, iterations=2)
+        assert abs(grey[ring].mean() - grey[line].mean()) >= 16, k
+        assert 0.95**2 * 56 * 3 * 0.98 <= line.sum() <= 1.05**2 * 56 * 3 * 1.1, k
