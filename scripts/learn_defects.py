@@ -15,7 +15,11 @@ per 100 products.
 Sets (seed, scenes): ``train`` (0, 68) and ``train2`` (2000, 25, dense: 2-4
 defects per product) in the training ranges; ``indist`` (500, 10) in them too;
 ``shift`` (1000, 25): lights, light power, camera angles, backgrounds and
-materials outside them. ``--scale`` multiplies every scene count (a quick look:
+materials outside them; ``check`` (4000, 50, dense, in the training ranges):
+held-out squares around defects as the training sets have them (with
+``--focus products``: squares too, one product square each), cheap to render
+and rich in every type (~30 chips where ``shift`` has 3), so the arms' AP50 can
+be compared where the shift leaves every arm near 0. ``--scale`` multiplies every scene count (a quick look:
 ``--scale 0.2``), ``--train-scale`` the training sets' only. ``--focus defects``
 renders the training sets as squares around the defects (``tiles.focus``: a
 fraction of the pixels per defect), with ``--product-squares`` squares at random
@@ -33,10 +37,11 @@ Parts (``--parts``), the experiments of issue 22:
 - ``aug`` (1): ``base`` continued with the recipe's ``qc`` augmentation
   (``--aug-epochs``), toward the shift;
 - ``optics`` (2): ``base`` again on sets rendered at 1, 2 and 4 px per smallest
-  defect width (``train``, ``train2`` and ``shift`` each; 3 px is ``base``);
+  defect width (``train``, ``train2``, ``shift`` and ``check`` each; 3 px is ``base``);
 - ``balance`` (3): a long-tailed defect mix (scratch 0.4, stain 0.3, dent 0.15,
   crack 0.1, chip 0.05) against a balanced one (0.2 each), the same scenes, two
-  training seeds each: the rarest type's (chip's) AP50, mean and spread;
+  training seeds each: the rarest type's (chip's) AP50 on ``shift`` and ``check``,
+  mean and spread;
 - ``nuisances`` (4): ``base`` on sets rendered without nuisances (every
   nuisance's probability 0): false defects on nuisances against ``base``'s.
 
@@ -89,6 +94,8 @@ SETS = {  # name: (seed, scenes, overrides)
     "shift": (1000, 25, SHIFT),
 }
 TRAINING = ("train", "train2")  # the sets a --focus applies to
+CHECK = "check"  # held-out squares, scored for every arm
+SETS[CHECK] = (4000, 50, [*TRAIN, *DENSE])
 LONG_TAIL = {"scratch": 0.4, "stain": 0.3, "dent": 0.15, "crack": 0.1, "chip": 0.05}
 NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark", "logo")
 PARTS = ("base", "aug", "optics", "balance", "nuisances")
@@ -173,24 +180,26 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
 
 
 def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: list[str],
-        state: State, tests: tuple[str, ...] = ("shift",), seeds: tuple[int, ...] = (0,),
+        state: State, tests: tuple[str, ...] = ("shift", CHECK), seeds: tuple[int, ...] = (0,),
         own_tests: bool = False, focus: list[str] | None = None,
         train_scale: float = 1.0, render_only: bool = False) -> dict[str, Any]:  # fmt: skip
     """Render ``train`` and ``train2`` (``train_scale`` times their scenes) with
     ``extra`` render overrides and ``focus`` (their tiles' overrides; test sets
-    always cover whole products) as
+    cover whole products, ``check`` is squares: :func:`check_focus`) as
     OUT/data/NAME_TAG, train on them from random weights (one run per training seed)
     and score every run on each of ``tests``: the shared sets, or with
     ``own_tests`` sets rendered with ``extra`` too (another camera needs its own).
     ``render_only``: the sets, no training."""
     focus = focus or []
+    tiles = {**dict.fromkeys(TRAINING, focus), CHECK: check_focus(focus)}
     data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0],
                       count(SETS[n][1], scale * (train_scale if n in TRAINING else 1)),
-                      [*SETS[n][2], *extra, *(focus if n in TRAINING else [])], state)
+                      [*SETS[n][2], *extra, *tiles.get(n, [])], state)
             for n in (*TRAINING, *(tests if own_tests else ()))}  # fmt: skip
     for t in tests:
         if t not in data:  # the shared set
-            data[t] = render(t, out, SETS[t][0], count(SETS[t][1], scale), SETS[t][2], state)
+            data[t] = render(t, out, SETS[t][0], count(SETS[t][1], scale),
+                             [*SETS[t][2], *tiles.get(t, [])], state)  # fmt: skip
     result: dict[str, Any] = {}
     for seed in seeds if not render_only else ():
         name = "_".join(p for p in (tag or "base", f"seed{seed}" if len(seeds) > 1 else "") if p)
@@ -198,6 +207,14 @@ def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: 
                     ["augment.pipeline=null", f"train.seed={seed}", *sets], state)  # fmt: skip
         result[name] = {t: score(run, data[t], state) for t in tests}
     return result
+
+
+def check_focus(focus: list[str]) -> list[str]:
+    """The ``check`` set's tiles: the training sets' squares, or with ``--focus
+    products`` squares with one product square each."""
+    if "scene.camera.tiles.focus=defects" in focus:
+        return focus
+    return ["scene.camera.tiles.focus=defects", "scene.camera.tiles.product_squares=1"]
 
 
 def count(n: int, scale: float) -> int:
@@ -265,13 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     fx: dict[str, Any] = {"focus": focus, "train_scale": args.train_scale,
                           "render_only": args.render_only}  # fmt: skip
     result: dict[str, Any] = {"experiment": "learn_defects", **fixed, "epochs": epochs}
+    tests = ("shift", "indist", CHECK)
     if "base" in parts or "aug" in parts:
-        result["base"] = arm("", out, scale, [], epochs, ts, state, tests=("shift", "indist"), **fx)
+        result["base"] = arm("", out, scale, [], epochs, ts, state, tests=tests, **fx)
     if "aug" in parts and not args.render_only:
         base = out / "runs" / "base" / "model.pt"
         data = [out / "data" / "train", out / "data" / "train2"]
         run = train("aug", data, out, args.aug_epochs, ts, state, init=base)
-        result["aug"] = {t: score(run, out / "data" / t, state) for t in ("shift", "indist")}
+        result["aug"] = {t: score(run, out / "data" / t, state) for t in tests}
     if "optics" in parts:
         for px in OPTICS_PX:
             result[f"optics_{px}px"] = arm(f"px{px}", out, scale,
@@ -281,13 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         for mix, freq in (("longtail", LONG_TAIL), ("balanced", dict.fromkeys(DEFECTS, 0.2))):
             runs = arm(mix, out, scale, frequencies(freq), epochs, ts, state,
                        seeds=BALANCE_SEEDS, **fx)  # fmt: skip
-            got = [r["shift"]["AP50_per_type"].get("chip", -1.0) for r in runs.values()]
-            chip = [v for v in got if v >= 0]  # -1: no chip in the test set
-            result[f"balance_{mix}"] = {
-                "runs": runs,
-                "chip_AP50_mean": statistics.mean(chip) if chip else None,
-                "chip_AP50_spread": max(chip) - min(chip) if chip else None,
-            }
+            result[f"balance_{mix}"] = {"runs": runs}
+            for t in ("shift", CHECK):
+                got = [r[t]["AP50_per_type"].get("chip", -1.0) for r in runs.values()]
+                chip = [v for v in got if v >= 0]  # -1: no chip in the test set
+                result[f"balance_{mix}"][f"chip_AP50_{t}"] = {
+                    "mean": statistics.mean(chip) if chip else None,
+                    "spread": max(chip) - min(chip) if chip else None,
+                }
     if "nuisances" in parts:
         off = [f"scene.nuisances.{k}.probability=0" for k in NUISANCES]
         result["no_nuisances"] = arm("nonuis", out, scale, off, epochs, ts, state, **fx)

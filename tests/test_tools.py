@@ -217,9 +217,11 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
     import learn_defects as ld
 
     rendered: list[str] = []
+    squares: dict[str, bool] = {}
 
-    def fake_render(name: str, out: Path, *args: Any) -> Path:
+    def fake_render(name: str, out: Path, seed: int, n: int, sets: list[str], state: Any) -> Path:
         rendered.append(name)
+        squares[name] = "scene.camera.tiles.focus=defects" in sets
         return out / "data" / name
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -232,6 +234,10 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
             "--parts", "base,aug,optics,balance,nuisances"]  # fmt: skip
     assert ld.main(argv) == 0
     arms = ["", "_px1", "_px2", "_px4", "_longtail", "_balanced", "_nonuis"]
-    want = {f"{n}{a}" for a in arms for n in ld.TRAINING} | {"shift", "indist"}
-    want |= {f"shift_px{px}" for px in ld.OPTICS_PX}
+    want = {f"{n}{a}" for a in arms for n in ld.TRAINING} | {"shift", "indist", "check"}
+    want |= {f"{t}_px{px}" for px in ld.OPTICS_PX for t in ("shift", "check")}
     assert set(rendered) == want  # a shared set's later calls are no-ops (state.json)
+    # squares: the training sets and the check sets; whole products: shift, indist
+    assert {k for k, v in squares.items() if v} == {
+        k for k in want if k.startswith(("train", "check"))
+    }
