@@ -198,17 +198,12 @@ def _summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def nuisance_false_positives(
-    doc: Mapping[str, Any],
-    detections: Sequence[Mapping[str, Any]],
-    defect_ids: set[int],
-    threshold: float,
-    products: int,
-) -> dict[str, float]:
-    """Predicted defects scoring above ``threshold`` whose box centre (in the frame)
-    lies inside a nuisance's box and inside no true defect's, per 100 of
-    ``products``, by nuisance category name (each detection counted once, for the
-    first nuisance it falls on)."""
+def _marked_boxes(
+    doc: Mapping[str, Any], defect_ids: set[int]
+) -> tuple[dict[int, Any], set[int], dict[tuple[Any, Any], list[tuple[str, tuple[float, ...]]]]]:
+    """The categories by id, the nuisance category ids, and every true defect's and
+    nuisance's frame box by frame: ``(kind, box)``, kind ``"defect"`` or the
+    nuisance's name."""
     cats = {int(c["id"]): c for c in doc["categories"]}
     nuisance = {cid for cid, c in cats.items() if c.get("supercategory") == "nuisance"}
     images = {int(i["id"]): i for i in doc["images"]}
@@ -220,6 +215,22 @@ def nuisance_false_positives(
             continue
         kind = "defect" if cid in defect_ids else str(cats[cid].get("name"))
         boxes.setdefault(_frame_key(img), []).append((kind, _frame_box(img, a["bbox"])))
+    return cats, nuisance, boxes
+
+
+def nuisance_false_positives(
+    doc: Mapping[str, Any],
+    detections: Sequence[Mapping[str, Any]],
+    defect_ids: set[int],
+    threshold: float,
+    products: int,
+) -> dict[str, float]:
+    """Predicted defects scoring above ``threshold`` whose box centre (in the frame)
+    lies inside a nuisance's box and inside no true defect's, per 100 of
+    ``products``, by nuisance category name (each detection counted once, for the
+    first nuisance it falls on)."""
+    cats, nuisance, boxes = _marked_boxes(doc, defect_ids)
+    images = {int(i["id"]): i for i in doc["images"]}
     counts = {str(cats[c].get("name")): 0 for c in sorted(nuisance)}
     for d in detections:
         img = images.get(int(d["image_id"]))
@@ -252,14 +263,7 @@ def structure_false_positives(
     defect's box and no nuisance's, per 100 of ``products_n``: ``on_products`` (the
     centre inside a product's box) and ``elsewhere``. Detections on overlapping
     tiles are merged on the frame first (:func:`frame_detections`)."""
-    cats = {int(c["id"]): c for c in doc["categories"]}
-    nuisance = {cid for cid, c in cats.items() if c.get("supercategory") == "nuisance"}
-    images = {int(i["id"]): i for i in doc["images"]}
-    taken: dict[tuple[Any, Any], list[tuple[float, ...]]] = {}
-    for a in doc["annotations"]:
-        img = images.get(int(a["image_id"]))
-        if img is not None and int(a["category_id"]) in nuisance | defect_ids:
-            taken.setdefault(_frame_key(img), []).append(_frame_box(img, a["bbox"]))
+    taken = {k: [b for _, b in v] for k, v in _marked_boxes(doc, defect_ids)[2].items()}
     boxes: dict[tuple[Any, Any], list[tuple[float, ...]]] = {}
     for (scene, view, _), p in products(doc, defect_ids).items():
         boxes.setdefault((scene, view), []).append(p["box"])
