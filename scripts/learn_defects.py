@@ -19,8 +19,9 @@ materials outside them; ``check`` (4000, 50, dense, in the training ranges):
 held-out squares around defects as the training sets have them (with
 ``--focus products``: squares too, one product square each), cheap to render
 and rich in every type (~30 chips where ``shift`` has 3), so the arms' AP50 can
-be compared where the shift leaves every arm near 0. ``--scale`` multiplies every scene count (a quick look:
-``--scale 0.2``), ``--train-scale`` the training sets' only. ``--focus defects``
+be compared where the shift leaves every arm near 0. ``--scale`` multiplies
+every scene count (a quick look: ``--scale 0.2``), ``--train-scale`` the
+training sets' only. ``--focus defects``
 renders the training sets as squares around the defects (``tiles.focus``: a
 fraction of the pixels per defect), with ``--product-squares`` squares at random
 places on every product besides (``tiles.product_squares``: holes, edges and
@@ -92,10 +93,10 @@ SETS = {  # name: (seed, scenes, overrides)
     "train2": (2000, 25, [*TRAIN, *DENSE]),
     "indist": (500, 10, TRAIN),
     "shift": (1000, 25, SHIFT),
+    "check": (4000, 50, [*TRAIN, *DENSE]),  # held-out squares, scored for every arm
 }
 TRAINING = ("train", "train2")  # the sets a --focus applies to
-CHECK = "check"  # held-out squares, scored for every arm
-SETS[CHECK] = (4000, 50, [*TRAIN, *DENSE])
+CHECK = "check"
 LONG_TAIL = {"scratch": 0.4, "stain": 0.3, "dent": 0.15, "crack": 0.1, "chip": 0.05}
 NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark", "logo")
 PARTS = ("base", "aug", "optics", "balance", "nuisances")
