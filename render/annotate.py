@@ -6,6 +6,11 @@ mask is the set of pixels carrying its own id **or the id of any descendant**
 (objects whose ``parent_id`` chain leads to it): a product's mask includes its
 defects, so masks of two instances overlap only when one is the other's ancestor.
 
+An object with ``see_through`` (a fingerprint's film, a water drop) hides nothing:
+where it covers another instance, a second map of the same view rendered without
+it (``ViewMaps.behind``) names what lies behind, and that pixel belongs to both
+(their masks overlap there; the pixel counts once in a common ancestor's).
+
 One pass over the image: per-id pixel counts by ``bincount`` (or ``np.unique`` for
 very large ids), a (labels x objects) membership table built from the hierarchy,
 and one scan of the map in column-major order into runs of equal ids, from which
@@ -90,10 +95,17 @@ class _Table:
 
     ``labels``: (H, W) intp indices into the label axis; ``member``: uint8 (N, L),
     ``member[k, l] = 1`` when label ``l`` belongs to object ``k`` or a descendant;
-    ``counts``: int64 (L,) pixels per label.
+    ``counts``: int64 (L,) pixels per label. With ``behind``, each pair (a
+    ``see_through`` object's id, the id behind it) that occurs is one more label,
+    member of both subtrees.
     """
 
-    def __init__(self, instance_map: np.ndarray, annotated: list[ObjectSpec]) -> None:
+    def __init__(
+        self,
+        instance_map: np.ndarray,
+        annotated: list[ObjectSpec],
+        behind: np.ndarray | None = None,
+    ) -> None:
         known = np.array([o.instance_id for o in annotated], dtype=np.int64)
         lo = int(instance_map.min())
         hi = int(instance_map.max())
@@ -122,6 +134,7 @@ class _Table:
             )
         chains = _ancestry(annotated)
         row = {o.instance_id: k for k, o in enumerate(annotated)}
+        pairs = self._see_through(instance_map, annotated, behind, known)
         self.member = np.zeros((len(annotated), self.counts.size), dtype=np.uint8)
         for iid, chain in chains.items():
             label = label_of.get(iid)
@@ -129,8 +142,46 @@ class _Table:
                 continue  # not in view
             for ancestor in chain:
                 self.member[row[ancestor], label] = 1
+        first = self.counts.size - len(pairs)
+        for k, (front, back) in enumerate(pairs):
+            for iid in (*chains[front], *chains[back]):
+                self.member[row[iid], first + k] = 1
         # Pixels per object, own + descendants.
         self.pixels = self.member.astype(np.int64) @ self.counts
+
+    def _see_through(
+        self,
+        instance_map: np.ndarray,
+        annotated: list[ObjectSpec],
+        behind: np.ndarray | None,
+        known: np.ndarray,
+    ) -> list[tuple[int, int]]:
+        """Relabel the pixels where a ``see_through`` object covers another instance
+        (``behind`` names it) as one new label per (front, behind) pair, appended
+        after the map's labels; returns the pairs in label order."""
+        see = [o.instance_id for o in annotated if o.see_through]
+        if behind is None or not see:
+            return []
+        if behind.shape != instance_map.shape or not np.issubdtype(behind.dtype, np.integer):
+            raise ValueError(
+                f"behind map must be int {instance_map.shape}, got {behind.dtype} {behind.shape}"
+            )
+        over = np.isin(instance_map, see) & (behind != instance_map) & (behind > 0)
+        if not over.any():
+            return []
+        front, back = instance_map[over].astype(np.int64), behind[over].astype(np.int64)
+        unknown = sorted(set(np.unique(back).tolist()) - set(known.tolist()))
+        if unknown:
+            raise ValueError(
+                f"behind map contains ids {unknown[:10]} that are not the instance_id of any "
+                f"annotated object (known: {known.tolist()})"
+            )
+        codes, inverse = np.unique(front * (MAX_INSTANCE_ID + 1) + back, return_inverse=True)
+        labels = np.array(self.labels, dtype=np.intp)  # a copy: the map may be the labels
+        labels[over] = self.counts.size + inverse
+        self.labels = labels
+        self.counts = np.bincount(labels.ravel(), minlength=self.counts.size + codes.size)
+        return [(int(c) // (MAX_INSTANCE_ID + 1), int(c) % (MAX_INSTANCE_ID + 1)) for c in codes]
 
     def rles(self, rows: np.ndarray) -> list[coco.RLE]:
         """Compressed RLEs of the objects at ``rows``.
@@ -169,7 +220,8 @@ class ViewMaps:
     depth: float (H, W) z-depth in metres, ``inf`` where no surface (needed for
     keypoints); K: (3, 3) intrinsics and pose: (4, 4) camera-to-world, OpenCV
     (needed for keypoints); amodal: instance maps of the amodal passes, each
-    rendering a set of ``amodal`` objects whose images do not overlap, nothing else.
+    rendering a set of ``amodal`` objects whose images do not overlap, nothing else;
+    behind: the instance map rendered without the ``see_through`` objects, or None.
     """
 
     instance: np.ndarray
@@ -177,6 +229,7 @@ class ViewMaps:
     K: np.ndarray | None = None
     pose: np.ndarray | None = None
     amodal: Sequence[np.ndarray] = field(default_factory=list)
+    behind: np.ndarray | None = None
 
 
 def _check_int(name: str, value: Any) -> int:
@@ -247,9 +300,11 @@ def annotate_maps(
     ``segmentation`` (compressed RLE, ASCII counts), ``area`` (int pixels),
     ``bbox`` ([x, y, w, h] floats, tight, ``w = xmax - xmin + 1``), ``iscrowd`` 0,
     ``instance_name``, ``scene_instance`` (its ``instance_id``), ``scene_parent``
-    (its ``parent_id``) when set, ``attributes`` (from ``info``) when non-empty; with ``keypoints``: ``keypoints`` [x, y, v] * K
+    (its ``parent_id``) when set, ``see_through: true`` when set, ``attributes`` (from ``info``) when non-empty; with ``keypoints``: ``keypoints`` [x, y, v] * K
     and ``num_keypoints``; with ``amodal``: ``segmentation_amodal``,
-    ``area_amodal``, ``bbox_amodal`` and ``visibility`` = area / area_amodal.
+    ``area_amodal``, ``bbox_amodal`` and ``visibility`` = area / area_amodal. With
+    ``maps.behind``, an instance behind a ``see_through`` object keeps the pixels
+    it covers (module docstring).
     Instances with ``crowd_below_px`` whose visible box is shorter are instead
     merged into one ``iscrowd: 1`` annotation per category (its id is that of its
     lowest member instance, which has no annotation of its own in this view;
@@ -263,7 +318,7 @@ def annotate_maps(
     image_id = _check_int("image_id", image_id)
     min_pixels = _check_int("min_pixels", min_pixels)
     annotated = _annotated_objects(objects)
-    table = _Table(instance_map, annotated)
+    table = _Table(instance_map, annotated, maps.behind)
     visible = {o.instance_id: int(p) for o, p in zip(annotated, table.pixels, strict=True)}
     thresholds = [max(1, o.min_pixels or min_pixels) for o in annotated]
     seen = contrast or {}
@@ -298,6 +353,8 @@ def annotate_maps(
             instance=obj.instance_id,
             parent=obj.parent_id,
         )
+        if obj.see_through:
+            ann[records.SEE_THROUGH_KEY] = True
         attributes = info_attributes(obj.info)
         if attributes:
             ann["attributes"] = attributes

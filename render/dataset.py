@@ -236,6 +236,7 @@ def write_scene(out_dir: Path, spec: SceneSpec, result: SceneRender, cfg: Config
             K=np.asarray(K, dtype=np.float64),
             pose=np.asarray(poses[p], dtype=np.float64),
             amodal=view.amodal,
+            behind=view.behind,
         )
         contrast = view_contrasts(view.rgb, view.instance, spec.objects)
         anns, visible = annotate_maps(

@@ -228,6 +228,14 @@ class ObjectSpec(Spec):
         description="also render this instance's amodal (unoccluded) mask: annotations get "
         "segmentation_amodal, bbox_amodal, area_amodal and visibility",
     )
+    see_through: bool = Field(
+        False,
+        description="a film or a drop the eye sees through (a fingerprint's oil, water): it "
+        "hides nothing in the annotations; the instances behind it keep the pixels it covers "
+        "in their masks (then two masks overlap there), from one more object-index pass "
+        "rendered without it (only when its box overlaps another instance's in some view). "
+        "Needs an instance_id",
+    )
     crowd_below_px: float | None = Field(
         None,
         gt=0,

@@ -21,6 +21,9 @@ class ViewResult:
     amodal: int32 (H, W) maps of the amodal passes (objects with ``amodal: true``
     rendered a few at a time, nothing else in the scene, so each shows every pixel
     of those objects, occluded or not); empty when the scene has none.
+    behind: int32 (H, W) instance ids with every ``see_through`` object hidden (what
+    lies behind a fingerprint's film or a water drop), or None when no such object
+    lies over another instance in this scene.
     flow: float32 (H, W, 2) forward optical flow to the next frame in pixels (x
     right, y down; :data:`render.blender.flow.UNKNOWN` where no surface), or None.
     exposure: the camera's exposure record (:mod:`render.sensor`), or None.
@@ -32,6 +35,7 @@ class ViewResult:
     instance: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     amodal: list[np.ndarray] = field(default_factory=list)
+    behind: np.ndarray | None = None
     flow: np.ndarray | None = None
     exposure: dict[str, Any] | None = None
     weather: dict[str, Any] | None = None
@@ -50,6 +54,12 @@ class ViewResult:
             )
         if self.flow is not None and self.flow.shape != (h, w, 2):
             raise ValueError(f"flow must be ({h}, {w}, 2), got {self.flow.shape}")
+        if self.behind is not None and (
+            self.behind.shape != (h, w) or not np.issubdtype(self.behind.dtype, np.integer)
+        ):
+            raise ValueError(
+                f"behind must be int ({h}, {w}), got {self.behind.dtype} {self.behind.shape}"
+            )
         for m in self.amodal:
             if m.shape != (h, w) or not np.issubdtype(m.dtype, np.integer):
                 raise ValueError(f"amodal maps must be int ({h}, {w}), got {m.dtype} {m.shape}")

@@ -2,6 +2,7 @@
 
 Usage: python tests/blender_runner.py OUT.npz SPEC.json [SPEC.json ...]
 Saves rgb_i_v, depth_i_v, instance_i_v (and amodal_i_v_k, the k-th amodal pass;
+behind_i_v, the pass without see-through objects;
 flow_i_v with render.flow; exposure_i_v, JSON, with a sensor) for spec i, view v, and
 the worker info.
 """
@@ -36,6 +37,8 @@ def main(argv: list[str]) -> int:
                 arrays[f"exposure_{i}_{v}"] = np.array(json.dumps(view.exposure))
             if view.flow is not None:
                 arrays[f"flow_{i}_{v}"] = view.flow
+            if view.behind is not None:
+                arrays[f"behind_{i}_{v}"] = view.behind
             for k, amodal in enumerate(view.amodal):
                 arrays[f"amodal_{i}_{v}_{k}"] = amodal
     arrays["info"] = np.array(json.dumps({"info": info, "timings": timings}))

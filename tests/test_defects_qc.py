@@ -44,7 +44,8 @@ def test_unknown_variant_is_named(cfg) -> None:
 
 def test_nuisances_are_their_own_instances_never_defects(cfg) -> None:
     """Every nuisance object is a NuisanceInfo under its own (nuisance) category, a
-    child of its product; set to null, it is not annotated at all."""
+    child of its product; set to null, it is not annotated at all; fingerprints and
+    droplets are see-through."""
     data = _data(cfg)
     for n in data["scene"]["nuisances"].values():
         n["probability"] = 1.0
@@ -60,6 +61,8 @@ def test_nuisances_are_their_own_instances_never_defects(cfg) -> None:
             if isinstance(o.info, NuisanceInfo):
                 kinds.add(o.info.type)
                 assert o.parent_id is not None
+                # an oil film and water hide no defect in the masks; the rest do
+                assert o.see_through == (o.info.type in ("fingerprint", "droplet"))
                 if o.info.type == "dust":
                     assert not o.annotate and o.category_id == 0
                 else:

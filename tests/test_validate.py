@@ -139,6 +139,21 @@ def test_overlapping_siblings(good: Path) -> None:
     ]
 
 
+def test_a_see_through_mask_may_overlap_its_siblings(good: Path) -> None:
+    """A fingerprint's film over a crack: the crack keeps the pixels under the film,
+    so the two masks overlap; only the see-through flag makes that valid."""
+
+    def widen(d: dict[str, Any]) -> None:
+        a1, a2 = d["annotations"][0], d["annotations"][1]
+        m = coco.decode(a1["segmentation"]) | coco.decode(a2["segmentation"])
+        a2["segmentation"] = coco.encode(m)
+        a2["area"], a2["bbox"] = int(m.sum()), coco.mask_bbox(m)
+        a2["see_through"] = True
+
+    edit(good, widen)
+    assert validate_dataset(good) == []
+
+
 def test_crowd_skips_overlap_but_not_area(good: Path) -> None:
     def crowd(d: dict[str, Any]) -> None:
         for a in d["annotations"]:

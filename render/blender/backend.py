@@ -24,6 +24,7 @@ from render.blender.passes import (
     geometric_pass,
     instance_map,
     render_views,
+    see_through_pass,
 )
 from render.blender.shading import build_fog, build_light, setup_world
 from render.errors import RenderError
@@ -174,6 +175,7 @@ def render_spec(spec: SceneSpec) -> SceneRender:
 
     t3 = time.perf_counter()
     sharp = geometric_pass(spec, views)
+    behind = see_through_pass(spec, objects, views)
     passes = amodal_passes(spec, objects, views)
     t_amodal = time.perf_counter() - t3
     t4 = time.perf_counter()
@@ -196,6 +198,7 @@ def render_spec(spec: SceneSpec) -> SceneRender:
             "flow_s": t_flow,
             "amodal_passes": passes,
             "geometric_pass": int(sharp),
+            "see_through_pass": int(behind),
             "views": n,
         },
         info=dict(_state["device"]),

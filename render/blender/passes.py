@@ -10,6 +10,9 @@ no denoiser; only the object-index (and depth) passes are read.
   before they reach a surface. This pass renders them again through the pinhole,
   without the fog, each moving object at its recorded pose (mid-exposure): masks
   and depth are the scene's geometry, the image keeps its blur and its fog.
+- :func:`see_through_pass`: the object-index pass once more without the
+  ``see_through`` objects (a fingerprint's film, a water drop), for the masks of
+  what lies behind them.
 - :func:`amodal_passes`: objects with ``amodal: true`` a few at a time, nothing
   else in the scene (see :mod:`render.amodal`).
 """
@@ -163,6 +166,66 @@ def frame_extents(
             boxes.append(None if box is None else [round(v, 4) for v in box])
         out[o.instance_id] = boxes
     return out
+
+
+def _overlaps(a: Any, b: Any) -> bool:
+    return (
+        a is not None
+        and b is not None
+        and a[0] < b[2]
+        and b[0] < a[2]
+        and a[1] < b[3]
+        and b[1] < a[3]
+    )
+
+
+def see_through_pass(
+    spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]], views: list[ViewResult]
+) -> bool:
+    """When a ``see_through`` object's box overlaps, in some view, the box of an
+    annotated object that is not its ancestor, render every view's object-index pass
+    without the see-through objects into ``view.behind`` (1 sample, like the other
+    annotation passes, so it agrees with the main pass pixel for pixel wherever
+    they hide nothing). Returns whether it rendered."""
+    see = [(o, obj) for o, obj in objects
+           if o.see_through and o.instance_id > 0 and obj.type == "MESH"]  # fmt: skip
+    if not see:
+        return False
+    c = spec.camera
+    parent = {o.instance_id: o.parent_id for o, _ in objects if o.instance_id > 0}
+
+    def boxes(obj: Any) -> list[Any]:
+        pts = _world_vertices(obj)
+        return [projected_box(pts, c.K, pose, c.width, c.height) for pose in c.poses]
+
+    def ancestors(iid: int) -> set[int]:
+        out, cur = set(), parent.get(iid)
+        while cur is not None and cur not in out:
+            out.add(cur)
+            cur = parent.get(cur)
+        return out
+
+    others = [(o, boxes(obj)) for o, obj in objects
+              if o.instance_id > 0 and not o.see_through and obj.type == "MESH"]  # fmt: skip
+    if not any(
+        _overlaps(a, b)
+        for o, obj in see
+        for other, theirs in others
+        if other.instance_id not in ancestors(o.instance_id)
+        for a, b in zip(boxes(obj), theirs, strict=True)
+    ):
+        return False
+    annotation_settings()
+    hidden = {obj.name: obj.hide_render for _, obj in see}
+    try:
+        for _, obj in see:
+            obj.hide_render = True
+        for view, data in zip(views, render_views(spec, {"instance"}), strict=True):
+            view.behind = instance_map(data)
+    finally:
+        for _, obj in see:
+            obj.hide_render = hidden[obj.name]
+    return True
 
 
 def amodal_passes(

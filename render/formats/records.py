@@ -16,6 +16,9 @@ INSTANCE_KEY = "scene_instance"
 """Annotation key: the object's ``instance_id`` in its scene (the instance pass)."""
 PARENT_KEY = "scene_parent"
 """Annotation key: the ``scene_instance`` of the object this one is nested in."""
+SEE_THROUGH_KEY = "see_through"
+"""Annotation key, ``true`` on an object the eye sees through (a fingerprint's film,
+a water drop): the masks of what lies behind it overlap its own."""
 _LEGACY = {INSTANCE_KEY: "instance_id", PARENT_KEY: "parent_id"}
 
 
@@ -27,6 +30,11 @@ def instance_of(ann: Mapping[str, Any]) -> Any:
 def parent_of(ann: Mapping[str, Any]) -> Any:
     """The scene instance of an annotation's parent (None when it has none)."""
     return ann.get(PARENT_KEY, ann.get(_LEGACY[PARENT_KEY]))
+
+
+def is_see_through(ann: Mapping[str, Any]) -> bool:
+    """Whether an annotation is of a see-through object (:data:`SEE_THROUGH_KEY`)."""
+    return ann.get(SEE_THROUGH_KEY) is True
 
 
 def has_hierarchy(anns: Iterable[Mapping[str, Any]]) -> bool:

@@ -8,7 +8,8 @@ third-party COCO files carry the polygon's own area and vertex extents, so for
 them only ``bbox`` against the vertex extents (within 1 px) is checked. The
 non-crowd masks of each image are painted once into an owner map, ancestors
 (``parent_id`` chains over ``instance_id``) before descendants: a pixel painted over
-by a mask that does not descend from the pixel's owner is an overlap.
+by a mask that does not descend from the pixel's owner is an overlap, unless one
+of the two is ``see_through`` (a fingerprint's film over a crack: both are seen).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from render.formats.masks import decode_segmentations, overlap_pairs
-from render.formats.records import has_hierarchy, instance_of, parent_of
+from render.formats.records import has_hierarchy, instance_of, is_see_through, parent_of
 
 BBOX_TOL = 1e-6
 _NUMBER = (int, float)
@@ -83,6 +84,10 @@ def _hashable(v: Any) -> bool:
 
 
 def _related(a: dict[str, Any], b: dict[str, Any], ancestors: dict[Any, set[Any]]) -> bool:
+    """Whether masks ``a`` and ``b`` may overlap: one is the other's ancestor, or
+    one is see-through."""
+    if is_see_through(a) or is_see_through(b):
+        return True
     ia, ib = instance_of(a), instance_of(b)
     return (_hashable(ia) and ia in ancestors.get(id(b), ())) or (
         _hashable(ib) and ib in ancestors.get(id(a), ())

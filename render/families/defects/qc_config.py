@@ -16,6 +16,9 @@ NuisanceType = Literal[
     "dust", "fibre", "fingerprint", "droplet", "print", "logo", "glint", "tool_mark"
 ]
 NUISANCE_TYPES: tuple[NuisanceType, ...] = get_args(NuisanceType)
+SEE_THROUGH: frozenset[NuisanceType] = frozenset({"fingerprint", "droplet"})
+"""Nuisances the eye sees through (an oil film, water): a defect under one stays
+visible, so it keeps those pixels in its mask (``ObjectSpec.see_through``)."""
 
 
 class NuisanceConfig(Model):

@@ -43,6 +43,7 @@ from render.families.defects.parts import (
     product_materials,
     to_local,
 )
+from render.families.defects.qc_config import SEE_THROUGH
 from render.families.defects.tiling import scene_tiles
 from render.geometry.rotations import euler_xyz_to_matrix, rot_x, rot_z
 from render.seeding import stream
@@ -280,6 +281,7 @@ def _place_product(s: _Scene, j: int, item: _Item, spot: Any, support: float) ->
             material=body if own is None else own,
             material_slots=[second, polished] if own is None else [],
             annotate=nc.category is not None,
+            see_through=n["type"] in SEE_THROUGH,
             info=NuisanceInfo(type=n["type"]),
             **seen,
             **pose,
