@@ -175,9 +175,11 @@ def render_spec(spec: SceneSpec) -> SceneRender:
 
     t3 = time.perf_counter()
     sharp = geometric_pass(spec, views)
+    t_behind = time.perf_counter()
     behind = see_through_pass(spec, objects, views)
+    t_behind = time.perf_counter() - t_behind
     passes = amodal_passes(spec, objects, views)
-    t_amodal = time.perf_counter() - t3
+    t_amodal = time.perf_counter() - t3 - t_behind  # the geometric and amodal passes
     t4 = time.perf_counter()
     for view, flow in zip(views, flow_pass(spec, objects), strict=False):
         view.flow = flow
@@ -195,6 +197,7 @@ def render_spec(spec: SceneSpec) -> SceneRender:
             "render_s": t_render,
             "readback_s": t_read,
             "amodal_s": t_amodal,
+            "see_through_s": t_behind,
             "flow_s": t_flow,
             "amodal_passes": passes,
             "geometric_pass": int(sharp),
