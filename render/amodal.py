@@ -64,7 +64,8 @@ def projected_box(
     return (x0, y0, x1, y1)
 
 
-def _overlap(a: Box, b: Box, margin: float) -> bool:
+def boxes_overlap(a: Box, b: Box, margin: float = 0.0) -> bool:
+    """Whether boxes ``a`` and ``b`` come within ``margin`` pixels of each other."""
     return (
         a[0] - margin < b[2]
         and b[0] - margin < a[2]
@@ -85,7 +86,7 @@ def plan_groups(boxes: Mapping[str, Sequence[Box | None]], margin: float = 1.0) 
             continue
         for group, taken in zip(groups, members, strict=True):
             clash = any(
-                a is not None and b is not None and _overlap(a, b, margin)
+                a is not None and b is not None and boxes_overlap(a, b, margin)
                 for other in taken
                 for a, b in zip(views, other, strict=True)
             )

@@ -26,7 +26,7 @@ import mathutils
 import numpy as np
 
 from render import camera as cam_math
-from render.amodal import plan_groups, projected_box, projected_extent
+from render.amodal import boxes_overlap, plan_groups, projected_box, projected_extent
 from render.blender import bootstrap
 from render.errors import RenderError
 from render.spec import ObjectSpec, SceneSpec
@@ -168,17 +168,6 @@ def frame_extents(
     return out
 
 
-def _overlaps(a: Any, b: Any) -> bool:
-    return (
-        a is not None
-        and b is not None
-        and a[0] < b[2]
-        and b[0] < a[2]
-        and a[1] < b[3]
-        and b[1] < a[3]
-    )
-
-
 def see_through_pass(
     spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]], views: list[ViewResult]
 ) -> bool:
@@ -208,7 +197,7 @@ def see_through_pass(
     others = [(o, boxes(obj)) for o, obj in objects
               if o.instance_id > 0 and not o.see_through and obj.type == "MESH"]  # fmt: skip
     if not any(
-        _overlaps(a, b)
+        a is not None and b is not None and boxes_overlap(a, b)
         for o, obj in see
         for other, theirs in others
         if other.instance_id not in ancestors(o.instance_id)
