@@ -74,8 +74,10 @@ def _annotated_objects(objects: Sequence[ObjectSpec]) -> list[ObjectSpec]:
     return annotated
 
 
-def _ancestry(annotated: list[ObjectSpec]) -> dict[int, list[int]]:
-    """instance_id -> [itself, parent, grandparent, ...]; raises on a parent_id cycle."""
+def ancestry(annotated: Sequence[ObjectSpec]) -> dict[int, list[int]]:
+    """instance_id -> [itself, parent, grandparent, ...]; raises on a parent_id cycle
+    (a parent_id naming none of ``annotated`` ends its chain: :func:`_annotated_objects`
+    refuses it where annotations are made)."""
     parent = {o.instance_id: o.parent_id for o in annotated}
     chains: dict[int, list[int]] = {}
     for iid in parent:
@@ -85,7 +87,7 @@ def _ancestry(annotated: list[ObjectSpec]) -> dict[int, list[int]]:
             if cur in chain:
                 raise ValueError(f"parent_id cycle through instance ids {chain + [cur]}")
             chain.append(cur)
-            cur = parent[cur]
+            cur = parent.get(cur)
         chains[iid] = chain
     return chains
 
@@ -132,7 +134,7 @@ class _Table:
                 f"instance_map contains ids {shown}{more} that are not the instance_id of any "
                 f"annotated object (known: {known.tolist()})"
             )
-        chains = _ancestry(annotated)
+        chains = ancestry(annotated)
         row = {o.instance_id: k for k, o in enumerate(annotated)}
         pairs = self._see_through(instance_map, annotated, behind, known)
         self.member = np.zeros((len(annotated), self.counts.size), dtype=np.uint8)
@@ -241,7 +243,7 @@ def _check_int(name: str, value: Any) -> int:
 def _subtrees(annotated: list[ObjectSpec]) -> dict[int, list[int]]:
     """instance_id -> [itself and every descendant's instance_id]."""
     out: dict[int, list[int]] = {o.instance_id: [] for o in annotated}
-    for iid, chain in _ancestry(annotated).items():
+    for iid, chain in ancestry(annotated).items():
         for ancestor in chain:
             out[ancestor].append(iid)
     return out

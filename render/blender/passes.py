@@ -27,6 +27,7 @@ import numpy as np
 
 from render import camera as cam_math
 from render.amodal import boxes_overlap, plan_groups, projected_box, projected_extent
+from render.annotate import ancestry
 from render.blender import bootstrap
 from render.errors import RenderError
 from render.spec import ObjectSpec, SceneSpec
@@ -181,27 +182,20 @@ def see_through_pass(
     if not see:
         return False
     c = spec.camera
-    parent = {o.instance_id: o.parent_id for o, _ in objects if o.instance_id > 0}
 
     def boxes(obj: Any) -> list[Any]:
         pts = _world_vertices(obj)
         return [projected_box(pts, c.K, pose, c.width, c.height) for pose in c.poses]
 
-    def ancestors(iid: int) -> set[int]:
-        out, cur = set(), parent.get(iid)
-        while cur is not None and cur not in out:
-            out.add(cur)
-            cur = parent.get(cur)
-        return out
-
-    others = [(o, boxes(obj)) for o, obj in objects
+    chains = ancestry([o for o, _ in objects if o.instance_id > 0])
+    others = [(o.instance_id, boxes(obj)) for o, obj in objects
               if o.instance_id > 0 and not o.see_through and obj.type == "MESH"]  # fmt: skip
     if not any(
         a is not None and b is not None and boxes_overlap(a, b)
-        for o, obj in see
+        for o, mine in ((o, boxes(obj)) for o, obj in see)
         for other, theirs in others
-        if other.instance_id not in ancestors(o.instance_id)
-        for a, b in zip(boxes(obj), theirs, strict=True)
+        if other not in chains[o.instance_id]  # not its product
+        for a, b in zip(mine, theirs, strict=True)
     ):
         return False
     annotation_settings()
