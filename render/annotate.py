@@ -92,6 +92,17 @@ def ancestry(annotated: Sequence[ObjectSpec]) -> dict[int, list[int]]:
     return chains
 
 
+def _refuse_unknown(what: str, present: np.ndarray, known: np.ndarray) -> None:
+    """Raise naming the ids of ``present`` (0 aside) that no annotated object has."""
+    unknown = sorted(set(present.tolist()) - set(known.tolist()) - {0})
+    if unknown:
+        more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
+        raise ValueError(
+            f"{what} contains ids {unknown[:10]}{more} that are not the instance_id of any "
+            f"annotated object (known: {known.tolist()})"
+        )
+
+
 class _Table:
     """Labels of one map and their membership in each annotated object's subtree.
 
@@ -126,14 +137,7 @@ class _Table:
             present = ids
             index = {int(v): i for i, v in enumerate(ids)}
             label_of = {int(i): index[int(i)] for i in known if int(i) in index}
-        unknown = sorted(set(present.tolist()) - set(known.tolist()) - {0})
-        if unknown:
-            shown = unknown[:10]
-            more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
-            raise ValueError(
-                f"instance_map contains ids {shown}{more} that are not the instance_id of any "
-                f"annotated object (known: {known.tolist()})"
-            )
+        _refuse_unknown("instance_map", present, known)
         chains = ancestry(annotated)
         row = {o.instance_id: k for k, o in enumerate(annotated)}
         pairs = self._see_through(instance_map, annotated, behind, known)
@@ -172,12 +176,7 @@ class _Table:
         if not over.any():
             return []
         front, back = instance_map[over].astype(np.int64), behind[over].astype(np.int64)
-        unknown = sorted(set(np.unique(back).tolist()) - set(known.tolist()))
-        if unknown:
-            raise ValueError(
-                f"behind map contains ids {unknown[:10]} that are not the instance_id of any "
-                f"annotated object (known: {known.tolist()})"
-            )
+        _refuse_unknown("behind map", np.unique(back), known)
         codes, inverse = np.unique(front * (MAX_INSTANCE_ID + 1) + back, return_inverse=True)
         labels = np.array(self.labels, dtype=np.intp)  # a copy: the map may be the labels
         labels[over] = self.counts.size + inverse

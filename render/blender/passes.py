@@ -169,6 +169,13 @@ def frame_extents(
     return out
 
 
+def _view_boxes(spec: SceneSpec, obj: Any) -> list[Any]:
+    """A mesh object's box in every camera pose's whole frame (clipped; None where it
+    misses the frame), from its world vertices."""
+    c, pts = spec.camera, _world_vertices(obj)
+    return [projected_box(pts, c.K, pose, c.width, c.height) for pose in c.poses]
+
+
 def see_through_pass(
     spec: SceneSpec, objects: list[tuple[ObjectSpec, Any]], views: list[ViewResult]
 ) -> bool:
@@ -181,18 +188,12 @@ def see_through_pass(
            if o.see_through and o.instance_id > 0 and obj.type == "MESH"]  # fmt: skip
     if not see:
         return False
-    c = spec.camera
-
-    def boxes(obj: Any) -> list[Any]:
-        pts = _world_vertices(obj)
-        return [projected_box(pts, c.K, pose, c.width, c.height) for pose in c.poses]
-
     chains = ancestry([o for o, _ in objects if o.instance_id > 0])
-    others = [(o.instance_id, boxes(obj)) for o, obj in objects
+    others = [(o.instance_id, _view_boxes(spec, obj)) for o, obj in objects
               if o.instance_id > 0 and not o.see_through and obj.type == "MESH"]  # fmt: skip
     if not any(
         a is not None and b is not None and boxes_overlap(a, b)
-        for o, mine in ((o, boxes(obj)) for o, obj in see)
+        for o, mine in ((o, _view_boxes(spec, obj)) for o, obj in see)
         for other, theirs in others
         if other not in chains[o.instance_id]  # not its product
         for a, b in zip(mine, theirs, strict=True)
@@ -220,14 +221,7 @@ def amodal_passes(
     amodal = [(o, obj) for o, obj in objects if o.amodal and o.instance_id > 0]
     if not amodal:
         return 0
-    c = spec.camera
-    boxes = {
-        o.name: [
-            projected_box(_world_vertices(obj), c.K, pose, c.width, c.height) for pose in c.poses
-        ]
-        for o, obj in amodal
-    }
-    groups = plan_groups(boxes)
+    groups = plan_groups({o.name: _view_boxes(spec, obj) for o, obj in amodal})
     if not groups:
         return 0
     scene = bpy.context.scene
