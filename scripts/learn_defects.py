@@ -101,6 +101,7 @@ LONG_TAIL = {"scratch": 0.4, "stain": 0.3, "dent": 0.15, "crack": 0.1, "chip": 0
 NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark", "logo")
 PARTS = ("base", "aug", "optics", "balance", "nuisances")
 OPTICS_PX = (1, 2, 4)
+BOOTSTRAP = 1000  # draws of a test set's scenes for AP50's 95 % intervals
 BALANCE_SEEDS = (0, 1)
 
 
@@ -161,7 +162,7 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
     if key not in state.data:
         ev = run / f"eval-{test.name}"
         _run(["evaluate", str(run / "model.pt"), str(test), "--native", "--out", str(ev),
-              "--workers", "1", "--no-progress"])  # fmt: skip
+              "--workers", "1", "--bootstrap", str(BOOTSTRAP), "--no-progress"])  # fmt: skip
         doc = json.loads((ev / "metrics.json").read_text())
         bbox = doc["metrics"]["bbox"]
         qc = doc.get("qc", {})
@@ -169,6 +170,8 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
         state.data[key] = {
             "AP50": round(bbox["stats"]["AP50"], 4),
             "AP50_per_type": {k: round(v["AP50"], 4) for k, v in bbox["per_class"].items()},
+            "AP50_ci": bbox["stats"].get("AP50_ci"),  # 95 % over the test set's scenes
+            "AP50_ci_per_type": {k: v.get("AP50_ci") for k, v in bbox["per_class"].items()},
             "escape_at_frr_0.05": overall.get("escape_at_frr_0.05"),
             "roc_auc": overall.get("roc_auc"),
             "nuisance_fp_per_100": qc.get("nuisance_fp_per_100_products_at_frr_0.05"),

@@ -25,6 +25,14 @@ def resolution(text: str) -> list[int]:
     return [int(parts[0]), int(parts[1])]
 
 
+def names(text: str) -> list[str]:
+    """A comma-separated list of names, none empty."""
+    got = [n.strip() for n in text.split(",")]
+    if not all(got):
+        raise argparse.ArgumentTypeError(f"expected NAME[,NAME...], got {text!r}")
+    return got
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from render.cli.common import UserError, non_negative_int, positive_int
+from render.cli.common import UserError, names, non_negative_int, positive_int
 from render.formats.splits import SPLIT_NAMES, parse_fractions
 from render.outputs import HELP
 
@@ -108,6 +108,16 @@ def add_parsers(sub: Any) -> None:
         "and person group; datasets with those fields) and in per-joint PCK (keypoint "
         "models) (default 0.5)",
     )  # fmt: skip
+    p.add_argument(
+        "--bootstrap", type=non_negative_int, default=0, metavar="N",
+        help="draw the dataset's scenes N times with replacement and report a 95 %% interval "
+        "for AP50 per category and for its mean (e.g. 1000; default 0: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--categories", type=names, metavar="NAMES",
+        help="with a results file: score only these categories, comma-separated (default: "
+        "every category of DATASET; a checkpoint scores the ones it and DATASET share)",
+    )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--json", action="store_true", help="print metrics.json instead of tables")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -156,6 +166,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UserError("--image-size: a results file is only scored, give a checkpoint")
     if not 0 <= args.recall_score <= 1:
         raise UserError(f"--recall-score {args.recall_score}: must be in 0..1")
+    if args.bootstrap > 100_000:
+        raise UserError(f"--bootstrap {args.bootstrap}: must be at most 100000")
+    if args.categories is not None and args.checkpoint.suffix.lower() != ".json":
+        raise UserError("--categories: a checkpoint scores its own categories; give a results file")
     if args.native and args.checkpoint.suffix.lower() == ".json":
         raise UserError("--native: a results file is only scored, give a checkpoint")
     if args.image_size is not None and not 32 <= args.image_size <= 4096:
@@ -187,14 +201,16 @@ def _evaluate_into(args: argparse.Namespace, out: Path) -> int:
             split_seed=args.split_seed or 0, masks=False,
         )  # fmt: skip
         report, dets = evaluate_results_file(
-            args.checkpoint, dataset, recall_score=args.recall_score
-        )
+            args.checkpoint, dataset, recall_score=args.recall_score, bootstrap=args.bootstrap,
+            categories=args.categories,
+        )  # fmt: skip
     else:
         report, dets = evaluate_checkpoint(
             args.checkpoint, args.dataset, split=args.split, fractions=args.fractions,
             split_seed=args.split_seed, device=args.device, batch_size=args.batch_size,
             workers=args.workers, score_min=args.score_min, image_size=args.image_size,
             progress=progress, native=args.native, recall_score=args.recall_score,
+            bootstrap=args.bootstrap,
         )  # fmt: skip
     write_report(report, dets, out)
     if args.json:

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from render.formats import coco_bootstrap
+
 RLE = dict[str, Any]
 """COCO compressed RLE as stored in JSON: ``{"size": [h, w], "counts": "<ascii>"}``."""
 
@@ -161,11 +163,13 @@ class EvalResult:
     """One COCOeval run. ``stats``: COCO's summary numbers by name (:data:`STAT_NAMES`;
     -1 where there is no ground truth); ``per_class``: category id -> ``{"AP", "AP50",
     "n_gt"}`` (AP -1 for a category without ground truth); ``summary``: the standard
-    table pycocotools prints."""
+    table pycocotools prints. With ``bootstrap``, each per-class row also has
+    ``AP50_ci`` and ``stats`` has ``AP50_ci`` (the mean's) and ``bootstrap`` (draws,
+    unit, level): :mod:`render.formats.coco_bootstrap`."""
 
     iou_type: str
-    stats: dict[str, float]
-    per_class: dict[int, dict[str, float]]
+    stats: dict[str, Any]
+    per_class: dict[int, dict[str, Any]]
     summary: str
 
 
@@ -184,7 +188,12 @@ def _coco_of(doc: Mapping[str, Any]) -> Any:
 
 
 def evaluate(
-    gt_doc: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], iou_type: str
+    gt_doc: Mapping[str, Any],
+    detections: Sequence[Mapping[str, Any]],
+    iou_type: str,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> EvalResult:
     """``pycocotools.cocoeval.COCOeval`` of COCO results against a COCO document.
 
@@ -198,6 +207,9 @@ def evaluate(
         iou_type: ``bbox``, ``segm`` or ``keypoints`` (then only categories with
             keypoint names count; sigmas are COCO's for 17 keypoints, else
             :data:`OTHER_KEYPOINT_SIGMA` each).
+        bootstrap: draws of the images' scenes (``scene_id``; an image without one
+            is its own scene) for 95 % intervals of AP50 (0: none).
+        seed: the draws' seed.
     """
     from pycocotools.cocoeval import COCOeval
 
@@ -227,9 +239,16 @@ def evaluate(
             if iou_type != "keypoints" or a.get("num_keypoints", 0) > 0:
                 n_gt[c] += 1
     if not dets:  # pycocotools cannot load an empty result list
-        stats = {n: (0.0 if sum(n_gt.values()) else -1.0) for n in names}
-        per = {c: {"AP": 0.0 if n else -1.0, "AP50": 0.0 if n else -1.0, "n_gt": n}
-               for c, n in n_gt.items()}  # fmt: skip
+        stats: dict[str, Any] = {n: (0.0 if sum(n_gt.values()) else -1.0) for n in names}
+        per: dict[int, dict[str, Any]] = {
+            c: {"AP": 0.0 if n else -1.0, "AP50": 0.0 if n else -1.0, "n_gt": n}
+            for c, n in n_gt.items()
+        }
+        if bootstrap > 0:  # every draw scores 0 where it has an instance
+            for row in per.values():
+                row["AP50_ci"] = [0.0, 0.0] if row["n_gt"] else None
+            stats["AP50_ci"] = [0.0, 0.0] if sum(n_gt.values()) else None
+            stats["bootstrap"] = {"n": bootstrap, "unit": "scene", "level": coco_bootstrap.LEVEL}
         return EvalResult(iou_type, stats, per, "(no detections)")
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(dets)
@@ -247,7 +266,7 @@ def evaluate(
         ev.summarize()
     summary = "\n".join(line for line in out.getvalue().splitlines() if "Average" in line)
     precision = ev.eval["precision"]  # [T IoUs, R recalls, K cats, A areas, M maxDets]
-    per_class: dict[int, dict[str, float]] = {}
+    per_class: dict[int, dict[str, Any]] = {}
     for k, c in enumerate(ev.params.catIds):
         p = precision[:, :, k, 0, -1]
         p50 = precision[0, :, k, 0, -1]
@@ -257,4 +276,11 @@ def evaluate(
             "n_gt": n_gt.get(int(c), 0),
         }
     stats = {n: float(v) for n, v in zip(names, ev.stats, strict=True)}
+    if bootstrap > 0:
+        groups = {int(i["id"]): i["scene_id"] for i in gt_doc["images"] if "scene_id" in i}
+        ci = coco_bootstrap.intervals(ev, groups, bootstrap, seed)
+        for c, row in per_class.items():
+            row["AP50_ci"] = ci["per_class"].get(c)
+        stats["AP50_ci"] = ci["mean"]
+        stats["bootstrap"] = {k: ci[k] for k in ("n", "unit", "level")}
     return EvalResult(iou_type, stats, per_class, summary)

@@ -152,9 +152,12 @@ def gt_document(dataset: Any, category_ids: Sequence[int]) -> dict[str, Any]:
 
 
 def evaluate_documents(
-    gt: Mapping[str, Any], detections: Sequence[Mapping[str, Any]], kinds: Sequence[str]
+    gt: Mapping[str, Any],
+    detections: Sequence[Mapping[str, Any]],
+    kinds: Sequence[str],
+    bootstrap: int = 0,
 ) -> dict[str, coco.EvalResult]:
-    return {kind: coco.evaluate(gt, detections, kind) for kind in kinds}
+    return {kind: coco.evaluate(gt, detections, kind, bootstrap=bootstrap) for kind in kinds}
 
 
 def match_categories(
@@ -194,10 +197,18 @@ def format_report(report: EvalReport) -> str:
     lines: list[str] = []
     for kind, res in report.results.items():
         lines += [f"{kind}:", res.summary]
-        lines.append(f"  {'category':<{width}}  {'n_gt':>5}  {'AP':>6}  {'AP50':>6}")
+        ci = "bootstrap" in res.stats
+        head = f"  {'category':<{width}}  {'n_gt':>5}  {'AP':>6}  {'AP50':>6}"
+        lines.append(head + ("  AP50 95 % interval" if ci else ""))
         for cid, row in res.per_class.items():
             ap, ap50 = (f"{row[k]:6.3f}" if row[k] >= 0 else "   n/a" for k in ("AP", "AP50"))
-            lines.append(f"  {names.get(cid, str(cid)):<{width}}  {int(row['n_gt']):>5}  {ap}  {ap50}")  # fmt: skip
+            line = f"  {names.get(cid, str(cid)):<{width}}  {int(row['n_gt']):>5}  {ap}  {ap50}"
+            lines.append(line + (f"  {_interval(row.get('AP50_ci'))}" if ci else ""))
+        if ci:
+            boot = res.stats["bootstrap"]
+            lines.append(f"  mean AP50 {res.stats['AP50']:.3f}, 95 % interval "
+                         f"{_interval(res.stats.get('AP50_ci'))} ({boot['n']} draws of the "
+                         f"test {boot['unit']}s with replacement)")  # fmt: skip
     if report.qc:
         lines.append(format_qc(report.qc))
     if report.recall:
@@ -205,6 +216,10 @@ def format_report(report: EvalReport) -> str:
     if report.pck:
         lines.append(format_pck(report.pck))
     return "\n".join(lines)
+
+
+def _interval(ci: Sequence[float] | None) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "n/a"
 
 
 def write_report(report: EvalReport, detections: list[dict[str, Any]], out: Path) -> None:
@@ -274,20 +289,36 @@ def check_ids(
 
 
 def evaluate_results_file(
-    path: Path, dataset: Any, kinds: Sequence[str] | None = None, recall_score: float = 0.5
+    path: Path,
+    dataset: Any,
+    kinds: Sequence[str] | None = None,
+    recall_score: float = 0.5,
+    bootstrap: int = 0,
+    categories: Sequence[str] | None = None,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
-    """Score an existing COCO results file against ``dataset``'s ground truth."""
+    """Score an existing COCO results file against ``dataset``'s ground truth: every
+    category of the dataset, or those named in ``categories``."""
     dets = read_detections(path)
     cats = list(dataset.source.coco["categories"])
     dets = check_ids(
         path, dets, {int(i["id"]) for i in dataset.images}, {int(c["id"]) for c in cats}
     )
+    if categories is not None:
+        names = {str(c.get("name")) for c in cats}
+        if unknown := [n for n in categories if n not in names]:
+            raise UserError(
+                f"--categories: {', '.join(unknown)}: not a category of "
+                f"{dataset.source.annotations_path} (it has {', '.join(sorted(names))})"
+            )
+        cats = [c for c in cats if str(c.get("name")) in set(categories)]
+        ids = {int(c["id"]) for c in cats}
+        dets = [d for d in dets if d["category_id"] in ids]
     if kinds is None:
         kinds = ["bbox"] + (["segm"] if any("segmentation" in d for d in dets) else [])
         kinds += ["keypoints"] if any("keypoints" in d for d in dets) else []
     t = time.perf_counter()
     gt = gt_document(dataset, [int(c["id"]) for c in cats])
-    results = evaluate_documents(gt, dets, kinds)
+    results = evaluate_documents(gt, dets, kinds, bootstrap)
     report = EvalReport(results, cats, len(dataset.images), len(dets))
     report.qc = dataset_qc(dataset, dets)
     report.frames = tiled_frames(dataset, dets)
@@ -310,6 +341,7 @@ def evaluate_model(
     label: str = "evaluate",
     native: int | None = None,
     recall_score: float = 0.5,
+    bootstrap: int = 0,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Predict on every image of ``dataset`` and run COCOeval for the categories the
     model and the dataset share (and, on a defects dataset, the QC metrics)."""
@@ -329,7 +361,7 @@ def evaluate_model(
     gt = gt_document(dataset, known)
     kinds = iou_types(arch, any(a.get("segmentation") for a in gt["annotations"]))
     t = time.perf_counter()
-    results = evaluate_documents(gt, dets, kinds)
+    results = evaluate_documents(gt, dets, kinds, bootstrap)
     skipped = [
         str(c.get("name")) for c in dataset.source.coco["categories"] if int(c["id"]) not in known
     ]
@@ -362,6 +394,7 @@ def evaluate_checkpoint(
     progress: bool = False,
     native: bool = False,
     recall_score: float = 0.5,
+    bootstrap: int = 0,
 ) -> tuple[EvalReport, list[dict[str, Any]]]:
     """Load a ``synthcv train`` checkpoint and evaluate it on a COCO dataset (or one
     by-scene split of it: ``fractions``/``split_seed`` default to the recipe's).
@@ -370,7 +403,9 @@ def evaluate_checkpoint(
     (the model resizes every image to it and maps the boxes back): a model trained on
     large objects may find small ones better on enlarged images. ``native``: never
     resize; windows of the model's input side (its ``min_size``; ``image_size`` when
-    given) at native resolution, as a model trained on ``data.crops`` saw them."""
+    given) at native resolution, as a model trained on ``data.crops`` saw them.
+    ``bootstrap``: draws of the test scenes for 95 % intervals of AP50
+    (:mod:`render.formats.coco_bootstrap`)."""
     from augment.torch_dataset import AugmentedCoco
     from render.machine import check_memory
     from render.training import checkpoint as ckpt_io
@@ -408,6 +443,7 @@ def evaluate_checkpoint(
             model, recipe.model.arch, categories, dataset, dev,
             batch_size=batch_size, workers=workers, progress=progress,
             native=model_cfg.min_size if native else None, recall_score=recall_score,
+            bootstrap=bootstrap,
         )  # fmt: skip
     except RuntimeError as exc:
         from render.training.loop import out_of_memory
