@@ -19,14 +19,16 @@ materials outside them; ``check`` (4000, 50, dense, in the training ranges):
 held-out squares around defects as the training sets have them (with
 ``--focus products``: squares too, one product square each), cheap to render
 and rich in every type (~30 chips where ``shift`` has 3), so the arms' AP50 can
-be compared where the shift leaves every arm near 0. ``--scale`` multiplies
+be compared where the shift leaves every arm near 0; ``shift_check`` (6000, 50,
+dense, the shift's ranges): the same squares under the shift, where ``shift``'s
+38 defects leave AP50's 95 % interval 0.3 wide (``evaluate --bootstrap``). ``--scale`` multiplies
 every scene count (a quick look: ``--scale 0.2``), ``--train-scale`` the
 training sets' only. ``--focus defects``
 renders the training sets as squares around the defects (``tiles.focus``: a
 fraction of the pixels per defect), with ``--product-squares`` squares at random
 places on every product besides (``tiles.product_squares``: holes, edges and
-prints as hard negatives); test sets always cover whole products (the
-product-level metrics need them). An OUT keeps the scales, focus, squares and
+prints as hard negatives); ``shift`` and ``indist`` always cover whole products
+(the product-level metrics need them), ``check`` and ``shift_check`` are squares. An OUT keeps the scales, focus, squares and
 overrides it was started with, and the recipe's ``model.norm`` and
 ``model.fine_stride`` of that day (OUTs from before the recipe set them: BatchNorm
 and 32), passed to every run, so its figures never mix.
@@ -94,9 +96,12 @@ SETS = {  # name: (seed, scenes, overrides)
     "indist": (500, 10, TRAIN),
     "shift": (1000, 25, SHIFT),
     "check": (4000, 50, [*TRAIN, *DENSE]),  # held-out squares, scored for every arm
+    "shift_check": (6000, 50, [*SHIFT, *DENSE]),  # squares under the shift, every arm
 }
 TRAINING = ("train", "train2")  # the sets a --focus applies to
 CHECK = "check"
+SHIFT_CHECK = "shift_check"
+SQUARES = (CHECK, SHIFT_CHECK)  # test sets of squares (check_focus)
 LONG_TAIL = {"scratch": 0.4, "stain": 0.3, "dent": 0.15, "crack": 0.1, "chip": 0.05}
 NUISANCES = ("dust", "fibre", "fingerprint", "droplet", "print", "glint", "tool_mark", "logo")
 PARTS = ("base", "aug", "optics", "balance", "nuisances")
@@ -184,18 +189,18 @@ def score(run: Path, test: Path, state: State) -> dict[str, Any]:
 
 
 def arm(tag: str, out: Path, scale: float, extra: list[str], epochs: int, sets: list[str],
-        state: State, tests: tuple[str, ...] = ("shift", CHECK), seeds: tuple[int, ...] = (0,),
+        state: State, tests: tuple[str, ...] = ("shift", *SQUARES), seeds: tuple[int, ...] = (0,),
         own_tests: bool = False, focus: list[str] | None = None,
         train_scale: float = 1.0, render_only: bool = False) -> dict[str, Any]:  # fmt: skip
     """Render ``train`` and ``train2`` (``train_scale`` times their scenes) with
     ``extra`` render overrides and ``focus`` (their tiles' overrides; test sets
-    cover whole products, ``check`` is squares: :func:`check_focus`) as
+    cover whole products, ``check`` and ``shift_check`` are squares: :func:`check_focus`) as
     OUT/data/NAME_TAG, train on them from random weights (one run per training seed)
     and score every run on each of ``tests``: the shared sets, or with
     ``own_tests`` sets rendered with ``extra`` too (another camera needs its own).
     ``render_only``: the sets, no training."""
     focus = focus or []
-    tiles = {**dict.fromkeys(TRAINING, focus), CHECK: check_focus(focus)}
+    tiles = {**dict.fromkeys(TRAINING, focus), **dict.fromkeys(SQUARES, check_focus(focus))}
     data = {n: render(f"{n}_{tag}" if tag else n, out, SETS[n][0],
                       count(SETS[n][1], scale * (train_scale if n in TRAINING else 1)),
                       [*SETS[n][2], *extra, *tiles.get(n, [])], state)
@@ -286,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     fx: dict[str, Any] = {"focus": focus, "train_scale": args.train_scale,
                           "render_only": args.render_only}  # fmt: skip
     result: dict[str, Any] = {"experiment": "learn_defects", **fixed, "epochs": epochs}
-    tests = ("shift", "indist", CHECK)
+    tests = ("shift", "indist", *SQUARES)
     if "base" in parts or "aug" in parts:
         result["base"] = arm("", out, scale, [], epochs, ts, state, tests=tests, **fx)
     if "aug" in parts and not args.render_only:
@@ -298,13 +303,14 @@ def main(argv: list[str] | None = None) -> int:
         for px in OPTICS_PX:
             result[f"optics_{px}px"] = arm(f"px{px}", out, scale,
                                            [f"scene.camera.optics.px_per_defect={px}"],
-                                           epochs, ts, state, own_tests=True, **fx)  # fmt: skip
+                                           epochs, ts, state, tests=("shift", CHECK),
+                                           own_tests=True, **fx)  # fmt: skip
     if "balance" in parts:
         for mix, freq in (("longtail", LONG_TAIL), ("balanced", dict.fromkeys(DEFECTS, 0.2))):
             runs = arm(mix, out, scale, frequencies(freq), epochs, ts, state,
                        seeds=BALANCE_SEEDS, **fx)  # fmt: skip
             result[f"balance_{mix}"] = {"runs": runs}
-            for t in ("shift", CHECK):
+            for t in ("shift", *SQUARES):
                 got = [r[t]["AP50_per_type"].get("chip", -1.0) for r in runs.values()]
                 chip = [v for v in got if v >= 0]  # -1: no chip in the test set
                 result[f"balance_{mix}"][f"chip_AP50_{t}"] = {

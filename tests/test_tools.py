@@ -153,6 +153,11 @@ def test_learn_defects_arms_are_valid_configs(monkeypatch: pytest.MonkeyPatch) -
     assert base["train"].scene.camera.optics.px_per_defect == 3
     assert base["shift"].scene.lighting.presets != base["train"].scene.lighting.presets
     assert base["train2"].scene.defects_per_product == (2, 4)
+    sq = base["shift_check"].scene  # squares under the shift: the shift's ranges, dense
+    assert sq.lighting.presets == base["shift"].scene.lighting.presets
+    assert sq.defects_per_product == (2, 4) and ld.SETS["shift_check"][0] not in {
+        seed for name, (seed, _, _) in ld.SETS.items() if name != "shift_check"
+    }
     for px in ld.OPTICS_PX:
         cfg = load_config(
             ld.CONFIG, [*ld.COMMON, *ld.TRAIN, f"scene.camera.optics.px_per_defect={px}"]
@@ -234,10 +239,11 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
             "--parts", "base,aug,optics,balance,nuisances"]  # fmt: skip
     assert ld.main(argv) == 0
     arms = ["", "_px1", "_px2", "_px4", "_longtail", "_balanced", "_nonuis"]
-    want = {f"{n}{a}" for a in arms for n in ld.TRAINING} | {"shift", "indist", "check"}
+    want = {f"{n}{a}" for a in arms for n in ld.TRAINING}
+    want |= {"shift", "indist", "check", "shift_check"}
     want |= {f"{t}_px{px}" for px in ld.OPTICS_PX for t in ("shift", "check")}
     assert set(rendered) == want  # a shared set's later calls are no-ops (state.json)
     # squares: the training sets and the check sets; whole products: shift, indist
     assert {k for k, v in squares.items() if v} == {
-        k for k in want if k.startswith(("train", "check"))
+        k for k in want if k.startswith(("train", "check", "shift_check"))
     }
