@@ -1,7 +1,7 @@
 """Experiment: defects a model learns at inspection resolution (issue 22).
 
     python scripts/learn_defects.py --out runs/defects [--parts base,aug,optics,balance,nuisances]
-        [--epochs 20] [--aug-epochs 10] [--train-set k=v ...] [--scale 1.0]
+        [--epochs 20] [--aug-epochs 10] [--aug-pipeline YAML] [--train-set k=v ...] [--scale 1.0]
         [--focus products|defects] [--product-squares 1] [--train-scale 1.0] [--render-only]
 
 Renders configs/defects_tiles.yaml with a 5 MP station (2448x2048 at 3.45 um) whose
@@ -38,7 +38,8 @@ Parts (``--parts``), the experiments of issue 22:
 - ``base`` (1): the recipe from random weights on ``train`` + ``train2`` with the
   augmentation off (``--epochs``);
 - ``aug`` (1): ``base`` continued with the recipe's ``qc`` augmentation
-  (``--aug-epochs``), toward the shift;
+  (``--aug-epochs``), toward the shift; with ``--aug-pipeline YAML`` another
+  augmentation (e.g. configs/augment/inspection.yaml), as run ``aug_<YAML's name>``;
 - ``optics`` (2): ``base`` again on sets rendered at 1, 2 and 4 px per smallest
   defect width (``train``, ``train2``, ``shift`` and ``check`` each; 3 px is ``base``);
 - ``balance`` (3): a long-tailed defect mix (scratch 0.4, stain 0.3, dent 0.15,
@@ -236,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default="base,aug")
     ap.add_argument("--epochs", type=int, default=20, help="epochs of crops, every arm")
     ap.add_argument("--aug-epochs", type=int, default=10, help="epochs of the aug part")
+    ap.add_argument(
+        "--aug-pipeline",
+        type=Path,
+        help="the aug part's augmentation (default: the recipe's); run aug_<its name>",
+    )
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every set's scenes")
     ap.add_argument("--train-set", action="append", default=[], help="recipe override, every run")
     ap.add_argument(
@@ -267,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"--parts: unknown {bad}; valid: {', '.join(PARTS)}")
     if args.epochs < 1 or args.aug_epochs < 1 or not 0 < args.scale <= 10:
         sys.exit("--epochs and --aug-epochs must be >= 1, --scale in (0, 10]")
+    if args.aug_pipeline is not None and not args.aug_pipeline.is_file():
+        sys.exit(f"--aug-pipeline {args.aug_pipeline}: no such file")
     if not 0 < args.train_scale <= 100:
         sys.exit("--train-scale must be in (0, 100]")
     if not 0 <= args.product_squares <= 16:
@@ -297,8 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     if "aug" in parts and not args.render_only:
         base = out / "runs" / "base" / "model.pt"
         data = [out / "data" / "train", out / "data" / "train2"]
-        run = train("aug", data, out, args.aug_epochs, ts, state, init=base)
-        result["aug"] = {t: score(run, out / "data" / t, state) for t in tests}
+        name, pipe = "aug", []
+        if args.aug_pipeline is not None:
+            name = f"aug_{args.aug_pipeline.stem}"
+            pipe = [f"augment.pipeline={args.aug_pipeline.resolve()}"]
+        run = train(name, data, out, args.aug_epochs, [*ts, *pipe], state, init=base)
+        result[name] = {t: score(run, out / "data" / t, state) for t in tests}
     if "optics" in parts:
         for px in OPTICS_PX:
             result[f"optics_{px}px"] = arm(f"px{px}", out, scale,

@@ -247,3 +247,31 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
     assert {k for k, v in squares.items() if v} == {
         k for k in want if k.startswith(("train", "check", "shift_check"))
     }
+
+
+def test_learn_defects_aug_pipeline_names_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--aug-pipeline continues base with another augmentation, as its own run."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import learn_defects as ld
+
+    trained: dict[str, list[str]] = {}
+
+    def fake_train(name: str, data: Any, out: Path, epochs: int, sets: list[str], state: Any,
+                   init: Path | None = None) -> Path:  # fmt: skip
+        trained[name] = sets
+        assert init == out / "runs" / "base" / "model.pt" and epochs == 2
+        return out / "runs" / name
+
+    monkeypatch.setattr(ld, "arm", lambda *a, **k: {})
+    monkeypatch.setattr(ld, "train", fake_train)
+    monkeypatch.setattr(ld, "score", lambda run, test, state: {"AP50": 0.0})
+    pipe = ROOT / "configs" / "augment" / "inspection.yaml"
+    argv = ["--out", str(tmp_path / "o"), "--parts", "aug", "--aug-epochs", "2"]
+    assert ld.main([*argv, "--aug-pipeline", str(pipe)]) == 0
+    assert f"augment.pipeline={pipe}" in trained["aug_inspection"]
+    assert ld.main(argv) == 0  # the recipe's own: no pipeline override
+    assert not any(s.startswith("augment.pipeline") for s in trained["aug"])
+    with pytest.raises(SystemExit, match="--aug-pipeline .*nope.yaml: no such file"):
+        ld.main([*argv, "--aug-pipeline", str(tmp_path / "nope.yaml")])
