@@ -248,7 +248,7 @@ def evaluate(
             for row in per.values():
                 row["AP50_ci"] = [0.0, 0.0] if row["n_gt"] else None
             stats["AP50_ci"] = [0.0, 0.0] if sum(n_gt.values()) else None
-            stats["bootstrap"] = {"n": bootstrap, "unit": "scene", "level": coco_bootstrap.LEVEL}
+            stats["bootstrap"] = coco_bootstrap.about(bootstrap)
         return EvalResult(iou_type, stats, per, "(no detections)")
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(dets)
@@ -282,5 +282,5 @@ def evaluate(
         for c, row in per_class.items():
             row["AP50_ci"] = ci["per_class"].get(c)
         stats["AP50_ci"] = ci["mean"]
-        stats["bootstrap"] = {k: ci[k] for k in ("n", "unit", "level")}
+        stats["bootstrap"] = coco_bootstrap.about(bootstrap)
     return EvalResult(iou_type, stats, per_class, summary)

@@ -26,12 +26,12 @@ LEVEL = 0.95
 
 @dataclass
 class _Matches:
-    """One category's detections on one image: scores, true / false positive flags
-    at the first IoU threshold (ignored detections dropped), true instances."""
+    """One category's detections on one image: scores, whether each is a true
+    positive at the first IoU threshold (ignored detections dropped; the rest are
+    false positives), true instances."""
 
     scores: np.ndarray
     tp: np.ndarray
-    fp: np.ndarray
     n_gt: int
 
 
@@ -53,8 +53,8 @@ def _matches(ev: Any) -> dict[int, list[_Matches | None]]:
             matched = np.asarray(e["dtMatches"][0, :max_det]) > 0
             ignored = np.asarray(e["dtIgnore"][0, :max_det]).astype(bool)
             keep = ~ignored
-            rows.append(_Matches(scores[keep], matched[keep], ~matched[keep],
-                                 int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0))))  # fmt: skip
+            n_gt = int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0))
+            rows.append(_Matches(scores[keep], matched[keep], n_gt))
         out[int(cat)] = rows
     return out
 
@@ -70,8 +70,9 @@ def ap50(rows: Sequence[_Matches | None], rec_thrs: np.ndarray) -> float | None:
         return 0.0
     scores = np.concatenate([r.scores for r in got])
     order = np.argsort(-scores, kind="mergesort")
-    tp = np.cumsum(np.concatenate([r.tp for r in got])[order], dtype=np.float64)
-    fp = np.cumsum(np.concatenate([r.fp for r in got])[order], dtype=np.float64)
+    hit = np.concatenate([r.tp for r in got])[order]
+    tp = np.cumsum(hit, dtype=np.float64)
+    fp = np.cumsum(~hit, dtype=np.float64)
     recall = tp / n_gt
     precision = np.maximum.accumulate((tp / (tp + fp + np.spacing(1)))[::-1])[::-1]
     at = np.searchsorted(recall, rec_thrs, side="left")
@@ -100,7 +101,7 @@ def intervals(ev: Any, groups: Mapping[int, Hashable], n: int, seed: int = 0) ->
     """Percentile intervals (:data:`LEVEL`) of AP50 per category and of its mean
     over categories, from ``n`` draws of ``groups`` (image id -> scene) with
     replacement, for an evaluated ``COCOeval`` ``ev``. ``{"per_class": {cat id:
-    [lo, hi] or None}, "mean": [lo, hi] or None, "n": n, "unit": "scene"}``; None
+    [lo, hi] or None}, "mean": [lo, hi] or None}`` and :func:`about`'s keys; None
     where no draw had a true instance of the category."""
     members = scenes([int(i) for i in ev.params.imgIds], groups)
     rec_thrs = np.asarray(ev.params.recThrs)
@@ -119,10 +120,13 @@ def intervals(ev: Any, groups: Mapping[int, Hashable], n: int, seed: int = 0) ->
     return {
         "per_class": {c: _interval(v) for c, v in draws.items()},
         "mean": _interval(means),
-        "n": n,
-        "unit": "scene",
-        "level": LEVEL,
+        **about(n),
     }
+
+
+def about(n: int) -> dict[str, Any]:
+    """What an interval rests on: ``n`` draws of whole scenes, its coverage."""
+    return {"n": n, "unit": "scene", "level": LEVEL}
 
 
 def _interval(values: Sequence[float]) -> list[float] | None:
