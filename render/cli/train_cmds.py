@@ -187,12 +187,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _evaluate_into(args: argparse.Namespace, out: Path) -> int:
     from augment.torch_dataset import AugmentedCoco
-    from render.training.evaluate import (
-        evaluate_checkpoint,
-        evaluate_results_file,
-        format_report,
-        write_report,
-    )
+    from render.training.eval_report import format_report, write_report
+    from render.training.evaluate import evaluate_checkpoint, evaluate_results_file
 
     progress = not args.no_progress and sys.stderr.isatty()
     if args.checkpoint.suffix.lower() == ".json":

@@ -6,7 +6,8 @@
   ResNet-50-FPN backbones, random weights (nothing is downloaded);
 - :mod:`.loop`: the training loop (checkpoints, resume, metrics, progress);
 - :mod:`.checkpoint`: reading and writing checkpoints;
-- :mod:`.evaluate`: predictions to COCO results, COCOeval, the AP tables;
+- :mod:`.evaluate`: predictions to COCO results, COCOeval, the QC, recall and PCK
+  analyses; :mod:`.eval_report`: what it found as tables and files;
 - :mod:`.stats`: step timing.
 
 The data comes through :class:`augment.torch_dataset.AugmentedCoco` (the one
