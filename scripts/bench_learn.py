@@ -134,12 +134,17 @@ def _epochs(images: int, steps: int, batch: int) -> int:
 def run_train(recipe: Path, run: Path, sets: list[str], init: Path | None) -> dict[str, Any]:
     """``synthcv train RECIPE --out RUN`` with the overrides ``sets``: continued
     (``--resume``) where RUN has a checkpoint, else from ``init``'s weights when
-    given; returns RUN/train.json (``wall_s``: its last session)."""
+    given; a RUN stopped before its first checkpoint has nothing to continue and
+    starts again (``--overwrite`` removes only what ``synthcv train`` wrote);
+    returns RUN/train.json (``wall_s``: its last session)."""
     args = ["train", str(recipe), "--out", str(run), "--no-progress", *_sets(sets)]
     if (run / "checkpoints" / "last.pt").exists():  # the same recipe, continued
         args.append("--resume")
-    elif init is not None:
-        args += ["--init", str(init)]
+    else:
+        if run.is_dir() and any(run.iterdir()):
+            args.append("--overwrite")
+        if init is not None:
+            args += ["--init", str(init)]
     _run(args)
     return json.loads((run / "train.json").read_text())  # type: ignore[no-any-return]
 

@@ -130,6 +130,35 @@ def test_resume_continues_the_same_steps(overfit: Path, tmp_path: Path) -> None:
     assert json.loads((out / "train.json").read_text())["steps"] == 60
 
 
+def test_an_experiment_stopped_before_its_first_checkpoint_starts_again(
+    overfit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/bench_learn.py's ``run_train`` (every long experiment's training):
+    a run stopped before its first checkpoint left a claimed, non-empty OUT with
+    nothing to --resume; it starts again and trains all its steps. A non-empty
+    folder synthcv did not write is still refused, and its file is kept."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import bench_learn
+
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    for name in (".synthcv.json", "recipe.yaml"):
+        shutil.copy(overfit / name, stopped / name)
+    rows = (overfit / "metrics.jsonl").read_text().splitlines()
+    (stopped / "metrics.jsonl").write_text("\n".join(rows[:7]) + "\n")  # 7 steps, then killed
+    assert not (stopped / "checkpoints").exists()
+    record = bench_learn.run_train(overfit.parent / "r.yaml", stopped, ["train.epochs=3"], None)
+    assert record["steps"] == 3
+    assert [r["step"] for r in train_rows(stopped)] == [1, 2, 3]  # not the stopped run's 7
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="synthcv did not write it"):
+        bench_learn.run_train(overfit.parent / "r.yaml", foreign, ["train.epochs=3"], None)
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
 def test_train_refuses_what_it_should(overfit: Path, tmp_path: Path, capsys: Any) -> None:
     recipe_path = str(overfit.parent / "r.yaml")
     cases = [
