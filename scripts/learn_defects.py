@@ -41,7 +41,8 @@ Parts (``--parts``), the experiments of issue 22:
   (``--aug-epochs``), toward the shift; with ``--aug-pipeline YAML`` another
   augmentation (e.g. configs/augment/inspection.yaml), as run ``aug_<YAML's name>``;
 - ``optics`` (2): ``base`` again on sets rendered at 1, 2 and 4 px per smallest
-  defect width (``train``, ``train2``, ``shift`` and ``check`` each; 3 px is ``base``);
+  defect width (``train``, ``train2``, ``shift`` and ``check`` each; 3 px is ``base``;
+  ``--optics-px 1`` runs only that arm);
 - ``balance`` (3): a long-tailed defect mix (scratch 0.4, stain 0.3, dent 0.15,
   crack 0.1, chip 0.05) against a balanced one (0.2 each), the same scenes, two
   training seeds each: the rarest type's (chip's) AP50 on ``shift`` and ``check``,
@@ -263,6 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         help="multiplies the training sets' scenes (after --scale)",
     )
     ap.add_argument(
+        "--optics-px",
+        default=",".join(map(str, OPTICS_PX)),
+        help="the optics part's arms: px per smallest defect width, comma-separated "
+        "(default %(default)s)",
+    )
+    ap.add_argument(
         "--render-only",
         action="store_true",
         help="render every set the parts need, train nothing",
@@ -279,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("--train-scale must be in (0, 100]")
     if not 0 <= args.product_squares <= 16:
         sys.exit("--product-squares must be in [0, 16]")
+    try:
+        optics_px = [int(p) for p in args.optics_px.split(",")]
+    except ValueError:
+        optics_px = []
+    if not optics_px or not all(1 <= p <= 16 for p in optics_px):
+        sys.exit(f"--optics-px {args.optics_px}: want px per defect width in [1, 16], e.g. 1,2,4")
     squares = args.product_squares if args.focus == "defects" else 0
     state = State.locked(args.out, "learn_defects.py")
     setup = {"scale": args.scale, "train_set": args.train_set, "focus": args.focus,
@@ -312,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         run = train(name, data, out, args.aug_epochs, [*ts, *pipe], state, init=base)
         result[name] = {t: score(run, out / "data" / t, state) for t in tests}
     if "optics" in parts:
-        for px in OPTICS_PX:
+        for px in optics_px:
             result[f"optics_{px}px"] = arm(f"px{px}", out, scale,
                                            [f"scene.camera.optics.px_per_defect={px}"],
                                            epochs, ts, state, tests=("shift", CHECK),

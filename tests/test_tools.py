@@ -249,6 +249,30 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
     }
 
 
+def test_learn_defects_optics_px_picks_the_optics_arms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--optics-px runs only the named optics arms (one can train while the next
+    one's sets still render); a bad list is refused before anything runs."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import learn_defects as ld
+
+    tags: list[str] = []
+
+    def fake_arm(tag: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        tags.append(tag)
+        return {}
+
+    monkeypatch.setattr(ld, "arm", fake_arm)
+    argv = ["--out", str(tmp_path / "x"), "--parts", "optics"]
+    assert ld.main([*argv, "--optics-px", "2"]) == 0
+    assert ld.main(argv) == 0
+    assert tags == ["px2", "px1", "px2", "px4"]
+    for bad in ("0", "1,x", ""):
+        with pytest.raises(SystemExit, match="--optics-px"):
+            ld.main([*argv, "--optics-px", bad])
+
+
 def test_learn_defects_aug_pipeline_names_its_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
