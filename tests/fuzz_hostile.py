@@ -4,9 +4,10 @@
 
 ``python tests/fuzz_hostile.py --seed S --cases N [--seconds T]`` runs N cases (or
 until T seconds of cases have passed; at least one runs) in this process and
-prints one JSON line; exit 1 if any case broke a rule. Each case copies a tiny valid dataset, applies 1-3 random
-mutations (JSON values, JSON text, segmentations, image files, the pipeline) and
-runs both commands through ``render.cli.main``. The rules:
+prints one JSON line; exit 1 if any case broke a rule. Each case copies a tiny
+valid dataset, applies 1-3 random mutations (JSON values, JSON text,
+segmentations, image files, the pipeline) and runs both commands through
+``render.cli.main``. The rules:
 
 - exit code 0, 1 or 2 (1 only from validate), nothing raised out of ``main``, no
   ``Traceback`` on stderr, exit 2 ends with one ``synthcv: error:`` line, and no
