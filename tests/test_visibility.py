@@ -9,7 +9,7 @@ import pytest
 from render.annotate import ViewMaps, annotate_maps
 from render.formats import coco
 from render.spec import DefectInfo, GeometrySpec, MaterialSpec, NuisanceInfo, ObjectSpec
-from render.visibility import contrast, srgb_to_lab, view_contrasts
+from render.visibility import contrast, own_colours, srgb_to_lab, view_contrasts
 
 GREY = np.array([178, 176, 170])
 
@@ -154,3 +154,52 @@ def test_unannotated_nuisance_counts_in_its_product_only() -> None:
     by_id = {a["scene_instance"]: a for a in anns}
     assert set(by_id) == {1, 2}
     assert coco.decode(by_id[1]["segmentation"]).sum() == int((ids > 0).sum())
+
+
+def _band(grooves: bool, dotted: bool = False, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """A 120x200 view of a white part (id 1) with a 40 px band (id 2) across it, as a
+    ``parallel`` scratch's strip: with ``grooves``, three dark 1 px lines in it (7.5 %
+    of the band; measured on a rendered white gear the grooves' walls are ~3 % of
+    their strip and show plainly); ``dotted``: a label of pale blue with large cream
+    dots under everything, crowded in the band (16 of 40 dots there, 33 % of the
+    view)."""
+    rng = np.random.default_rng(seed)
+    ids = np.ones((120, 200), dtype=np.int32)
+    ids[40:80, 20:180] = 2
+    yy, xx = np.indices(ids.shape)
+    rgb = np.zeros((120, 200, 3)) + [235, 232, 228]
+    rgb += (xx / 200.0 * 6)[..., None]  # a gentle shading gradient
+    if dotted:
+        rgb[:] = [206, 228, 240]
+        centres = [*rng.uniform([40, 20], [80, 180], (16, 2)), *rng.uniform(0, [120, 200], (24, 2))]
+        for cy, cx in centres:
+            rgb[(yy - cy) ** 2 + (xx - cx) ** 2 < 36] = [250, 246, 232]
+    if grooves:
+        for y in (50, 60, 70):
+            rgb[y, 20:180] = [205, 200, 195]
+    return np.clip(rgb + rng.normal(0, 2, rgb.shape), 0, 255).astype(np.uint8), ids
+
+
+def test_thin_grooves_in_a_wide_strip_count() -> None:
+    """The strongest tenth of the band is the plain metal between its grooves; the
+    grooves are colours the part around does not have (own colours)."""
+    rgb, ids = _band(grooves=True)
+    lab = srgb_to_lab(rgb)
+    inside, around = lab[ids == 2], lab[(ids == 1) & (np.abs(np.indices(ids.shape)[0] - 60) < 33)]
+    assert own_colours(inside, around) > 8.0
+    assert contrast(rgb, ids, [2], [1]) > 8.0
+    plain, _ = _band(grooves=False)
+    assert contrast(plain, ids, [2], [1]) < 1.0  # the same band, no grooves
+
+
+def test_own_colours_ignore_the_texture_under_a_mask() -> None:
+    """Large dots that happen to crowd the band's part of a label are the label's own
+    colours: the band, painted in them, has no colours of its own (on a real label a
+    defect's mask shifted onto plain label scored 6-15 on the strongest tenth; under
+    0.4 on own colours), and its grooves still do."""
+    for seed in range(5):
+        rgb, ids = _band(grooves=False, dotted=True, seed=seed)
+        lab = srgb_to_lab(rgb)
+        assert own_colours(lab[ids == 2], lab[ids == 1]) < 1.0
+        rgb, ids = _band(grooves=True, dotted=True, seed=seed)
+        assert contrast(rgb, ids, [2], [1]) > 8.0
