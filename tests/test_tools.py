@@ -224,8 +224,11 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
     rendered: list[str] = []
     squares: dict[str, bool] = {}
 
-    def fake_render(name: str, out: Path, seed: int, n: int, sets: list[str], state: Any) -> Path:
+    def fake_render(
+        name: str, out: Path, seed: int, n: int, sets: list[str], state: Any, workers: int = 1
+    ) -> Path:
         rendered.append(name)
+        assert workers == 2  # --render-workers reaches every set
         squares[name] = "scene.camera.tiles.focus=defects" in sets
         return out / "data" / name
 
@@ -236,8 +239,10 @@ def test_learn_defects_render_only_renders_every_set_and_trains_nothing(
     monkeypatch.setattr(ld, "train", refuse)
     monkeypatch.setattr(ld, "score", refuse)
     argv = ["--out", str(tmp_path / "x"), "--focus", "defects", "--render-only",
-            "--parts", "base,aug,optics,balance,nuisances"]  # fmt: skip
+            "--parts", "base,aug,optics,balance,nuisances", "--render-workers", "2"]  # fmt: skip
     assert ld.main(argv) == 0
+    with pytest.raises(SystemExit, match="--render-workers 0"):
+        ld.main([*argv[:-1], "0"])
     arms = ["", "_px1", "_px2", "_px4", "_longtail", "_balanced", "_nonuis"]
     want = {f"{n}{a}" for a in arms for n in ld.TRAINING}
     want |= {"shift", "indist", "check", "shift_check"}
