@@ -46,10 +46,12 @@ own, ones its surroundings do not have:
 
 Colours the surroundings have anywhere (a label's spots, a shading gradient's
 range) are near something in ``A``, so the composition of a textured surface
-under the mask does not count: the instance's own pixels, translated onto plain
-parts of their parent in the close-up and tile renders of the sixteenth session
-(335 such masks), scored >= 3 on it in 0.3 % of cases, against 8 % on the other
-two scores (those land on prints and edges). The parallel scratch scores 4.7-5.3.
+under the mask does not count. Calibrated on the close-up and tile renders of the
+sixteenth session (docs/defects.md): instances' own masks translated onto their
+parent where no defect is (~900) score >= 3 on it in 0.4 % of cases, against 3-8 %
+on the other two scores (a mask landing on a print, a hole's wall or an edge), and
+it lifted none past 3 that those two left under it. The parallel scratch scores
+5.0-5.3.
 """
 
 from __future__ import annotations
