@@ -43,7 +43,8 @@ Parts (``--parts``), the experiments of issue 22:
   augmentation (e.g. configs/augment/inspection.yaml), as run ``aug_<YAML's name>``;
 - ``optics`` (2): ``base`` again on sets rendered at 1, 2 and 4 px per smallest
   defect width (``train``, ``train2``, ``shift`` and ``check`` each; 3 px is ``base``;
-  ``--optics-px 1`` runs only that arm);
+  ``--optics-px 1`` runs only that arm, ``--optics-px 1,3`` adds 3 px as an arm with
+  sets of its own, so that every arm of an OUT comes from one commit);
 - ``balance`` (3): a long-tailed defect mix (scratch 0.4, stain 0.3, dent 0.15,
   crack 0.1, chip 0.05) against a balanced one (0.2 each), the same scenes, two
   training seeds each: the rarest type's (chip's) AP50 on ``shift`` and ``check``,
