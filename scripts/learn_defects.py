@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="render processes per set (synthcv render --workers; a render uses about "
-        "one core, so 2 on 2 cores renders ~2x as fast; the images do not change)",
+        "one core: 2 on 2 cores rendered a set 1.6x as fast; the images do not change)",
     )
     ap.add_argument(
         "--render-only",
